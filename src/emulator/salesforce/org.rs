@@ -1,0 +1,664 @@
+//! The org's records: per-object tables with Id and external-ID indexes, formula fields
+//! computed on read, and snapshots to disk.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::formula::Formula;
+use super::ids::SfId;
+use super::schema::{FieldType, ObjectDef, Schema, Value};
+
+/// Position of an object in the schema (and of its table in the org).
+pub type ObjectPos = usize;
+/// Position of a record in its table.
+pub type Slot = u32;
+
+const NULL: Value = Value::Null;
+
+/// One stored record: only fields that hold a value, sorted by field position (most
+/// records set a small share of their object's fields).
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub id: SfId,
+    values: Vec<(u16, Value)>,
+}
+
+impl Record {
+    pub fn get(&self, field: usize) -> &Value {
+        match self.values.binary_search_by_key(&(field as u16), |(i, _)| *i) {
+            Ok(pos) => &self.values[pos].1,
+            Err(_) => &NULL,
+        }
+    }
+
+    pub fn set(&mut self, field: usize, value: Value) {
+        let key = field as u16;
+        match self.values.binary_search_by_key(&key, |(i, _)| *i) {
+            Ok(pos) => {
+                if value.is_null() {
+                    self.values.remove(pos);
+                } else {
+                    self.values[pos].1 = value;
+                }
+            }
+            Err(pos) => {
+                if !value.is_null() {
+                    self.values.insert(pos, (key, value));
+                }
+            }
+        }
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = (usize, &Value)> {
+        self.values.iter().map(|(i, v)| (*i as usize, v))
+    }
+}
+
+/// The records of one object.
+#[derive(Debug, Default)]
+struct Table {
+    slots: Vec<Option<Record>>,
+    by_id: HashMap<SfId, Slot>,
+    /// Field position → normalised value → slots holding it. Kept for external-ID, unique
+    /// and idLookup fields.
+    indexes: HashMap<usize, HashMap<String, Vec<Slot>>>,
+    /// Field positions that are indexed, with their case sensitivity.
+    indexed_fields: Vec<(usize, bool)>,
+    live: usize,
+}
+
+fn index_key(value: &Value, case_sensitive: bool) -> Option<String> {
+    match value {
+        Value::Null => None,
+        Value::String(s) if !case_sensitive => Some(s.to_lowercase()),
+        other => Some(other.to_text()),
+    }
+}
+
+/// Reference fields the save rules look records up by.
+fn is_extra_index(object: &str, field: &str) -> bool {
+    matches!((object, field), ("PricebookEntry", "Product2Id"))
+}
+
+impl Table {
+    fn new(def: &ObjectDef) -> Table {
+        let indexed_fields: Vec<(usize, bool)> = def
+            .fields
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| {
+                (f.external_id || f.unique || f.id_lookup || is_extra_index(&def.name, &f.name))
+                    && f.name != "Id"
+                    && f.formula.is_none()
+            })
+            .map(|(i, f)| (i, f.case_sensitive))
+            .collect();
+        Table {
+            indexes: indexed_fields.iter().map(|(i, _)| (*i, HashMap::new())).collect(),
+            indexed_fields,
+            ..Table::default()
+        }
+    }
+
+    fn index_insert(&mut self, slot: Slot, record: &Record) {
+        for &(field, cs) in &self.indexed_fields {
+            if let Some(key) = index_key(record.get(field), cs) {
+                if let Some(index) = self.indexes.get_mut(&field) {
+                    index.entry(key).or_default().push(slot);
+                }
+            }
+        }
+    }
+
+    fn index_remove(&mut self, slot: Slot, record: &Record) {
+        for &(field, cs) in &self.indexed_fields {
+            if let Some(key) = index_key(record.get(field), cs) {
+                if let Some(index) = self.indexes.get_mut(&field) {
+                    if let Some(slots) = index.get_mut(&key) {
+                        slots.retain(|s| *s != slot);
+                        if slots.is_empty() {
+                            index.remove(&key);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Static facts about the org the emulator pretends to be.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OrgProfile {
+    pub org_id: SfId,
+    pub name: String,
+    pub instance_name: String,
+    /// Two characters of every generated Id after the key prefix.
+    pub pod: String,
+}
+
+impl Default for OrgProfile {
+    fn default() -> OrgProfile {
+        OrgProfile {
+            org_id: SfId::new("00D", "5g", 1),
+            name: "shopforce Emulated Org".to_string(),
+            instance_name: "EMU1".to_string(),
+            pod: "5g".to_string(),
+        }
+    }
+}
+
+/// All data of the org.
+pub struct Org {
+    schema: Schema,
+    tables: Vec<Table>,
+    pub profile: OrgProfile,
+    next_sequence: u64,
+    /// Next auto-number per (object, field).
+    auto_numbers: HashMap<(ObjectPos, usize), u64>,
+    /// Parsed formulas per (object, field).
+    formulas: HashMap<(ObjectPos, usize), Formula>,
+    /// Users that exist in every org: the integration user first.
+    pub integration_user: SfId,
+    pub standard_pricebook: SfId,
+}
+
+/// A user seeded into the org.
+#[derive(Debug, Clone)]
+pub struct SeedUser {
+    pub username: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub active: bool,
+}
+
+/// The default sales team: a few active reps and one who has left.
+pub fn default_users(integration_username: &str) -> Vec<SeedUser> {
+    let mut users = vec![SeedUser {
+        username: integration_username.to_string(),
+        first_name: "Shopify".into(),
+        last_name: "Integration".into(),
+        email: integration_username.to_string(),
+        active: true,
+    }];
+    for (first, last, active) in [
+        ("Avery", "Nakamura", true),
+        ("Jordan", "Okafor", true),
+        ("Riley", "Fernández", true),
+        ("Morgan", "Lindqvist", false),
+    ] {
+        let local = format!("{}.{}", first.to_lowercase(), last.to_lowercase().replace('á', "a").replace('é', "e"));
+        users.push(SeedUser {
+            username: format!("{local}@example.com"),
+            first_name: first.into(),
+            last_name: last.into(),
+            email: format!("{local}@example.com"),
+            active,
+        });
+    }
+    users
+}
+
+impl Org {
+    /// A fresh org with the given schema, its seeded users, the standard price book and
+    /// the Organization record.
+    pub fn new(schema: Schema, profile: OrgProfile, users: &[SeedUser], now: DateTime<Utc>) -> Result<Org, String> {
+        let tables = schema.objects().iter().map(Table::new).collect();
+        let mut formulas = HashMap::new();
+        for (o, def) in schema.objects().iter().enumerate() {
+            for (i, f) in def.fields.iter().enumerate() {
+                if let Some(src) = &f.formula {
+                    let parsed = Formula::parse(src)
+                        .map_err(|e| format!("{}.{}: formula does not parse: {}", def.name, f.name, e.message))?;
+                    formulas.insert((o, i), parsed);
+                }
+            }
+        }
+        let mut org = Org {
+            schema,
+            tables,
+            profile,
+            next_sequence: 1,
+            auto_numbers: HashMap::new(),
+            formulas,
+            integration_user: SfId::new("005", "5g", 0),
+            standard_pricebook: SfId::new("01s", "5g", 0),
+        };
+        org.seed(users, now);
+        Ok(org)
+    }
+
+    fn seed(&mut self, users: &[SeedUser], now: DateTime<Utc>) {
+        let user_pos = self.schema.position("User");
+        if let Some(u) = user_pos {
+            for (n, user) in users.iter().enumerate() {
+                let values = self.named_values(
+                    u,
+                    &[
+                        ("Username", Value::String(user.username.clone())),
+                        ("FirstName", Value::String(user.first_name.clone())),
+                        ("LastName", Value::String(user.last_name.clone())),
+                        ("Email", Value::String(user.email.clone())),
+                        ("Alias", Value::String(user.first_name.chars().take(1).chain(user.last_name.chars().take(4)).collect::<String>().to_lowercase())),
+                        ("IsActive", Value::Boolean(user.active)),
+                        ("TimeZoneSidKey", Value::String("America/Los_Angeles".into())),
+                    ],
+                );
+                let id = self.insert_record(u, values, None, now);
+                if n == 0 {
+                    self.integration_user = id;
+                }
+            }
+        }
+        if let Some(p) = self.schema.position("Pricebook2") {
+            let values = self.named_values(
+                p,
+                &[
+                    ("Name", Value::String("Standard Price Book".into())),
+                    ("IsActive", Value::Boolean(true)),
+                    ("IsStandard", Value::Boolean(true)),
+                ],
+            );
+            self.standard_pricebook = self.insert_record(p, values, None, now);
+        }
+        if let Some(o) = self.schema.position("Organization") {
+            let values = self.named_values(
+                o,
+                &[
+                    ("Name", Value::String(self.profile.name.clone())),
+                    ("InstanceName", Value::String(self.profile.instance_name.clone())),
+                    ("IsSandbox", Value::Boolean(false)),
+                    ("OrganizationType", Value::String("Enterprise Edition".into())),
+                    ("DefaultLocaleSidKey", Value::String("en_US".into())),
+                    ("LanguageLocaleKey", Value::String("en_US".into())),
+                    ("TimeZoneSidKey", Value::String("America/Los_Angeles".into())),
+                ],
+            );
+            let mut record = Record {
+                id: self.profile.org_id,
+                values: Vec::new(),
+            };
+            for (i, v) in values {
+                record.set(i, v);
+            }
+            self.store(o, record);
+        }
+        if let Some(e) = self.schema.position("EntityDefinition") {
+            let rows: Vec<Vec<(usize, Value)>> = self
+                .schema
+                .objects()
+                .iter()
+                .filter(|d| d.name != "EntityDefinition")
+                .map(|d| {
+                    let writable = d.fields.iter().any(|f| f.createable);
+                    self.named_values(
+                        e,
+                        &[
+                            ("DurableId", Value::String(d.name.clone())),
+                            ("QualifiedApiName", Value::String(d.name.clone())),
+                            ("DeveloperName", Value::String(d.name.clone())),
+                            ("Label", Value::String(d.label.clone())),
+                            ("PluralLabel", Value::String(d.label_plural.clone())),
+                            ("KeyPrefix", Value::String(d.key_prefix.clone())),
+                            ("IsCustomizable", Value::Boolean(true)),
+                            ("IsDeprecatedAndHidden", Value::Boolean(false)),
+                            ("IsQueryable", Value::Boolean(true)),
+                            ("IsCustomSetting", Value::Boolean(false)),
+                            ("IsLayoutable", Value::Boolean(true)),
+                            ("IsEverCreatable", Value::Boolean(writable)),
+                            ("IsEverUpdatable", Value::Boolean(writable)),
+                            ("IsEverDeletable", Value::Boolean(writable)),
+                            ("IsRetrieveable", Value::Boolean(true)),
+                        ],
+                    )
+                })
+                .collect();
+            for values in rows {
+                self.insert_record(e, values, None, now);
+            }
+        }
+    }
+
+    fn named_values(&self, object: ObjectPos, pairs: &[(&str, Value)]) -> Vec<(usize, Value)> {
+        let def = &self.schema.objects()[object];
+        pairs
+            .iter()
+            .filter_map(|(name, v)| def.field_position(name).map(|i| (i, v.clone())))
+            .collect()
+    }
+
+    pub fn schema(&self) -> &Schema {
+        &self.schema
+    }
+
+    pub fn object_def(&self, object: ObjectPos) -> &ObjectDef {
+        &self.schema.objects()[object]
+    }
+
+    /// Live records of an object, in insertion order.
+    pub fn slots(&self, object: ObjectPos) -> impl Iterator<Item = Slot> + '_ {
+        self.tables[object]
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.is_some())
+            .map(|(i, _)| i as Slot)
+    }
+
+    pub fn count(&self, object: ObjectPos) -> usize {
+        self.tables[object].live
+    }
+
+    pub fn record(&self, object: ObjectPos, slot: Slot) -> Option<&Record> {
+        self.tables[object].slots.get(slot as usize).and_then(Option::as_ref)
+    }
+
+    /// Finds a record by Id (any object).
+    pub fn find_id(&self, id: &SfId) -> Option<(ObjectPos, Slot)> {
+        let def = self.schema.object_by_prefix(id.prefix())?;
+        let object = self.schema.position(&def.name)?;
+        self.tables[object].by_id.get(id).map(|slot| (object, *slot))
+    }
+
+    /// Finds a record of `object` by Id.
+    pub fn find_in(&self, object: ObjectPos, id: &SfId) -> Option<Slot> {
+        self.tables[object].by_id.get(id).copied()
+    }
+
+    /// Records whose indexed `field` equals `key` (case-insensitive unless the field is
+    /// case-sensitive). `Id` is looked up directly.
+    pub fn lookup(&self, object: ObjectPos, field: usize, key: &str) -> Vec<Slot> {
+        let def = self.object_def(object);
+        let f = &def.fields[field];
+        if f.field_type == FieldType::Id {
+            return SfId::parse(key)
+                .and_then(|id| self.find_in(object, &id))
+                .into_iter()
+                .collect();
+        }
+        let table = &self.tables[object];
+        let normalised = if f.case_sensitive { key.to_string() } else { key.to_lowercase() };
+        match table.indexes.get(&field) {
+            Some(index) => index.get(&normalised).cloned().unwrap_or_default(),
+            None => self
+                .slots(object)
+                .filter(|s| {
+                    self.value(object, *s, field)
+                        .to_text()
+                        .eq_ignore_ascii_case(key)
+                })
+                .collect(),
+        }
+    }
+
+    /// The value of a field, computing formula and system fields on read.
+    pub fn value(&self, object: ObjectPos, slot: Slot, field: usize) -> Value {
+        let Some(record) = self.record(object, slot) else {
+            return Value::Null;
+        };
+        let def = self.object_def(object);
+        let f = &def.fields[field];
+        if f.field_type == FieldType::Id {
+            return Value::String(record.id.as_str().to_string());
+        }
+        if let Some(formula) = self.formulas.get(&(object, field)) {
+            let lookup = |name: &str| match def.field_position(name) {
+                Some(i) if i != field => self.value(object, slot, i),
+                _ => Value::Null,
+            };
+            return formula.evaluate(&lookup, f.field_type, f.formula_blanks_as_zero, Utc::now());
+        }
+        record.get(field).clone()
+    }
+
+    /// The value of a field by name (unknown fields read as null).
+    pub fn value_by_name(&self, object: ObjectPos, slot: Slot, field: &str) -> Value {
+        match self.object_def(object).field_position(field) {
+            Some(i) => self.value(object, slot, i),
+            None => Value::Null,
+        }
+    }
+
+    fn next_id(&mut self, object: ObjectPos) -> SfId {
+        let prefix = self.object_def(object).key_prefix.clone();
+        let id = SfId::new(&prefix, &self.profile.pod, self.next_sequence);
+        self.next_sequence += 1;
+        id
+    }
+
+    /// Stores a new record with system fields filled in; returns its Id. No validation:
+    /// callers ([`super::dml`]) validate first.
+    pub fn insert_record(
+        &mut self,
+        object: ObjectPos,
+        values: Vec<(usize, Value)>,
+        user: Option<SfId>,
+        now: DateTime<Utc>,
+    ) -> SfId {
+        let id = self.next_id(object);
+        let mut record = Record { id, values: Vec::with_capacity(values.len() + 6) };
+        for (i, v) in values {
+            record.set(i, v);
+        }
+        let user = user.unwrap_or(self.integration_user);
+        let def = self.object_def(object);
+        let system: Vec<(usize, Value)> = [
+            ("CreatedDate", Value::DateTime(now)),
+            ("LastModifiedDate", Value::DateTime(now)),
+            ("SystemModstamp", Value::DateTime(now)),
+            ("CreatedById", Value::String(user.as_str().to_string())),
+            ("LastModifiedById", Value::String(user.as_str().to_string())),
+            ("IsDeleted", Value::Boolean(false)),
+        ]
+        .into_iter()
+        .filter_map(|(n, v)| def.field_position(n).map(|i| (i, v)))
+        .collect();
+        let owner = def.field_position("OwnerId");
+        let autos: Vec<(usize, u32)> = def
+            .fields
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.field_type == FieldType::AutoNumber)
+            .map(|(i, f)| (i, f.length.unwrap_or(8).min(10)))
+            .collect();
+        for (i, v) in system {
+            record.set(i, v);
+        }
+        if let Some(o) = owner {
+            if record.get(o).is_null() {
+                record.set(o, Value::String(user.as_str().to_string()));
+            }
+        }
+        for (i, width) in autos {
+            let counter = self.auto_numbers.entry((object, i)).or_insert(0);
+            *counter += 1;
+            record.set(i, Value::String(format!("{:0width$}", *counter, width = width as usize)));
+        }
+        self.store(object, record);
+        id
+    }
+
+    fn store(&mut self, object: ObjectPos, record: Record) {
+        let table = &mut self.tables[object];
+        let slot = table.slots.len() as Slot;
+        table.index_insert(slot, &record);
+        table.by_id.insert(record.id, slot);
+        table.slots.push(Some(record));
+        table.live += 1;
+    }
+
+    /// Applies changes to a stored record and bumps its audit fields.
+    pub fn update_record(
+        &mut self,
+        object: ObjectPos,
+        slot: Slot,
+        changes: Vec<(usize, Value)>,
+        user: Option<SfId>,
+        now: DateTime<Utc>,
+    ) {
+        let user = user.unwrap_or(self.integration_user);
+        let def = self.object_def(object);
+        let audit: Vec<(usize, Value)> = [
+            ("LastModifiedDate", Value::DateTime(now)),
+            ("SystemModstamp", Value::DateTime(now)),
+            ("LastModifiedById", Value::String(user.as_str().to_string())),
+        ]
+        .into_iter()
+        .filter_map(|(n, v)| def.field_position(n).map(|i| (i, v)))
+        .collect();
+        let table = &mut self.tables[object];
+        let Some(mut record) = table.slots.get_mut(slot as usize).and_then(Option::take) else {
+            return;
+        };
+        table.index_remove(slot, &record);
+        for (i, v) in changes.into_iter().chain(audit) {
+            record.set(i, v);
+        }
+        table.index_insert(slot, &record);
+        table.slots[slot as usize] = Some(record);
+    }
+
+    /// Puts back an earlier copy of a record (rollback of an allOrNone request).
+    pub fn replace_record(&mut self, object: ObjectPos, slot: Slot, record: Record) {
+        let table = &mut self.tables[object];
+        if let Some(Some(current)) = table.slots.get(slot as usize) {
+            let current = current.clone();
+            table.index_remove(slot, &current);
+        }
+        table.index_insert(slot, &record);
+        if let Some(entry) = table.slots.get_mut(slot as usize) {
+            *entry = Some(record);
+        }
+    }
+
+    /// Removes a record; returns it.
+    pub fn delete_record(&mut self, object: ObjectPos, slot: Slot) -> Option<Record> {
+        let table = &mut self.tables[object];
+        let record = table.slots.get_mut(slot as usize).and_then(Option::take)?;
+        table.index_remove(slot, &record);
+        table.by_id.remove(&record.id);
+        table.live -= 1;
+        Some(record)
+    }
+
+    /// All fields of a record that hold a value, formulas included, as JSON (admin API).
+    pub fn record_json(&self, object: ObjectPos, slot: Slot) -> serde_json::Map<String, serde_json::Value> {
+        let def = self.object_def(object);
+        let mut map = serde_json::Map::new();
+        for (i, f) in def.fields.iter().enumerate() {
+            let v = self.value(object, slot, i);
+            if !v.is_null() {
+                map.insert(f.name.clone(), v.to_json());
+            }
+        }
+        map
+    }
+
+    /// Empties every table and re-seeds users, price book and org record.
+    pub fn reset(&mut self, users: &[SeedUser], now: DateTime<Utc>) {
+        self.tables = self.schema.objects().iter().map(Table::new).collect();
+        self.next_sequence = 1;
+        self.auto_numbers.clear();
+        self.seed(users, now);
+    }
+
+    /// A serialisable copy of all records (field names, not positions, so a snapshot
+    /// survives changes to `sfdx/`).
+    pub fn snapshot(&self) -> OrgSnapshot {
+        let mut objects = Vec::new();
+        for (o, def) in self.schema.objects().iter().enumerate() {
+            let records: Vec<SnapshotRecord> = self
+                .slots(o)
+                .filter_map(|s| self.record(o, s))
+                .map(|r| SnapshotRecord {
+                    id: r.id,
+                    fields: r
+                        .values()
+                        .map(|(i, v)| (def.fields[i].name.clone(), v.clone()))
+                        .collect(),
+                })
+                .collect();
+            objects.push(SnapshotObject { name: def.name.clone(), records });
+        }
+        OrgSnapshot {
+            profile: self.profile.clone(),
+            next_sequence: self.next_sequence,
+            auto_numbers: self
+                .auto_numbers
+                .iter()
+                .map(|((o, f), n)| {
+                    let def = self.object_def(*o);
+                    (format!("{}.{}", def.name, def.fields[*f].name), *n)
+                })
+                .collect(),
+            objects,
+        }
+    }
+
+    /// Replaces all records with a snapshot's. Fields the schema no longer has are dropped.
+    pub fn restore(&mut self, snapshot: OrgSnapshot) {
+        self.tables = self.schema.objects().iter().map(Table::new).collect();
+        self.profile = snapshot.profile;
+        self.next_sequence = snapshot.next_sequence;
+        self.auto_numbers.clear();
+        for (key, n) in snapshot.auto_numbers {
+            if let Some((obj, field)) = key.split_once('.') {
+                if let Some(o) = self.schema.position(obj) {
+                    if let Some(f) = self.object_def(o).field_position(field) {
+                        self.auto_numbers.insert((o, f), n);
+                    }
+                }
+            }
+        }
+        for object in snapshot.objects {
+            let Some(o) = self.schema.position(&object.name) else { continue };
+            for r in object.records {
+                let mut record = Record { id: r.id, values: Vec::new() };
+                for (name, v) in r.fields {
+                    if let Some(i) = self.object_def(o).field_position(&name) {
+                        record.set(i, v);
+                    }
+                }
+                self.store(o, record);
+            }
+        }
+        if let Some(u) = self.schema.position("User") {
+            let first = self.slots(u).next().and_then(|s| self.record(u, s)).map(|r| r.id);
+            if let Some(id) = first {
+                self.integration_user = id;
+            }
+        }
+        if let Some(p) = self.schema.position("Pricebook2") {
+            let standard = self
+                .object_def(p)
+                .field_position("IsStandard")
+                .and_then(|f| self.slots(p).find(|s| self.value(p, *s, f) == Value::Boolean(true)));
+            if let Some(id) = standard.and_then(|slot| self.record(p, slot)).map(|r| r.id) {
+                self.standard_pricebook = id;
+            }
+        }
+    }
+}
+
+/// The on-disk form of the org (`--state FILE`).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct OrgSnapshot {
+    pub profile: OrgProfile,
+    pub next_sequence: u64,
+    pub auto_numbers: HashMap<String, u64>,
+    pub objects: Vec<SnapshotObject>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SnapshotObject {
+    pub name: String,
+    pub records: Vec<SnapshotRecord>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SnapshotRecord {
+    pub id: SfId,
+    pub fields: Vec<(String, Value)>,
+}
