@@ -41,7 +41,11 @@ pub const DEFAULT_USERNAME: &str = "integration@shopforce.example";
 #[derive(Debug, Args)]
 pub struct SalesforceEmulatorArgs {
     /// Address to listen on (port 0 picks a free port).
-    #[arg(long, default_value = "127.0.0.1:8443", env = "SHOPFORCE_EMULATOR_LISTEN")]
+    #[arg(
+        long,
+        default_value = "127.0.0.1:8443",
+        env = "SHOPFORCE_EMULATOR_LISTEN"
+    )]
     pub listen: SocketAddr,
     /// OAuth consumer key (client id) the JWT `iss` must carry.
     #[arg(long, default_value = DEFAULT_CONSUMER_KEY)]
@@ -102,7 +106,10 @@ pub struct JwtAssertionArgs {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -111,7 +118,9 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Emulator(EmulatorCommand::Salesforce(args)) => run_salesforce_emulator(args).await,
+            Command::Emulator(EmulatorCommand::Salesforce(args)) => {
+                run_salesforce_emulator(args).await
+            }
             Command::JwtAssertion(args) => jwt_assertion(&args).map(|a| println!("{a}")),
         }
     });
@@ -127,7 +136,10 @@ pub fn main() -> ExitCode {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 fn default_data_dir() -> PathBuf {
@@ -158,18 +170,31 @@ async fn run_salesforce_emulator(args: SalesforceEmulatorArgs) -> Result<(), Str
         Some(spec) => FaultProfile::parse(spec).map_err(|e| format!("--faults: {e}"))?,
         None => FaultProfile::default(),
     };
-    let mut config = EmulatorConfig::new(args.consumer_key.clone(), certificate, args.username.clone());
+    let mut config = EmulatorConfig::new(
+        args.consumer_key.clone(),
+        certificate,
+        args.username.clone(),
+    );
     config.sfdx_dir = sfdx.clone();
     config.processing = args.processing;
     config.faults = faults;
     config.state_file = args.state.clone();
     config.token_ttl = Duration::from_secs(args.token_ttl);
     config.api_limit = args.api_limit;
-    let running = sf_emulator::start(config, args.listen).await.map_err(|e| e.to_string())?;
+    let running = sf_emulator::start(config, args.listen)
+        .await
+        .map_err(|e| e.to_string())?;
     let base = running.base_url.clone();
-    print_banner(&args, &base, &cert_path, dev_key.as_deref(), sfdx.as_deref());
+    print_banner(
+        &args,
+        &base,
+        &cert_path,
+        dev_key.as_deref(),
+        sfdx.as_deref(),
+    );
     if let Some(ready) = &args.ready_file {
-        std::fs::write(ready, format!("{base}\n")).map_err(|e| format!("cannot write --ready-file {}: {e}", ready.display()))?;
+        std::fs::write(ready, format!("{base}\n"))
+            .map_err(|e| format!("cannot write --ready-file {}: {e}", ready.display()))?;
     }
     shutdown_signal().await;
     eprintln!("Shutting down…");
@@ -180,24 +205,41 @@ async fn run_salesforce_emulator(args: SalesforceEmulatorArgs) -> Result<(), Str
     Ok(())
 }
 
-fn print_banner(args: &SalesforceEmulatorArgs, base: &str, cert: &Path, dev_key: Option<&Path>, sfdx: Option<&Path>) {
-    let exe = std::env::args().next().unwrap_or_else(|| "shopforce".to_string());
+fn print_banner(
+    args: &SalesforceEmulatorArgs,
+    base: &str,
+    cert: &Path,
+    dev_key: Option<&Path>,
+    sfdx: Option<&Path>,
+) {
+    let exe = std::env::args()
+        .next()
+        .unwrap_or_else(|| "shopforce".to_string());
     println!("shopforce Salesforce emulator is serving.\n");
     println!("  instance URL   {base}");
-    println!("  token URL      {base}/services/oauth2/token   (JWT bearer; aud may be this URL or https://login.salesforce.com)");
+    println!(
+        "  token URL      {base}/services/oauth2/token   (JWT bearer; aud may be this URL or https://login.salesforce.com)"
+    );
     println!("  consumer key   {}", args.consumer_key);
     println!("  username       {}", args.username);
     println!("  certificate    {}", cert.display());
     if let Some(key) = dev_key {
-        println!("  private key    {}   (generated for development; never use it with a real org)", key.display());
+        println!(
+            "  private key    {}   (generated for development; never use it with a real org)",
+            key.display()
+        );
     }
     match sfdx {
         Some(dir) => println!("  custom fields  from {}", dir.display()),
-        None => println!("  custom fields  none (pass --sfdx DIR to load the project's sfdx/ folder)"),
+        None => {
+            println!("  custom fields  none (pass --sfdx DIR to load the project's sfdx/ folder)")
+        }
     }
     println!("  processing     {:?}", args.processing);
     println!("  admin API      {base}/__admin/stats, {base}/__admin/sobjects/Contact");
-    let key_arg = dev_key.map(|k| k.display().to_string()).unwrap_or_else(|| "PRIVATE_KEY.pem".to_string());
+    let key_arg = dev_key
+        .map(|k| k.display().to_string())
+        .unwrap_or_else(|| "PRIVATE_KEY.pem".to_string());
     println!("\nLog in with curl:");
     println!("  curl -s {base}/services/oauth2/token \\");
     println!("    -d grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer \\");
@@ -239,9 +281,14 @@ struct AssertionClaims<'a> {
 
 /// Signs an RS256 JWT bearer assertion.
 pub fn jwt_assertion(args: &JwtAssertionArgs) -> Result<String, String> {
-    let pem = std::fs::read(&args.key).map_err(|e| format!("cannot read --key {}: {e}", args.key.display()))?;
-    let key = jsonwebtoken::EncodingKey::from_rsa_pem(&pem)
-        .map_err(|e| format!("--key {} is not an RSA private key PEM: {e}", args.key.display()))?;
+    let pem = std::fs::read(&args.key)
+        .map_err(|e| format!("cannot read --key {}: {e}", args.key.display()))?;
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(&pem).map_err(|e| {
+        format!(
+            "--key {} is not an RSA private key PEM: {e}",
+            args.key.display()
+        )
+    })?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -252,6 +299,10 @@ pub fn jwt_assertion(args: &JwtAssertionArgs) -> Result<String, String> {
         aud: &args.audience,
         exp: now + args.expires_in,
     };
-    jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256), &claims, &key)
-        .map_err(|e| format!("cannot sign the assertion: {e}"))
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        &claims,
+        &key,
+    )
+    .map_err(|e| format!("cannot sign the assertion: {e}"))
 }

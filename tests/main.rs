@@ -2,5 +2,6 @@
 //!
 //! Every test talks to a real emulator over HTTP on `127.0.0.1:0`.
 
+mod cli;
 mod emulator;
 mod support;

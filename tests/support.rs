@@ -56,23 +56,37 @@ impl Default for Options {
 }
 
 pub fn client() -> Client {
-    Client::builder().timeout(Duration::from_secs(60)).build().expect("http client")
+    Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("http client")
 }
 
 /// Signs an assertion with custom claims.
 pub fn sign(key_path: &Path, claims: &Value) -> String {
     let pem = std::fs::read(key_path).expect("key");
     let key = jsonwebtoken::EncodingKey::from_rsa_pem(&pem).expect("rsa key");
-    jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256), claims, &key).expect("sign")
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        claims,
+        &key,
+    )
+    .expect("sign")
 }
 
 pub fn now_secs() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 pub async fn token_request(http: &Client, base: &str, assertion: &str) -> Response {
     http.post(format!("{base}/services/oauth2/token"))
-        .form(&[("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"), ("assertion", assertion)])
+        .form(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+            ("assertion", assertion),
+        ])
         .send()
         .await
         .expect("token request")
@@ -95,7 +109,9 @@ impl Org {
         config.max_upload_bytes = options.max_upload_bytes;
         config.state_file = options.state_file;
         config.batch_size = options.batch_size;
-        let emulator = emu::start(config, "127.0.0.1:0".parse().unwrap()).await.expect("emulator starts");
+        let emulator = emu::start(config, "127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("emulator starts");
         let base = emulator.base_url.clone();
         let http = client();
         let mut org = Org {
@@ -125,11 +141,18 @@ impl Org {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("{}/services/data/{V}/{}", self.base, path.trim_start_matches('/'))
+        format!(
+            "{}/services/data/{V}/{}",
+            self.base,
+            path.trim_start_matches('/')
+        )
     }
 
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> Response {
-        let mut request = self.http.request(method, self.url(path)).bearer_auth(&self.token);
+        let mut request = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(&self.token);
         if let Some(b) = body {
             request = request.json(&b);
         }
@@ -173,7 +196,12 @@ impl Org {
     }
 
     pub async fn close(&self, job: &str) -> (StatusCode, Value) {
-        self.send_json(Method::PATCH, &format!("jobs/ingest/{job}"), json!({"state": "UploadComplete"})).await
+        self.send_json(
+            Method::PATCH,
+            &format!("jobs/ingest/{job}"),
+            json!({"state": "UploadComplete"}),
+        )
+        .await
     }
 
     /// Polls until the job is terminal; returns the job info.
@@ -200,11 +228,19 @@ impl Org {
     }
 
     pub async fn upsert(&self, object: &str, key: &str, csv: &str) -> (String, Value) {
-        self.ingest(json!({"object": object, "operation": "upsert", "externalIdFieldName": key}), csv).await
+        self.ingest(
+            json!({"object": object, "operation": "upsert", "externalIdFieldName": key}),
+            csv,
+        )
+        .await
     }
 
     /// Result rows parsed into maps keyed by header.
-    pub async fn results(&self, job: &str, which: &str) -> Vec<std::collections::HashMap<String, String>> {
+    pub async fn results(
+        &self,
+        job: &str,
+        which: &str,
+    ) -> Vec<std::collections::HashMap<String, String>> {
         let (status, text) = self.get_text(&format!("jobs/ingest/{job}/{which}")).await;
         assert_eq!(status, StatusCode::OK, "{text}");
         parse_csv(&text)
@@ -225,7 +261,13 @@ impl Org {
     }
 
     pub async fn set_faults(&self, faults: Value) {
-        let r = self.http.post(format!("{}/__admin/faults", self.base)).json(&faults).send().await.unwrap();
+        let r = self
+            .http
+            .post(format!("{}/__admin/faults", self.base))
+            .json(&faults)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::OK);
     }
 
@@ -238,12 +280,21 @@ impl Org {
 
 pub fn parse_csv(text: &str) -> Vec<std::collections::HashMap<String, String>> {
     let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
-    let headers: Vec<String> = reader.headers().unwrap().iter().map(str::to_string).collect();
+    let headers: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_string)
+        .collect();
     reader
         .records()
         .map(|r| {
             let r = r.unwrap();
-            headers.iter().cloned().zip(r.iter().map(str::to_string)).collect()
+            headers
+                .iter()
+                .cloned()
+                .zip(r.iter().map(str::to_string))
+                .collect()
         })
         .collect()
 }

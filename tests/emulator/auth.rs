@@ -28,7 +28,16 @@ async fn a_jwt_login_returns_the_salesforce_token_shape() {
         assert!(body[field].is_string(), "{field}");
     }
     // The identity URL answers for the token's user.
-    let identity: Value = org.http.get(id).bearer_auth(&org.token).send().await.unwrap().json().await.unwrap();
+    let identity: Value = org
+        .http
+        .get(id)
+        .bearer_auth(&org.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(identity["username"], USERNAME);
 }
 
@@ -36,18 +45,41 @@ async fn a_jwt_login_returns_the_salesforce_token_shape() {
 async fn assertions_are_checked_like_salesforce_checks_them() {
     let org = Org::start().await;
     let exp = now_secs() + 180;
-    let (s, b) = grant_error(&org, json!({"iss": "wrong", "sub": USERNAME, "aud": org.base, "exp": exp})).await;
-    assert_eq!((s, b["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_client_id")));
-    let (_, b) = grant_error(&org, json!({"iss": CONSUMER_KEY, "sub": USERNAME, "aud": "https://example.com", "exp": exp})).await;
+    let (s, b) = grant_error(
+        &org,
+        json!({"iss": "wrong", "sub": USERNAME, "aud": org.base, "exp": exp}),
+    )
+    .await;
+    assert_eq!(
+        (s, b["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_client_id"))
+    );
+    let (_, b) = grant_error(
+        &org,
+        json!({"iss": CONSUMER_KEY, "sub": USERNAME, "aud": "https://example.com", "exp": exp}),
+    )
+    .await;
     assert_eq!(b["error_description"], "audience is invalid");
-    let (_, b) = grant_error(&org, json!({"iss": CONSUMER_KEY, "sub": "someone@else", "aud": org.base, "exp": exp})).await;
+    let (_, b) = grant_error(
+        &org,
+        json!({"iss": CONSUMER_KEY, "sub": "someone@else", "aud": org.base, "exp": exp}),
+    )
+    .await;
     assert_eq!(b["error_description"], "user hasn't approved this consumer");
-    let (_, b) = grant_error(&org, json!({"iss": CONSUMER_KEY, "sub": USERNAME, "aud": org.base, "exp": now_secs() - 3600})).await;
+    let (_, b) = grant_error(
+        &org,
+        json!({"iss": CONSUMER_KEY, "sub": USERNAME, "aud": org.base, "exp": now_secs() - 3600}),
+    )
+    .await;
     assert_eq!(b["error"], "invalid_grant");
     // Signed by a different key.
     let other = tempfile::tempdir().unwrap();
-    let creds = shopforce::emulator::salesforce::oauth::ensure_dev_credentials(other.path()).unwrap();
-    let forged = sign(&creds.private_key_path, &json!({"iss": CONSUMER_KEY, "sub": USERNAME, "aud": org.base, "exp": exp}));
+    let creds =
+        shopforce::emulator::salesforce::oauth::ensure_dev_credentials(other.path()).unwrap();
+    let forged = sign(
+        &creds.private_key_path,
+        &json!({"iss": CONSUMER_KEY, "sub": USERNAME, "aud": org.base, "exp": exp}),
+    );
     let r = token_request(&org.http, &org.base, &forged).await;
     let b: Value = r.json().await.unwrap();
     assert_eq!(b["error_description"], "invalid assertion");
@@ -87,8 +119,17 @@ async fn an_unknown_or_expired_token_gets_invalid_session_id() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     let (status, body) = org.get_json("limits").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(body, json!([{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]));
-    let r = org.http.get(org.url("limits")).bearer_auth("00Dbogus!token").send().await.unwrap();
+    assert_eq!(
+        body,
+        json!([{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}])
+    );
+    let r = org
+        .http
+        .get(org.url("limits"))
+        .bearer_auth("00Dbogus!token")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -100,7 +141,13 @@ async fn forced_expiry_ends_every_session() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(error_code(&body), "INVALID_SESSION_ID");
     let token = org.login().await;
-    let r = org.http.get(org.url("limits")).bearer_auth(token).send().await.unwrap();
+    let r = org
+        .http
+        .get(org.url("limits"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 }
 
@@ -114,19 +161,33 @@ async fn every_api_response_reports_usage_and_the_allowance_is_enforced() {
     for n in 1..=3 {
         let r = org.call(Method::GET, "limits", None).await;
         assert_eq!(r.status(), StatusCode::OK);
-        let header = r.headers()["sforce-limit-info"].to_str().unwrap().to_string();
+        let header = r.headers()["sforce-limit-info"]
+            .to_str()
+            .unwrap()
+            .to_string();
         assert_eq!(header, format!("api-usage={n}/3"));
     }
     let r = org.call(Method::GET, "limits", None).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let body: Value = r.json().await.unwrap();
-    assert_eq!(body, json!([{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}]));
+    assert_eq!(
+        body,
+        json!([{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}])
+    );
 }
 
 #[tokio::test]
 async fn versions_resources_and_limits_answer_like_an_org() {
     let org = Org::start().await;
-    let versions: Value = org.http.get(format!("{}/services/data", org.base)).send().await.unwrap().json().await.unwrap();
+    let versions: Value = org
+        .http
+        .get(format!("{}/services/data", org.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let list = versions.as_array().unwrap();
     assert_eq!(list.last().unwrap()["version"], "66.0");
     assert!(list.iter().any(|v| v["url"] == "/services/data/v64.0"));
@@ -135,10 +196,19 @@ async fn versions_resources_and_limits_answer_like_an_org() {
     assert_eq!(resources["jobs"], "/services/data/v64.0/jobs");
     let (_, limits) = org.get_json("limits").await;
     assert!(limits["DailyApiRequests"]["Max"].as_u64().unwrap() > 0);
-    let r = org.http.get(format!("{}/services/data/v20.0/limits", org.base)).bearer_auth(&org.token).send().await.unwrap();
+    let r = org
+        .http
+        .get(format!("{}/services/data/v20.0/limits", org.base))
+        .bearer_auth(&org.token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::GONE);
     let (status, body) = org.get_json("no/such/resource").await;
-    assert_eq!((status, error_code(&body)), (StatusCode::NOT_FOUND, "NOT_FOUND"));
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::NOT_FOUND, "NOT_FOUND")
+    );
 }
 
 #[tokio::test]
@@ -149,7 +219,10 @@ async fn http_faults_are_injected_deterministically() {
     for _ in 0..40 {
         statuses.push(org.call(Method::GET, "limits", None).await.status());
     }
-    let unavailable = statuses.iter().filter(|s| **s == StatusCode::SERVICE_UNAVAILABLE).count();
+    let unavailable = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::SERVICE_UNAVAILABLE)
+        .count();
     assert!((8..=32).contains(&unavailable), "{unavailable} of 40");
     org.set_faults(json!({"seed": 3, "http503": 0.5})).await;
     let mut again = Vec::new();
@@ -163,7 +236,10 @@ async fn http_faults_are_injected_deterministically() {
     assert!(r.headers().contains_key("retry-after"));
     org.set_faults(json!({"http500": 1.0})).await;
     let (status, body) = org.get_json("limits").await;
-    assert_eq!((status, error_code(&body)), (StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN_EXCEPTION"));
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN_EXCEPTION")
+    );
 }
 
 #[tokio::test]
@@ -172,7 +248,13 @@ async fn a_token_can_be_made_to_expire_after_n_requests() {
     org.set_faults(json!({"token_requests": 2})).await;
     let token = org.login().await;
     for expected in [StatusCode::OK, StatusCode::OK, StatusCode::UNAUTHORIZED] {
-        let r = org.http.get(org.url("limits")).bearer_auth(&token).send().await.unwrap();
+        let r = org
+            .http
+            .get(org.url("limits"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), expected);
     }
 }

@@ -7,7 +7,12 @@ use crate::support::*;
 #[tokio::test]
 async fn relationship_columns_resolve_parents_by_external_id() {
     let org = Org::start().await;
-    org.upsert("Account", "Shopify_Company_ID__c", "Shopify_Company_ID__c,Name\nC1,Acme\n").await;
+    org.upsert(
+        "Account",
+        "Shopify_Company_ID__c",
+        "Shopify_Company_ID__c,Name\nC1,Acme\n",
+    )
+    .await;
     org.upsert(
         "Account",
         "Shopify_Location_ID__c",
@@ -29,7 +34,10 @@ async fn relationship_columns_resolve_parents_by_external_id() {
     );
     let accounts = org.records("Account").await;
     let acme = find(&accounts, "Shopify_Company_ID__c", "C1");
-    assert_eq!(find(&accounts, "Shopify_Location_ID__c", "L1")["ParentId"], acme["Id"]);
+    assert_eq!(
+        find(&accounts, "Shopify_Location_ID__c", "L1")["ParentId"],
+        acme["Id"]
+    );
     let contacts = org.records("Contact").await;
     assert_eq!(contacts[0]["AccountId"], acme["Id"]);
 }
@@ -37,7 +45,12 @@ async fn relationship_columns_resolve_parents_by_external_id() {
 #[tokio::test]
 async fn a_full_order_graph_lands_and_the_order_total_rolls_up() {
     let org = Org::start().await;
-    org.upsert("Product2", "Shopify_Variant_ID__c", "Shopify_Variant_ID__c,Name,IsActive\nV1,Mug,true\nV2,Tee,true\n").await;
+    org.upsert(
+        "Product2",
+        "Shopify_Variant_ID__c",
+        "Shopify_Variant_ID__c,Name,IsActive\nV1,Mug,true\nV2,Tee,true\n",
+    )
+    .await;
     let pricebooks = org.records("Pricebook2").await;
     let standard = pricebooks[0]["Id"].as_str().unwrap().to_string();
     let (_, info) = org
@@ -50,7 +63,12 @@ async fn a_full_order_graph_lands_and_the_order_total_rolls_up() {
         )
         .await;
     assert_eq!(info["numberRecordsFailed"], 0, "{info}");
-    org.upsert("Account", "Shopify_Customer_ID__c", "Shopify_Customer_ID__c,Name\n9,Ada Lovelace\n").await;
+    org.upsert(
+        "Account",
+        "Shopify_Customer_ID__c",
+        "Shopify_Customer_ID__c,Name\n9,Ada Lovelace\n",
+    )
+    .await;
     let (_, info) = org
         .upsert(
             "Order",
@@ -68,31 +86,72 @@ async fn a_full_order_graph_lands_and_the_order_total_rolls_up() {
             "Shopify_Line_Item_ID__c,Order.Shopify_Order_ID__c,PricebookEntry.Shopify_Price_Key__c,Quantity,UnitPrice\nL1,O1,V1:USD,2,12.5\nL2,O1,V2:USD,1,20\n",
         )
         .await;
-    assert_eq!(info["numberRecordsFailed"], 0, "{:?}", org.results(&job, "failedResults").await);
+    assert_eq!(
+        info["numberRecordsFailed"],
+        0,
+        "{:?}",
+        org.results(&job, "failedResults").await
+    );
     let orders = org.records("Order").await;
     assert_eq!(orders[0]["TotalAmount"], 45);
     assert_eq!(orders[0]["Status"], "Draft");
     let items = org.records("OrderItem").await;
-    assert_eq!(find(&items, "Shopify_Line_Item_ID__c", "L1")["TotalPrice"], 25);
-    assert_eq!(find(&items, "Shopify_Line_Item_ID__c", "L1")["ListPrice"], 12.5);
+    assert_eq!(
+        find(&items, "Shopify_Line_Item_ID__c", "L1")["TotalPrice"],
+        25
+    );
+    assert_eq!(
+        find(&items, "Shopify_Line_Item_ID__c", "L1")["ListPrice"],
+        12.5
+    );
     // Updating a quantity moves the total.
-    org.upsert("OrderItem", "Shopify_Line_Item_ID__c", "Shopify_Line_Item_ID__c,Quantity\nL2,3\n").await;
+    org.upsert(
+        "OrderItem",
+        "Shopify_Line_Item_ID__c",
+        "Shopify_Line_Item_ID__c,Quantity\nL2,3\n",
+    )
+    .await;
     assert_eq!(org.records("Order").await[0]["TotalAmount"], 85);
     // TotalAmount itself is read-only.
-    let (job, _) = org.upsert("Order", "Shopify_Order_ID__c", "Shopify_Order_ID__c,TotalAmount\nO1,1\n").await;
+    let (job, _) = org
+        .upsert(
+            "Order",
+            "Shopify_Order_ID__c",
+            "Shopify_Order_ID__c,TotalAmount\nO1,1\n",
+        )
+        .await;
     let failed = org.results(&job, "failedResults").await;
-    assert!(failed[0]["sf__Error"].starts_with("INVALID_FIELD_FOR_INSERT_UPDATE:Unable to create/update fields: TotalAmount."));
-    assert!(failed[0]["sf__Id"].starts_with("801"), "a failed update names the record");
+    assert!(failed[0]["sf__Error"].starts_with(
+        "INVALID_FIELD_FOR_INSERT_UPDATE:Unable to create/update fields: TotalAmount."
+    ));
+    assert!(
+        failed[0]["sf__Id"].starts_with("801"),
+        "a failed update names the record"
+    );
 }
 
 #[tokio::test]
 async fn order_rules_are_enforced() {
     let org = Org::start().await;
-    org.upsert("Account", "Shopify_Customer_ID__c", "Shopify_Customer_ID__c,Name\n9,Ada\n").await;
+    org.upsert(
+        "Account",
+        "Shopify_Customer_ID__c",
+        "Shopify_Customer_ID__c,Name\n9,Ada\n",
+    )
+    .await;
     // Required fields of an Order.
-    let (job, _) = org.upsert("Order", "Shopify_Order_ID__c", "Shopify_Order_ID__c,Account.Shopify_Customer_ID__c\nO1,9\n").await;
+    let (job, _) = org
+        .upsert(
+            "Order",
+            "Shopify_Order_ID__c",
+            "Shopify_Order_ID__c,Account.Shopify_Customer_ID__c\nO1,9\n",
+        )
+        .await;
     let failed = org.results(&job, "failedResults").await;
-    assert_eq!(failed[0]["sf__Error"], "REQUIRED_FIELD_MISSING:Required fields are missing: [EffectiveDate]:EffectiveDate --");
+    assert_eq!(
+        failed[0]["sf__Error"],
+        "REQUIRED_FIELD_MISSING:Required fields are missing: [EffectiveDate]:EffectiveDate --"
+    );
     // An order without a price book cannot take items.
     org.upsert(
         "Order",
@@ -100,8 +159,16 @@ async fn order_rules_are_enforced() {
         "Shopify_Order_ID__c,Account.Shopify_Customer_ID__c,EffectiveDate,Status\nO2,9,2026-11-01,Draft\n",
     )
     .await;
-    org.upsert("Product2", "Shopify_Variant_ID__c", "Shopify_Variant_ID__c,Name\nV1,Mug\n").await;
-    let standard = org.records("Pricebook2").await[0]["Id"].as_str().unwrap().to_string();
+    org.upsert(
+        "Product2",
+        "Shopify_Variant_ID__c",
+        "Shopify_Variant_ID__c,Name\nV1,Mug\n",
+    )
+    .await;
+    let standard = org.records("Pricebook2").await[0]["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     org.upsert(
         "PricebookEntry",
         "Shopify_Price_Key__c",
@@ -116,7 +183,11 @@ async fn order_rules_are_enforced() {
         )
         .await;
     let failed = org.results(&job, "failedResults").await;
-    assert!(failed[0]["sf__Error"].starts_with("FIELD_INTEGRITY_EXCEPTION:field integrity exception: PricebookEntryId"), "{failed:?}");
+    assert!(
+        failed[0]["sf__Error"]
+            .starts_with("FIELD_INTEGRITY_EXCEPTION:field integrity exception: PricebookEntryId"),
+        "{failed:?}"
+    );
     // Status is a restricted picklist.
     let (job, _) = org
         .upsert(
@@ -125,14 +196,27 @@ async fn order_rules_are_enforced() {
             "Shopify_Order_ID__c,Account.Shopify_Customer_ID__c,EffectiveDate,Status\nO3,9,2026-11-01,Shipped\n",
         )
         .await;
-    assert!(org.results(&job, "failedResults").await[0]["sf__Error"].starts_with("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST:"));
+    assert!(
+        org.results(&job, "failedResults").await[0]["sf__Error"]
+            .starts_with("INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST:")
+    );
 }
 
 #[tokio::test]
 async fn a_custom_price_needs_a_standard_price_first() {
     let org = Org::start().await;
-    org.upsert("Product2", "Shopify_Variant_ID__c", "Shopify_Variant_ID__c,Name\nV1,Mug\n").await;
-    let (job, _) = org.ingest(json!({"object": "Pricebook2", "operation": "insert"}), "Name,IsActive\nWholesale,true\n").await;
+    org.upsert(
+        "Product2",
+        "Shopify_Variant_ID__c",
+        "Shopify_Variant_ID__c,Name\nV1,Mug\n",
+    )
+    .await;
+    let (job, _) = org
+        .ingest(
+            json!({"object": "Pricebook2", "operation": "insert"}),
+            "Name,IsActive\nWholesale,true\n",
+        )
+        .await;
     let custom = org.results(&job, "successfulResults").await[0]["sf__Id"].clone();
     let (job, _) = org
         .upsert(
@@ -150,7 +234,9 @@ async fn a_custom_price_needs_a_standard_price_first() {
 #[tokio::test]
 async fn formula_fields_are_computed_on_read() {
     let org = Org::start().await;
-    let ten_days_ago = (chrono::Utc::now().date_naive() - chrono::Duration::days(10)).format("%Y-%m-%d").to_string();
+    let ten_days_ago = (chrono::Utc::now().date_naive() - chrono::Duration::days(10))
+        .format("%Y-%m-%d")
+        .to_string();
     org.upsert(
         "Contact",
         "Shopify_Customer_ID__c",
@@ -162,7 +248,10 @@ async fn formula_fields_are_computed_on_read() {
     assert_eq!(ada["Days_Since_Last_Order__c"], 10);
     assert_eq!(ada["Name"], "Ada Lovelace");
     let solo = find(&contacts, "Shopify_Customer_ID__c", "2");
-    assert!(solo.get("Days_Since_Last_Order__c").is_none(), "blank as blank");
+    assert!(
+        solo.get("Days_Since_Last_Order__c").is_none(),
+        "blank as blank"
+    );
     assert_eq!(solo["Name"], "Solo");
 }
 
@@ -170,7 +259,9 @@ async fn formula_fields_are_computed_on_read() {
 async fn an_external_id_matching_several_records_is_refused() {
     // A non-unique external ID field, as some orgs have.
     let dir = tempfile::tempdir().unwrap();
-    let fields = dir.path().join("force-app/main/default/objects/Contact/fields");
+    let fields = dir
+        .path()
+        .join("force-app/main/default/objects/Contact/fields");
     std::fs::create_dir_all(&fields).unwrap();
     std::fs::write(
         fields.join("Legacy_ID__c.field-meta.xml"),
@@ -192,8 +283,18 @@ async fn an_external_id_matching_several_records_is_refused() {
         ..Options::default()
     })
     .await;
-    org.ingest(json!({"object": "Contact", "operation": "insert"}), "Legacy_ID__c,LastName\nL,One\nL,Two\n").await;
-    let (job, _) = org.upsert("Contact", "Legacy_ID__c", "Legacy_ID__c,LastName\nL,Three\n").await;
+    org.ingest(
+        json!({"object": "Contact", "operation": "insert"}),
+        "Legacy_ID__c,LastName\nL,One\nL,Two\n",
+    )
+    .await;
+    let (job, _) = org
+        .upsert(
+            "Contact",
+            "Legacy_ID__c",
+            "Legacy_ID__c,LastName\nL,Three\n",
+        )
+        .await;
     let error = org.results(&job, "failedResults").await[0]["sf__Error"].clone();
     assert!(error.starts_with("DUPLICATE_EXTERNAL_ID:Legacy ID: more than one record found for external id field: [003"), "{error}");
     assert_eq!(org.records("Contact").await.len(), 2);
@@ -214,7 +315,15 @@ async fn a_field_the_metadata_does_not_define_cannot_be_written() {
     )
     .await;
     assert_eq!(status[0]["errorCode"], "INVALIDJOB");
-    let (_, info) = org.ingest(json!({"object": "Contact", "operation": "insert"}), "LastName,Shopify_Tags__c\nA,vip\n").await;
+    let (_, info) = org
+        .ingest(
+            json!({"object": "Contact", "operation": "insert"}),
+            "LastName,Shopify_Tags__c\nA,vip\n",
+        )
+        .await;
     assert_eq!(info["state"], "Failed");
-    assert_eq!(info["errorMessage"], "InvalidBatch : Field name not found : Shopify_Tags__c");
+    assert_eq!(
+        info["errorMessage"],
+        "InvalidBatch : Field name not found : Shopify_Tags__c"
+    );
 }

@@ -6,10 +6,20 @@ use serde_json::{Value, json};
 use crate::support::*;
 
 async fn seed(org: &Org, n: usize) {
-    org.upsert("Account", "Shopify_Company_ID__c", "Shopify_Company_ID__c,Name\nC1,Acme\n").await;
+    org.upsert(
+        "Account",
+        "Shopify_Company_ID__c",
+        "Shopify_Company_ID__c,Name\nC1,Acme\n",
+    )
+    .await;
     let csv = format!(
         "Shopify_Customer_ID__c,LastName,Email,Account.Shopify_Company_ID__c\n{}",
-        (0..n).map(|i| format!("{i},Name{i:05},p{i}@example.com,{}\n", if i % 2 == 0 { "C1" } else { "" })).collect::<String>()
+        (0..n)
+            .map(|i| format!(
+                "{i},Name{i:05},p{i}@example.com,{}\n",
+                if i % 2 == 0 { "C1" } else { "" }
+            ))
+            .collect::<String>()
     );
     let (_, info) = org.upsert("Contact", "Shopify_Customer_ID__c", &csv).await;
     assert_eq!(info["numberRecordsFailed"], 0);
@@ -39,9 +49,16 @@ async fn a_bulk_query_pages_by_locator_until_null() {
         let r = org.call(Method::GET, &path, None).await;
         assert_eq!(r.status(), StatusCode::OK);
         let next = r.headers()["sforce-locator"].to_str().unwrap().to_string();
-        let count: usize = r.headers()["sforce-numberofrecords"].to_str().unwrap().parse().unwrap();
+        let count: usize = r.headers()["sforce-numberofrecords"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         let text = r.text().await.unwrap();
-        assert!(text.starts_with("\"Id\",\"LastName\",\"Account.Name\"\n"), "{text}");
+        assert!(
+            text.starts_with("\"Id\",\"LastName\",\"Account.Name\"\n"),
+            "{text}"
+        );
         let page = parse_csv(&text);
         assert_eq!(page.len(), count);
         rows.extend(page);
@@ -57,7 +74,16 @@ async fn a_bulk_query_pages_by_locator_until_null() {
     assert_eq!(rows[0]["Account.Name"], "Acme");
     assert_eq!(rows[1]["Account.Name"], "");
     // Results must be read with the job's API version.
-    let r = org.http.get(format!("{}/services/data/v60.0/jobs/query/{id}/results", org.base)).bearer_auth(&org.token).send().await.unwrap();
+    let r = org
+        .http
+        .get(format!(
+            "{}/services/data/v60.0/jobs/query/{id}/results",
+            org.base
+        ))
+        .bearer_auth(&org.token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::CONFLICT);
 }
 
@@ -69,10 +95,26 @@ async fn bad_queries_are_refused_with_salesforce_codes() {
         ("SELECT Nope__c FROM Contact", "INVALID_FIELD"),
         ("SELEKT Id FROM Contact", "MALFORMED_QUERY"),
     ] {
-        let (status, body) = org.send_json(Method::POST, "jobs/query", json!({"operation": "query", "query": soql})).await;
-        assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, code), "{soql}");
-        let (status, body) = org.get_json(&format!("query?q={}", soql.replace(' ', "+"))).await;
-        assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, code), "{soql}");
+        let (status, body) = org
+            .send_json(
+                Method::POST,
+                "jobs/query",
+                json!({"operation": "query", "query": soql}),
+            )
+            .await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::BAD_REQUEST, code),
+            "{soql}"
+        );
+        let (status, body) = org
+            .get_json(&format!("query?q={}", soql.replace(' ', "+")))
+            .await;
+        assert_eq!(
+            (status, error_code(&body)),
+            (StatusCode::BAD_REQUEST, code),
+            "{soql}"
+        );
     }
 }
 
@@ -85,43 +127,80 @@ async fn rest_queries_nest_parents_and_page_past_two_thousand() {
     assert_eq!(body["totalSize"], 3);
     let first = &body["records"][0];
     assert_eq!(first["attributes"]["type"], "Contact");
-    assert!(first["attributes"]["url"].as_str().unwrap().starts_with("/services/data/v64.0/sobjects/Contact/003"));
+    assert!(
+        first["attributes"]["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("/services/data/v64.0/sobjects/Contact/003")
+    );
     assert_eq!(first["Account"]["Name"], "Acme");
     let (_, page1) = org.get_json("query/?q=SELECT+Id+FROM+Contact").await;
     assert_eq!(page1["totalSize"], 2500);
     assert_eq!(page1["done"], false);
     assert_eq!(page1["records"].as_array().unwrap().len(), 2000);
     let next = page1["nextRecordsUrl"].as_str().unwrap();
-    let r = org.http.get(format!("{}{next}", org.base)).bearer_auth(&org.token).send().await.unwrap();
+    let r = org
+        .http
+        .get(format!("{}{next}", org.base))
+        .bearer_auth(&org.token)
+        .send()
+        .await
+        .unwrap();
     let page2: Value = r.json().await.unwrap();
     assert_eq!(page2["done"], true);
     assert_eq!(page2["records"].as_array().unwrap().len(), 500);
-    let (_, count) = org.get_json("query?q=SELECT+COUNT()+FROM+Contact+WHERE+Email+!=+null").await;
+    let (_, count) = org
+        .get_json("query?q=SELECT+COUNT()+FROM+Contact+WHERE+Email+!=+null")
+        .await;
     assert_eq!(count["totalSize"], 2500);
-    let (_, aggregate) = org.get_json("query?q=SELECT+COUNT(Id)+CNT+FROM+Contact").await;
+    let (_, aggregate) = org
+        .get_json("query?q=SELECT+COUNT(Id)+CNT+FROM+Contact")
+        .await;
     assert_eq!(aggregate["records"][0]["CNT"], 2500);
 }
 
 #[tokio::test]
 async fn probes_real_clients_send_are_answered_plausibly() {
     let org = Org::start().await;
-    let (status, body) = org.get_json("query?q=SELECT+Id+FROM+ScratchOrgInfo+limit+1").await;
-    assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "INVALID_TYPE"));
+    let (status, body) = org
+        .get_json("query?q=SELECT+Id+FROM+ScratchOrgInfo+limit+1")
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "INVALID_TYPE")
+    );
     let (status, body) = org
         .get_json("query?q=SELECT+Name,InstanceName,IsSandbox,TrialExpirationDate,NamespacePrefix,OrganizationType+FROM+Organization")
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["records"][0]["IsSandbox"], false);
-    let (status, body) = org.get_json("query?q=SELECT+IsPersonAccount+FROM+Account+LIMIT+1").await;
-    assert_eq!((status, error_code(&body)), (StatusCode::BAD_REQUEST, "INVALID_FIELD"), "no Person Accounts in this org");
+    let (status, body) = org
+        .get_json("query?q=SELECT+IsPersonAccount+FROM+Account+LIMIT+1")
+        .await;
+    assert_eq!(
+        (status, error_code(&body)),
+        (StatusCode::BAD_REQUEST, "INVALID_FIELD"),
+        "no Person Accounts in this org"
+    );
     let (status, body) = org
         .get_json("query?q=SELECT+QualifiedApiName,Label+FROM+EntityDefinition+WHERE+IsDeprecatedAndHidden+=+false+AND+IsQueryable+=+true")
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(body["records"].as_array().unwrap().iter().any(|r| r["QualifiedApiName"] == "Contact"));
-    let (status, cols) = org.get_json("query?q=SELECT+Id,LastName,Account.Name+FROM+Contact&columns=true").await;
+    assert!(
+        body["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["QualifiedApiName"] == "Contact")
+    );
+    let (status, cols) = org
+        .get_json("query?q=SELECT+Id,LastName,Account.Name+FROM+Contact&columns=true")
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(cols["entityName"], "Contact");
     assert_eq!(cols["columnMetadata"][1]["columnName"], "LastName");
-    assert_eq!(cols["columnMetadata"][2]["joinColumns"][0]["columnName"], "Name");
+    assert_eq!(
+        cols["columnMetadata"][2]["joinColumns"][0]["columnName"],
+        "Name"
+    );
 }

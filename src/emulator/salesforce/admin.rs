@@ -25,13 +25,25 @@ pub fn router() -> Router<SharedState> {
 }
 
 /// `GET /__admin/sobjects/{Object}` — every record as JSON, or CSV with `?format=csv`.
-async fn records(State(state): State<SharedState>, Path(object): Path<String>, RawQuery(raw): RawQuery) -> Response {
+async fn records(
+    State(state): State<SharedState>,
+    Path(object): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
     let params = query_params(raw.as_deref());
     let Ok(org) = state.org.lock() else {
-        return error_response(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN_EXCEPTION", "state lock poisoned");
+        return error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "UNKNOWN_EXCEPTION",
+            "state lock poisoned",
+        );
     };
     let Some(o) = org.schema().position(&object) else {
-        return error_response(StatusCode::NOT_FOUND, "NOT_FOUND", &format!("Unknown object: {object}"));
+        return error_response(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            &format!("Unknown object: {object}"),
+        );
     };
     let def = org.object_def(o);
     if params.get("format").is_some_and(|f| f == "csv") {
@@ -41,15 +53,21 @@ async fn records(State(state): State<SharedState>, Path(object): Path<String>, R
         let names: Vec<&str> = def.fields.iter().map(|f| f.name.as_str()).collect();
         let _ = writer.write_record(&names);
         for slot in org.slots(o) {
-            let row: Vec<String> = (0..def.fields.len()).map(|i| org.value(o, slot, i).to_text()).collect();
+            let row: Vec<String> = (0..def.fields.len())
+                .map(|i| org.value(o, slot, i).to_text())
+                .collect();
             let _ = writer.write_record(&row);
         }
         let body = writer.into_inner().unwrap_or_default();
         let mut r = (StatusCode::OK, body).into_response();
-        r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv"));
+        r.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv"));
         return r;
     }
-    let records: Vec<Json> = org.slots(o).map(|s| Json::Object(org.record_json(o, s))).collect();
+    let records: Vec<Json> = org
+        .slots(o)
+        .map(|s| Json::Object(org.record_json(o, s)))
+        .collect();
     json_response(
         StatusCode::OK,
         json!({"object": def.name, "totalSize": records.len(), "records": records}),
@@ -58,7 +76,12 @@ async fn records(State(state): State<SharedState>, Path(object): Path<String>, R
 
 /// `GET /__admin/stats` — requests by route, API usage, jobs by state, records by object.
 async fn stats(State(state): State<SharedState>) -> Response {
-    let by_route = state.stats.by_route.lock().map(|m| m.clone()).unwrap_or_default();
+    let by_route = state
+        .stats
+        .by_route
+        .lock()
+        .map(|m| m.clone())
+        .unwrap_or_default();
     let mut ingest_states: BTreeMap<&'static str, u64> = BTreeMap::new();
     if let Ok(jobs) = state.ingest_jobs.lock() {
         for j in jobs.values() {
@@ -123,8 +146,15 @@ async fn reset(State(state): State<SharedState>) -> Response {
 }
 
 async fn get_faults(State(state): State<SharedState>) -> Response {
-    let profile = state.faults.lock().map(|f| f.profile.clone()).unwrap_or_default();
-    json_response(StatusCode::OK, serde_json::to_value(profile).unwrap_or(Json::Null))
+    let profile = state
+        .faults
+        .lock()
+        .map(|f| f.profile.clone())
+        .unwrap_or_default();
+    json_response(
+        StatusCode::OK,
+        serde_json::to_value(profile).unwrap_or(Json::Null),
+    )
 }
 
 /// `POST /__admin/faults` — a JSON fault profile (same keys as `--faults`), or
@@ -132,7 +162,9 @@ async fn get_faults(State(state): State<SharedState>) -> Response {
 async fn set_faults(State(state): State<SharedState>, body: Bytes) -> Response {
     let value: Json = match serde_json::from_slice(&body) {
         Ok(v) => v,
-        Err(e) => return error_response(StatusCode::BAD_REQUEST, "JSON_PARSER_ERROR", &e.to_string()),
+        Err(e) => {
+            return error_response(StatusCode::BAD_REQUEST, "JSON_PARSER_ERROR", &e.to_string());
+        }
     };
     if value.get("expire_tokens").and_then(Json::as_bool) == Some(true) {
         let expired = state.sessions.lock().map(|mut s| {
@@ -140,14 +172,26 @@ async fn set_faults(State(state): State<SharedState>, body: Bytes) -> Response {
             s.clear();
             n
         });
-        return json_response(StatusCode::OK, json!({"expiredSessions": expired.unwrap_or(0)}));
+        return json_response(
+            StatusCode::OK,
+            json!({"expiredSessions": expired.unwrap_or(0)}),
+        );
     }
     let profile: FaultProfile = match serde_json::from_value(value) {
         Ok(p) => p,
-        Err(e) => return error_response(StatusCode::BAD_REQUEST, "INVALID_FIELD", &format!("bad fault profile: {e}")),
+        Err(e) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "INVALID_FIELD",
+                &format!("bad fault profile: {e}"),
+            );
+        }
     };
     if let Ok(mut faults) = state.faults.lock() {
         faults.set(profile.clone());
     }
-    json_response(StatusCode::OK, serde_json::to_value(profile).unwrap_or(Json::Null))
+    json_response(
+        StatusCode::OK,
+        serde_json::to_value(profile).unwrap_or(Json::Null),
+    )
 }

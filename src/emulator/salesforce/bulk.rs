@@ -1,5 +1,8 @@
 //! Bulk API 2.0 endpoints (`/jobs/ingest`, `/jobs/query`) and the job runners.
 
+// Handlers return `Err(Response)` to answer early; boxing it would only add noise.
+#![allow(clippy::result_large_err)]
+
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -12,9 +15,14 @@ use chrono::Utc;
 use serde_json::{Value as Json, json};
 
 use super::dml::SaveContext;
-use super::http::{ApiRequest, ApiRequestHead, SharedState, error_response, json_response, method_not_allowed, not_found, parse_json_body};
+use super::http::{
+    ApiRequest, ApiRequestHead, SharedState, error_response, json_response, method_not_allowed,
+    not_found, parse_json_body,
+};
 use super::ids::SfId;
-use super::ingest::{self, ColumnDelimiter, Dialect, LineEnding, Operation, ResultKind, RowGate, RowOutcome};
+use super::ingest::{
+    self, ColumnDelimiter, Dialect, LineEnding, Operation, ResultKind, RowGate, RowOutcome,
+};
 use super::jobs::{IngestJob, JobState, QueryJob, QueryResults};
 use super::soql;
 use super::state::{EmulatorState, Processing};
@@ -71,7 +79,9 @@ async fn ingest_route(state: SharedState, request: ApiRequest) -> Response {
         (None, None, &Method::GET) => list_jobs(&state, &request, true),
         (None, None, m) => method_not_allowed(m),
         (None, Some(_), _) => not_found(),
-        (Some(id), None, &Method::GET) => with_ingest_job(&state, &id, |job| json_response(StatusCode::OK, job.info_json())),
+        (Some(id), None, &Method::GET) => with_ingest_job(&state, &id, |job| {
+            json_response(StatusCode::OK, job.info_json())
+        }),
         (Some(id), None, &Method::PATCH) => match request.read_body(1 << 20).await {
             Ok((body, _)) => patch_ingest(&state, &id, &body),
             Err(r) => r,
@@ -82,18 +92,32 @@ async fn ingest_route(state: SharedState, request: ApiRequest) -> Response {
             upload(&state, &id, request, limit).await
         }
         (Some(_), Some("batches"), m) => method_not_allowed(m),
-        (Some(id), Some("successfulresults"), &Method::GET) => results(&state, &id, ResultKind::Successful),
+        (Some(id), Some("successfulresults"), &Method::GET) => {
+            results(&state, &id, ResultKind::Successful)
+        }
         (Some(id), Some("failedresults"), &Method::GET) => results(&state, &id, ResultKind::Failed),
-        (Some(id), Some("unprocessedrecords"), &Method::GET) => results(&state, &id, ResultKind::Unprocessed),
+        (Some(id), Some("unprocessedrecords"), &Method::GET) => {
+            results(&state, &id, ResultKind::Unprocessed)
+        }
         (Some(_), Some(_), _) => not_found(),
         (Some(_), None, m) => method_not_allowed(m),
     }
 }
 
-fn with_ingest_job(state: &EmulatorState, id: &str, f: impl FnOnce(&mut IngestJob) -> Response) -> Response {
-    let Some(id) = SfId::parse(id) else { return not_found() };
+fn with_ingest_job(
+    state: &EmulatorState,
+    id: &str,
+    f: impl FnOnce(&mut IngestJob) -> Response,
+) -> Response {
+    let Some(id) = SfId::parse(id) else {
+        return not_found();
+    };
     let Ok(mut jobs) = state.ingest_jobs.lock() else {
-        return error_response(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN_EXCEPTION", "state lock poisoned");
+        return error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "UNKNOWN_EXCEPTION",
+            "state lock poisoned",
+        );
     };
     match jobs.get_mut(&id) {
         Some(job) => f(job),
@@ -124,15 +148,23 @@ fn parse_dialect(body: &Json) -> Result<Dialect, Response> {
     };
     let line_ending = match string_field(body, "lineEnding")? {
         None => LineEnding::Lf,
-        Some(l) => LineEnding::parse(l)
-            .ok_or_else(|| invalid_job(&format!("InvalidJob : Invalid line ending: {l}. Valid values are LF, CRLF")))?,
+        Some(l) => LineEnding::parse(l).ok_or_else(|| {
+            invalid_job(&format!(
+                "InvalidJob : Invalid line ending: {l}. Valid values are LF, CRLF"
+            ))
+        })?,
     };
-    if let Some(ct) = string_field(body, "contentType")? {
-        if ct != "CSV" {
-            return Err(invalid_job(&format!("InvalidJob : Invalid content type: {ct}. Only CSV is supported")));
-        }
+    if let Some(ct) = string_field(body, "contentType")?
+        && ct != "CSV"
+    {
+        return Err(invalid_job(&format!(
+            "InvalidJob : Invalid content type: {ct}. Only CSV is supported"
+        )));
     }
-    Ok(Dialect { delimiter, line_ending })
+    Ok(Dialect {
+        delimiter,
+        line_ending,
+    })
 }
 
 fn create_ingest(state: &EmulatorState, head: &ApiRequestHead, body: &[u8]) -> Response {
@@ -141,9 +173,10 @@ fn create_ingest(state: &EmulatorState, head: &ApiRequestHead, body: &[u8]) -> R
         Err(r) => return r,
     };
     let fields = (|| -> Result<_, Response> {
-        let object = string_field(&body, "object")?.ok_or_else(|| invalid_job("InvalidJob : Required field is missing: object"))?;
-        let operation_text =
-            string_field(&body, "operation")?.ok_or_else(|| invalid_job("InvalidJob : Required field is missing: operation"))?;
+        let object = string_field(&body, "object")?
+            .ok_or_else(|| invalid_job("InvalidJob : Required field is missing: object"))?;
+        let operation_text = string_field(&body, "operation")?
+            .ok_or_else(|| invalid_job("InvalidJob : Required field is missing: operation"))?;
         let operation = Operation::parse(operation_text).ok_or_else(|| {
             invalid_job(&format!(
                 "InvalidJob : Invalid operation: {operation_text}. Valid values are insert, delete, hardDelete, update, upsert"
@@ -151,7 +184,12 @@ fn create_ingest(state: &EmulatorState, head: &ApiRequestHead, body: &[u8]) -> R
         })?;
         let ext = string_field(&body, "externalIdFieldName")?;
         let rule = string_field(&body, "assignmentRuleId")?;
-        Ok((object.to_string(), operation, ext.map(str::to_string), rule.map(str::to_string)))
+        Ok((
+            object.to_string(),
+            operation,
+            ext.map(str::to_string),
+            rule.map(str::to_string),
+        ))
     })();
     let (object, operation, ext, rule) = match fields {
         Ok(f) => f,
@@ -163,17 +201,27 @@ fn create_ingest(state: &EmulatorState, head: &ApiRequestHead, body: &[u8]) -> R
     };
     let canonical = {
         let Ok(org) = state.org.lock() else {
-            return error_response(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN_EXCEPTION", "state lock poisoned");
+            return error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "UNKNOWN_EXCEPTION",
+                "state lock poisoned",
+            );
         };
         let Some(def) = org.schema().object(&object) else {
             return invalid_job(&format!("InvalidJob : Unable to find object: {object}"));
         };
         if !def.fields.iter().any(|f| f.createable || f.updateable) {
-            return invalid_job(&format!("InvalidJob : Entity '{}' is not supported by the Bulk API for {}", def.name, operation.as_str()));
+            return invalid_job(&format!(
+                "InvalidJob : Entity '{}' is not supported by the Bulk API for {}",
+                def.name,
+                operation.as_str()
+            ));
         }
         let ext = match (operation, &ext) {
             (Operation::Upsert, None) => {
-                return invalid_job("InvalidJob : External ID was blank for upsert: externalIdFieldName is required");
+                return invalid_job(
+                    "InvalidJob : External ID was blank for upsert: externalIdFieldName is required",
+                );
             }
             (Operation::Upsert, Some(name)) => match def.field(name) {
                 Some(f) if f.external_id || f.name == "Id" => Some(f.name.clone()),
@@ -242,7 +290,9 @@ async fn upload(state: &SharedState, id: &str, request: ApiRequest, limit: usize
             return error_response(
                 StatusCode::BAD_REQUEST,
                 "CLIENTINPUTERROR",
-                &format!("ClientInputError : Upload exceeds the maximum size of {limit} bytes per job; split the data into several jobs"),
+                &format!(
+                    "ClientInputError : Upload exceeds the maximum size of {limit} bytes per job; split the data into several jobs"
+                ),
             );
         }
     };
@@ -275,34 +325,35 @@ fn patch_ingest(state: &SharedState, id: &str, body: &[u8]) -> Response {
         None => return invalid_job("InvalidJob : Required field is missing: state"),
     };
     let mut start_runner = None;
-    let response = with_ingest_job(state, id, |job| {
-        match (target.as_str(), job.state) {
-            ("UploadComplete", JobState::Open) => {
-                job.state = JobState::UploadComplete;
-                job.system_modstamp = Utc::now();
-                start_runner = Some(job.id);
-                json_response(StatusCode::OK, job.summary_json())
-            }
-            ("UploadComplete", s) => invalid_job_state(&format!(
-                "Closing a job in the {} state is not allowed",
-                s.as_str()
-            )),
-            ("Aborted", JobState::Open | JobState::UploadComplete | JobState::InProgress) => {
-                if job.state == JobState::InProgress {
-                    job.abort_requested = true;
-                } else {
-                    mark_unprocessed_rest(job);
-                    job.state = JobState::Aborted;
-                }
-                job.state = JobState::Aborted;
-                job.system_modstamp = Utc::now();
-                json_response(StatusCode::OK, job.summary_json())
-            }
-            ("Aborted", s) => invalid_job_state(&format!("Aborting already {} Job not allowed", completed_word(s))),
-            (other, _) => invalid_job_state(&format!(
-                "Invalid state transition to '{other}'. Valid values are UploadComplete and Aborted"
-            )),
+    let response = with_ingest_job(state, id, |job| match (target.as_str(), job.state) {
+        ("UploadComplete", JobState::Open) => {
+            job.state = JobState::UploadComplete;
+            job.system_modstamp = Utc::now();
+            start_runner = Some(job.id);
+            json_response(StatusCode::OK, job.summary_json())
         }
+        ("UploadComplete", s) => invalid_job_state(&format!(
+            "Closing a job in the {} state is not allowed",
+            s.as_str()
+        )),
+        ("Aborted", JobState::Open | JobState::UploadComplete | JobState::InProgress) => {
+            if job.state == JobState::InProgress {
+                job.abort_requested = true;
+            } else {
+                mark_unprocessed_rest(job);
+                job.state = JobState::Aborted;
+            }
+            job.state = JobState::Aborted;
+            job.system_modstamp = Utc::now();
+            json_response(StatusCode::OK, job.summary_json())
+        }
+        ("Aborted", s) => invalid_job_state(&format!(
+            "Aborting already {} Job not allowed",
+            completed_word(s)
+        )),
+        (other, _) => invalid_job_state(&format!(
+            "Invalid state transition to '{other}'. Valid values are UploadComplete and Aborted"
+        )),
     });
     if let Some(job_id) = start_runner {
         let state = Arc::clone(state);
@@ -322,18 +373,24 @@ fn completed_word(s: JobState) -> &'static str {
 
 /// Marks every row without an outcome as unprocessed (for aborted and failed jobs).
 fn mark_unprocessed_rest(job: &mut IngestJob) {
-    if let Some(data) = &job.data {
-        if job.outcomes.is_empty() {
-            let rows = job.dialect.reader(data).records().count().saturating_sub(1);
-            job.outcomes = vec![RowOutcome::Unprocessed; rows];
-        }
+    if let Some(data) = &job.data
+        && job.outcomes.is_empty()
+    {
+        let rows = job.dialect.reader(data).records().count().saturating_sub(1);
+        job.outcomes = vec![RowOutcome::Unprocessed; rows];
     }
 }
 
 fn delete_ingest(state: &EmulatorState, id: &str) -> Response {
-    let Some(job_id) = SfId::parse(id) else { return not_found() };
+    let Some(job_id) = SfId::parse(id) else {
+        return not_found();
+    };
     let Ok(mut jobs) = state.ingest_jobs.lock() else {
-        return error_response(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN_EXCEPTION", "state lock poisoned");
+        return error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "UNKNOWN_EXCEPTION",
+            "state lock poisoned",
+        );
     };
     match jobs.get(&job_id) {
         None => not_found(),
@@ -351,11 +408,19 @@ fn delete_ingest(state: &EmulatorState, id: &str) -> Response {
 
 fn results(state: &EmulatorState, id: &str, kind: ResultKind) -> Response {
     let snapshot = {
-        let Some(job_id) = SfId::parse(id) else { return not_found() };
-        let Ok(jobs) = state.ingest_jobs.lock() else {
-            return error_response(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN_EXCEPTION", "state lock poisoned");
+        let Some(job_id) = SfId::parse(id) else {
+            return not_found();
         };
-        let Some(job) = jobs.get(&job_id) else { return not_found() };
+        let Ok(jobs) = state.ingest_jobs.lock() else {
+            return error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "UNKNOWN_EXCEPTION",
+                "state lock poisoned",
+            );
+        };
+        let Some(job) = jobs.get(&job_id) else {
+            return not_found();
+        };
         if !job.state.is_terminal() {
             return invalid_job_state(&format!(
                 "Results are not available for job {} in state {}; wait until the job is JobComplete, Failed or Aborted",
@@ -363,11 +428,22 @@ fn results(state: &EmulatorState, id: &str, kind: ResultKind) -> Response {
                 job.state.as_str()
             ));
         }
-        (job.dialect, job.data.clone(), job.outcomes.clone(), job.result_order.clone())
+        (
+            job.dialect,
+            job.data.clone(),
+            job.outcomes.clone(),
+            job.result_order.clone(),
+        )
     };
     let (dialect, data, outcomes, order) = snapshot;
     let data = data.unwrap_or_default();
-    csv_response(ingest::render_results(kind, dialect, &data, &outcomes, order.as_deref()))
+    csv_response(ingest::render_results(
+        kind,
+        dialect,
+        &data,
+        &outcomes,
+        order.as_deref(),
+    ))
 }
 
 fn list_jobs(state: &EmulatorState, request: &ApiRequest, ingest: bool) -> Response {
@@ -375,25 +451,38 @@ fn list_jobs(state: &EmulatorState, request: &ApiRequest, ingest: bool) -> Respo
         state
             .ingest_jobs
             .lock()
-            .map(|jobs| jobs.values().map(|j| (j.created_date, j.list_json())).collect())
+            .map(|jobs| {
+                jobs.values()
+                    .map(|j| (j.created_date, j.list_json()))
+                    .collect()
+            })
             .unwrap_or_default()
     } else {
         state
             .query_jobs
             .lock()
-            .map(|jobs| jobs.values().map(|j| (j.created_date, j.list_json())).collect())
+            .map(|jobs| {
+                jobs.values()
+                    .map(|j| (j.created_date, j.list_json()))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     if let Some(job_type) = request.query.get("jobType") {
         records.retain(|(_, j)| j.get("jobType").and_then(Json::as_str) == Some(job_type.as_str()));
     }
-    records.sort_by(|a, b| a.0.cmp(&b.0));
+    records.sort_by_key(|a| a.0);
     let start: usize = request
         .query
         .get("queryLocator")
         .and_then(|l| decode_locator(l))
         .unwrap_or(0);
-    let page: Vec<Json> = records.iter().skip(start).take(1000).map(|(_, j)| j.clone()).collect();
+    let page: Vec<Json> = records
+        .iter()
+        .skip(start)
+        .take(1000)
+        .map(|(_, j)| j.clone())
+        .collect();
     let next = start + page.len();
     let done = next >= records.len();
     let kind = if ingest { "ingest" } else { "query" };
@@ -425,19 +514,25 @@ impl RowGate for LockGate<'_> {
                 format!("unable to obtain exclusive access to this record or 1 records: {id}"),
             )
         };
-        if self.contention && !parents.is_empty() {
-            if let Ok(mut locks) = self.state.row_locks.lock() {
-                for p in parents {
-                    match locks.get(p) {
-                        Some(holder) if *holder != self.job => return Some(lock_failure(p)),
-                        _ => {
-                            locks.insert(*p, self.job);
-                        }
+        if self.contention
+            && !parents.is_empty()
+            && let Ok(mut locks) = self.state.row_locks.lock()
+        {
+            for p in parents {
+                match locks.get(p) {
+                    Some(holder) if *holder != self.job => return Some(lock_failure(p)),
+                    _ => {
+                        locks.insert(*p, self.job);
                     }
                 }
             }
         }
-        let random = self.state.faults.lock().map(|mut f| f.draw_lock()).unwrap_or(false);
+        let random = self
+            .state
+            .faults
+            .lock()
+            .map(|mut f| f.draw_lock())
+            .unwrap_or(false);
         if random {
             let id = parents.first().copied().unwrap_or(self.job);
             return Some(lock_failure(&id));
@@ -454,8 +549,12 @@ pub async fn run_ingest(state: SharedState, job_id: SfId) {
     }
     let started = Instant::now();
     let prepared = {
-        let Ok(mut jobs) = state.ingest_jobs.lock() else { return };
-        let Some(job) = jobs.get_mut(&job_id) else { return };
+        let Ok(mut jobs) = state.ingest_jobs.lock() else {
+            return;
+        };
+        let Some(job) = jobs.get_mut(&job_id) else {
+            return;
+        };
         if job.state != JobState::UploadComplete {
             return;
         }
@@ -471,11 +570,27 @@ pub async fn run_ingest(state: SharedState, job_id: SfId) {
         )
     };
     let (data, dialect, object, operation, ext, user) = prepared;
-    let fail_part_way = state.faults.lock().map(|mut f| f.take_job_failure()).unwrap_or(false);
+    let fail_part_way = state
+        .faults
+        .lock()
+        .map(|mut f| f.take_job_failure())
+        .unwrap_or(false);
     let worker_state = Arc::clone(&state);
     let batch_size = state.config.batch_size.max(1);
     let outcome = tokio::task::spawn_blocking(move || {
-        process_ingest(&worker_state, job_id, &data, dialect, &object, operation, ext.as_deref(), user, batch_size, fail_part_way, realistic)
+        process_ingest(
+            &worker_state,
+            job_id,
+            &data,
+            dialect,
+            &object,
+            operation,
+            ext.as_deref(),
+            user,
+            batch_size,
+            fail_part_way,
+            realistic,
+        )
     })
     .await;
     // Release this job's row locks.
@@ -485,8 +600,12 @@ pub async fn run_ingest(state: SharedState, job_id: SfId) {
     let elapsed = started.elapsed().as_millis() as u64;
     let order_len;
     {
-        let Ok(mut jobs) = state.ingest_jobs.lock() else { return };
-        let Some(job) = jobs.get_mut(&job_id) else { return };
+        let Ok(mut jobs) = state.ingest_jobs.lock() else {
+            return;
+        };
+        let Some(job) = jobs.get_mut(&job_id) else {
+            return;
+        };
         job.total_processing_ms = elapsed;
         job.system_modstamp = Utc::now();
         match outcome {
@@ -509,11 +628,15 @@ pub async fn run_ingest(state: SharedState, job_id: SfId) {
         }
         order_len = job.outcomes.len();
     }
-    let order = state.faults.lock().ok().and_then(|mut f| f.shuffled_order(order_len));
-    if let Ok(mut jobs) = state.ingest_jobs.lock() {
-        if let Some(job) = jobs.get_mut(&job_id) {
-            job.result_order = order;
-        }
+    let order = state
+        .faults
+        .lock()
+        .ok()
+        .and_then(|mut f| f.shuffled_order(order_len));
+    if let Ok(mut jobs) = state.ingest_jobs.lock()
+        && let Some(job) = jobs.get_mut(&job_id)
+    {
+        job.result_order = order;
     }
 }
 
@@ -536,25 +659,42 @@ fn process_ingest(
     let mut records = reader.records();
     let mut header: Vec<String> = match records.next() {
         Some(Ok(h)) => h.iter().map(str::to_string).collect(),
-        Some(Err(e)) => return Err(format!("ClientInputError : CSV header could not be parsed: {e}")),
-        None => return Err("ClientInputError : The uploaded CSV is empty; a header row is required".to_string()),
+        Some(Err(e)) => {
+            return Err(format!(
+                "ClientInputError : CSV header could not be parsed: {e}"
+            ));
+        }
+        None => {
+            return Err(
+                "ClientInputError : The uploaded CSV is empty; a header row is required"
+                    .to_string(),
+            );
+        }
     };
     // The csv crate strips a UTF-8 byte-order mark; Salesforce does not, and reads it as
     // part of the first column name.
-    if data.starts_with(b"\xEF\xBB\xBF") {
-        if let Some(first) = header.first_mut() {
-            first.insert(0, '\u{feff}');
-        }
+    if data.starts_with(b"\xEF\xBB\xBF")
+        && let Some(first) = header.first_mut()
+    {
+        first.insert(0, '\u{feff}');
     }
     let mut rows = Vec::new();
     for (n, record) in records.enumerate() {
         match record {
             Ok(r) => rows.push(r),
-            Err(e) => return Err(format!("ClientInputError : CSV row {} could not be parsed: {e}", n + 2)),
+            Err(e) => {
+                return Err(format!(
+                    "ClientInputError : CSV row {} could not be parsed: {e}",
+                    n + 2
+                ));
+            }
         }
     }
     let (plan, duplicates) = {
-        let org = state.org.lock().map_err(|_| "InternalServerError : state lock poisoned".to_string())?;
+        let org = state
+            .org
+            .lock()
+            .map_err(|_| "InternalServerError : state lock poisoned".to_string())?;
         let object_pos = org
             .schema()
             .position(object)
@@ -563,10 +703,18 @@ fn process_ingest(
         let duplicates = ingest::duplicate_keys(&org, &plan, &rows);
         (plan, duplicates)
     };
-    let contention = state.faults.lock().map(|f| f.profile.lock_contention).unwrap_or(false);
+    let contention = state
+        .faults
+        .lock()
+        .map(|f| f.profile.lock_contention)
+        .unwrap_or(false);
     let mut outcomes: Vec<RowOutcome> = Vec::with_capacity(rows.len());
     // A job told to fail stops half-way, as a real job that exhausts its retries does.
-    let limit = if fail_part_way { rows.len() / 2 } else { rows.len() };
+    let limit = if fail_part_way {
+        rows.len() / 2
+    } else {
+        rows.len()
+    };
     for batch in rows[..limit].chunks(batch_size) {
         let aborted = state
             .ingest_jobs
@@ -576,24 +724,37 @@ fn process_ingest(
         if aborted {
             break;
         }
-        let mut gate = LockGate { state, job: job_id, contention };
+        let mut gate = LockGate {
+            state,
+            job: job_id,
+            contention,
+        };
         let batch_outcomes: Vec<RowOutcome> = {
-            let mut org = state.org.lock().map_err(|_| "InternalServerError : state lock poisoned".to_string())?;
-            let ctx = SaveContext { user, now: Utc::now() };
+            let mut org = state
+                .org
+                .lock()
+                .map_err(|_| "InternalServerError : state lock poisoned".to_string())?;
+            let ctx = SaveContext {
+                user,
+                now: Utc::now(),
+            };
             batch
                 .iter()
                 .map(|row| ingest::apply_row(&mut org, &plan, row, &duplicates, &mut gate, ctx))
                 .collect()
         };
         let failed = batch_outcomes.iter().filter(|o| !o.is_success()).count() as u64;
-        state.stats.rows_ingested.fetch_add(batch_outcomes.len() as u64, Ordering::Relaxed);
+        state
+            .stats
+            .rows_ingested
+            .fetch_add(batch_outcomes.len() as u64, Ordering::Relaxed);
         outcomes.extend(batch_outcomes);
-        if let Ok(mut jobs) = state.ingest_jobs.lock() {
-            if let Some(job) = jobs.get_mut(&job_id) {
-                job.records_processed += batch.len() as u64;
-                job.records_failed += failed;
-                job.system_modstamp = Utc::now();
-            }
+        if let Ok(mut jobs) = state.ingest_jobs.lock()
+            && let Some(job) = jobs.get_mut(&job_id)
+        {
+            job.records_processed += batch.len() as u64;
+            job.records_failed += failed;
+            job.system_modstamp = Utc::now();
         }
         if realistic {
             std::thread::sleep(Duration::from_millis(50 + batch.len() as u64 / 20));
@@ -601,10 +762,10 @@ fn process_ingest(
     }
     let processed = outcomes.len();
     outcomes.resize(rows.len(), RowOutcome::Unprocessed);
-    if let Ok(mut jobs) = state.ingest_jobs.lock() {
-        if let Some(job) = jobs.get_mut(&job_id) {
-            job.outcomes = outcomes;
-        }
+    if let Ok(mut jobs) = state.ingest_jobs.lock()
+        && let Some(job) = jobs.get_mut(&job_id)
+    {
+        job.outcomes = outcomes;
     }
     if fail_part_way {
         return Err(format!(
@@ -627,7 +788,9 @@ async fn query_route(state: SharedState, request: ApiRequest) -> Response {
             Err(r) => r,
         },
         (None, None, &Method::GET) => list_jobs(&state, &request, false),
-        (Some(id), None, &Method::GET) => with_query_job(&state, &id, |job| json_response(StatusCode::OK, job.info_json())),
+        (Some(id), None, &Method::GET) => with_query_job(&state, &id, |job| {
+            json_response(StatusCode::OK, job.info_json())
+        }),
         (Some(id), None, &Method::PATCH) => match request.read_body(1 << 20).await {
             Ok((body, _)) => abort_query(&state, &id, &body),
             Err(r) => r,
@@ -639,10 +802,20 @@ async fn query_route(state: SharedState, request: ApiRequest) -> Response {
     }
 }
 
-fn with_query_job(state: &EmulatorState, id: &str, f: impl FnOnce(&mut QueryJob) -> Response) -> Response {
-    let Some(id) = SfId::parse(id) else { return not_found() };
+fn with_query_job(
+    state: &EmulatorState,
+    id: &str,
+    f: impl FnOnce(&mut QueryJob) -> Response,
+) -> Response {
+    let Some(id) = SfId::parse(id) else {
+        return not_found();
+    };
     let Ok(mut jobs) = state.query_jobs.lock() else {
-        return error_response(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN_EXCEPTION", "state lock poisoned");
+        return error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "UNKNOWN_EXCEPTION",
+            "state lock poisoned",
+        );
     };
     match jobs.get_mut(&id) {
         Some(job) => f(job),
@@ -658,9 +831,14 @@ fn create_query(state: &SharedState, head: &ApiRequestHead, body: &[u8]) -> Resp
     let Some(text) = body.get("query").and_then(Json::as_str) else {
         return invalid_job("InvalidJob : Required field is missing: query");
     };
-    let operation = body.get("operation").and_then(Json::as_str).unwrap_or("query");
+    let operation = body
+        .get("operation")
+        .and_then(Json::as_str)
+        .unwrap_or("query");
     if operation != "query" && operation != "queryAll" {
-        return invalid_job(&format!("InvalidJob : Invalid operation: {operation}. Valid values are query, queryAll"));
+        return invalid_job(&format!(
+            "InvalidJob : Invalid operation: {operation}. Valid values are query, queryAll"
+        ));
     }
     let dialect = match parse_dialect(&body) {
         Ok(d) => d,
@@ -670,7 +848,11 @@ fn create_query(state: &SharedState, head: &ApiRequestHead, body: &[u8]) -> Resp
         Ok(q) => q,
         Err(e) => return error_response(StatusCode::BAD_REQUEST, e.code, &e.message),
     };
-    if parsed.select.iter().any(|s| matches!(s, soql::SelectItem::Count { .. })) {
+    if parsed
+        .select
+        .iter()
+        .any(|s| matches!(s, soql::SelectItem::Count { .. }))
+    {
         return error_response(
             StatusCode::BAD_REQUEST,
             "INVALIDJOB",
@@ -679,12 +861,19 @@ fn create_query(state: &SharedState, head: &ApiRequestHead, body: &[u8]) -> Resp
     }
     let object = {
         let Ok(org) = state.org.lock() else {
-            return error_response(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN_EXCEPTION", "state lock poisoned");
+            return error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "UNKNOWN_EXCEPTION",
+                "state lock poisoned",
+            );
         };
         if let Err(e) = soql::validate(&parsed, org.schema()) {
             return error_response(StatusCode::BAD_REQUEST, e.code, &e.message);
         }
-        org.schema().object(&parsed.object).map(|o| o.name.clone()).unwrap_or_default()
+        org.schema()
+            .object(&parsed.object)
+            .map(|o| o.name.clone())
+            .unwrap_or_default()
     };
     let now = Utc::now();
     let job = QueryJob {
@@ -717,8 +906,12 @@ async fn run_query(state: SharedState, job_id: SfId, query: soql::Query) {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let dialect = {
-        let Ok(mut jobs) = state.query_jobs.lock() else { return };
-        let Some(job) = jobs.get_mut(&job_id) else { return };
+        let Ok(mut jobs) = state.query_jobs.lock() else {
+            return;
+        };
+        let Some(job) = jobs.get_mut(&job_id) else {
+            return;
+        };
         if job.state != JobState::UploadComplete {
             return;
         }
@@ -728,13 +921,21 @@ async fn run_query(state: SharedState, job_id: SfId, query: soql::Query) {
     let started = Instant::now();
     let worker = Arc::clone(&state);
     let result = tokio::task::spawn_blocking(move || {
-        let org = worker.org.lock().map_err(|_| "state lock poisoned".to_string())?;
-        let output = soql::execute(&query, &super::rest::OrgSource(&org), Utc::now()).map_err(|e| e.message)?;
+        let org = worker
+            .org
+            .lock()
+            .map_err(|_| "state lock poisoned".to_string())?;
+        let output = soql::execute(&query, &super::rest::OrgSource(&org), Utc::now())
+            .map_err(|e| e.message)?;
         Ok::<QueryResults, String>(render_query_csv(output, dialect))
     })
     .await;
-    let Ok(mut jobs) = state.query_jobs.lock() else { return };
-    let Some(job) = jobs.get_mut(&job_id) else { return };
+    let Ok(mut jobs) = state.query_jobs.lock() else {
+        return;
+    };
+    let Some(job) = jobs.get_mut(&job_id) else {
+        return;
+    };
     job.total_processing_ms = started.elapsed().as_millis() as u64;
     job.system_modstamp = Utc::now();
     if job.state == JobState::Aborted {
@@ -803,7 +1004,10 @@ fn abort_query(state: &EmulatorState, id: &str, body: &[u8]) -> Response {
     }
     with_query_job(state, id, |job| {
         if job.state.is_terminal() {
-            return invalid_job_state(&format!("Aborting already {} Job not allowed", completed_word(job.state)));
+            return invalid_job_state(&format!(
+                "Aborting already {} Job not allowed",
+                completed_word(job.state)
+            ));
         }
         job.state = JobState::Aborted;
         job.system_modstamp = Utc::now();
@@ -812,9 +1016,15 @@ fn abort_query(state: &EmulatorState, id: &str, body: &[u8]) -> Response {
 }
 
 fn delete_query(state: &EmulatorState, id: &str) -> Response {
-    let Some(job_id) = SfId::parse(id) else { return not_found() };
+    let Some(job_id) = SfId::parse(id) else {
+        return not_found();
+    };
     let Ok(mut jobs) = state.query_jobs.lock() else {
-        return error_response(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN_EXCEPTION", "state lock poisoned");
+        return error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "UNKNOWN_EXCEPTION",
+            "state lock poisoned",
+        );
     };
     match jobs.get(&job_id) {
         None => not_found(),
@@ -834,11 +1044,19 @@ fn delete_query(state: &EmulatorState, id: &str) -> Response {
 const DEFAULT_PAGE: usize = 50_000;
 
 fn query_results(state: &EmulatorState, id: &str, request: &ApiRequest) -> Response {
-    let Some(job_id) = SfId::parse(id) else { return not_found() };
-    let Ok(jobs) = state.query_jobs.lock() else {
-        return error_response(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN_EXCEPTION", "state lock poisoned");
+    let Some(job_id) = SfId::parse(id) else {
+        return not_found();
     };
-    let Some(job) = jobs.get(&job_id) else { return not_found() };
+    let Ok(jobs) = state.query_jobs.lock() else {
+        return error_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "UNKNOWN_EXCEPTION",
+            "state lock poisoned",
+        );
+    };
+    let Some(job) = jobs.get(&job_id) else {
+        return not_found();
+    };
     if (job.api_version - request.version).abs() > f64::EPSILON {
         return error_response(
             StatusCode::CONFLICT,
@@ -850,14 +1068,30 @@ fn query_results(state: &EmulatorState, id: &str, request: &ApiRequest) -> Respo
         );
     }
     if job.state != JobState::JobComplete {
-        return invalid_job_state(&format!("Job {} is not complete (state: {})", job.id, job.state.as_str()));
+        return invalid_job_state(&format!(
+            "Job {} is not complete (state: {})",
+            job.id,
+            job.state.as_str()
+        ));
     }
-    let Some(results) = &job.results else { return not_found() };
-    let start = match request.query.get("locator").filter(|l| !l.is_empty() && l.as_str() != "null") {
+    let Some(results) = &job.results else {
+        return not_found();
+    };
+    let start = match request
+        .query
+        .get("locator")
+        .filter(|l| !l.is_empty() && l.as_str() != "null")
+    {
         None => 0,
         Some(locator) => match decode_locator(locator) {
             Some(n) if n <= results.len() => n,
-            _ => return error_response(StatusCode::BAD_REQUEST, "INVALIDLOCATOR", &format!("Invalid locator: {locator}")),
+            _ => {
+                return error_response(
+                    StatusCode::BAD_REQUEST,
+                    "INVALIDLOCATOR",
+                    &format!("Invalid locator: {locator}"),
+                );
+            }
         },
     };
     let max = match request.query.get("maxRecords") {

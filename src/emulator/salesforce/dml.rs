@@ -60,7 +60,12 @@ pub fn invalid_cross_reference() -> RecordError {
 }
 
 /// Inserts a record after Salesforce's checks.
-pub fn insert(org: &mut Org, object: ObjectPos, mut write: Write, ctx: SaveContext) -> Result<Saved, RecordError> {
+pub fn insert(
+    org: &mut Org,
+    object: ObjectPos,
+    mut write: Write,
+    ctx: SaveContext,
+) -> Result<Saved, RecordError> {
     let def = org.object_def(object);
     let blocked: Vec<String> = write
         .iter()
@@ -75,10 +80,12 @@ pub fn insert(org: &mut Org, object: ObjectPos, mut write: Write, ctx: SaveConte
         if write.iter().any(|(w, _)| *w == i) {
             continue;
         }
-        let default = f
-            .default_value
-            .clone()
-            .or_else(|| f.picklist.as_ref().and_then(|p| p.default.clone()).map(Value::String));
+        let default = f.default_value.clone().or_else(|| {
+            f.picklist
+                .as_ref()
+                .and_then(|p| p.default.clone())
+                .map(Value::String)
+        });
         if let Some(v) = default {
             write.push((i, v));
         }
@@ -117,7 +124,10 @@ pub fn update(
     // Writing a create-only field with its current value is harmless; changing it is not.
     let blocked: Vec<String> = write
         .iter()
-        .filter(|(i, v)| !def.fields[*i].updateable && (!def.fields[*i].createable || org.value(object, slot, *i) != *v))
+        .filter(|(i, v)| {
+            !def.fields[*i].updateable
+                && (!def.fields[*i].createable || org.value(object, slot, *i) != *v)
+        })
         .map(|(i, _)| def.fields[*i].name.clone())
         .collect();
     if !blocked.is_empty() {
@@ -155,10 +165,18 @@ pub fn upsert(
             None => insert(org, object, write, ctx),
             Some(text) => {
                 let def = org.object_def(object);
-                let id = SfId::parse(text).filter(|id| id.prefix() == def.key_prefix).ok_or_else(|| {
-                    RecordError::on("MALFORMED_ID", format!("{} ID: id value of incorrect type: {text}", def.label), "Id")
-                })?;
-                let slot = org.find_in(object, &id).ok_or_else(invalid_cross_reference)?;
+                let id = SfId::parse(text)
+                    .filter(|id| id.prefix() == def.key_prefix)
+                    .ok_or_else(|| {
+                        RecordError::on(
+                            "MALFORMED_ID",
+                            format!("{} ID: id value of incorrect type: {text}", def.label),
+                            "Id",
+                        )
+                    })?;
+                let slot = org
+                    .find_in(object, &id)
+                    .ok_or_else(invalid_cross_reference)?;
                 update(org, object, slot, write, ctx)
             }
         },
@@ -184,7 +202,11 @@ pub fn upsert(
                         .collect();
                     Err(RecordError::on(
                         "DUPLICATE_EXTERNAL_ID",
-                        format!("{}: more than one record found for external id field: [{}]", f.label, ids.join(", ")),
+                        format!(
+                            "{}: more than one record found for external id field: [{}]",
+                            f.label,
+                            ids.join(", ")
+                        ),
                         &f.name,
                     ))
                 }
@@ -194,11 +216,22 @@ pub fn upsert(
 }
 
 /// Deletes a record by Id.
-pub fn delete(org: &mut Org, object: ObjectPos, id_text: &str, ctx: SaveContext) -> Result<Saved, RecordError> {
+pub fn delete(
+    org: &mut Org,
+    object: ObjectPos,
+    id_text: &str,
+    ctx: SaveContext,
+) -> Result<Saved, RecordError> {
     let def = org.object_def(object);
-    let id = SfId::parse(id_text).filter(|id| id.prefix() == def.key_prefix).ok_or_else(|| {
-        RecordError::on("MALFORMED_ID", format!("{} ID: id value of incorrect type: {id_text}", def.label), "Id")
-    })?;
+    let id = SfId::parse(id_text)
+        .filter(|id| id.prefix() == def.key_prefix)
+        .ok_or_else(|| {
+            RecordError::on(
+                "MALFORMED_ID",
+                format!("{} ID: id value of incorrect type: {id_text}", def.label),
+                "Id",
+            )
+        })?;
     if !def.fields.iter().any(|f| f.createable || f.updateable) {
         return Err(RecordError::new(
             "INSUFFICIENT_ACCESS_OR_READONLY",
@@ -254,7 +287,12 @@ fn check_references(org: &Org, object: ObjectPos, write: &Write) -> Result<(), R
 }
 
 /// Unique fields must not collide with another record.
-fn check_unique(org: &Org, object: ObjectPos, write: &Write, this: Option<Slot>) -> Result<(), RecordError> {
+fn check_unique(
+    org: &Org,
+    object: ObjectPos,
+    write: &Write,
+    this: Option<Slot>,
+) -> Result<(), RecordError> {
     let def = org.object_def(object);
     for (i, v) in write {
         let f = &def.fields[*i];
@@ -262,11 +300,21 @@ fn check_unique(org: &Org, object: ObjectPos, write: &Write, this: Option<Slot>)
             continue;
         }
         let text = v.to_text();
-        if let Some(other) = org.lookup(object, *i, &text).into_iter().find(|s| Some(*s) != this) {
-            let other_id = org.record(object, other).map(|r| r.id.to_string()).unwrap_or_default();
+        if let Some(other) = org
+            .lookup(object, *i, &text)
+            .into_iter()
+            .find(|s| Some(*s) != this)
+        {
+            let other_id = org
+                .record(object, other)
+                .map(|r| r.id.to_string())
+                .unwrap_or_default();
             return Err(RecordError::new(
                 "DUPLICATE_VALUE",
-                format!("duplicate value found: {} duplicates value on record with id: {other_id}", f.name),
+                format!(
+                    "duplicate value found: {} duplicates value on record with id: {other_id}",
+                    f.name
+                ),
             ));
         }
     }
@@ -288,7 +336,7 @@ mod rules {
         org.object_def(object).field_position(name)
     }
 
-    fn written<'a>(write: &'a Write, field: Option<usize>) -> Option<&'a Value> {
+    fn written(write: &Write, field: Option<usize>) -> Option<&Value> {
         let f = field?;
         write.iter().find(|(i, _)| *i == f).map(|(_, v)| v)
     }
@@ -325,11 +373,17 @@ mod rules {
         RecordError::on("FIELD_INTEGRITY_EXCEPTION", message, field)
     }
 
-    pub fn before_insert(org: &Org, object: ObjectPos, write: &mut Write) -> Result<Effects, RecordError> {
+    pub fn before_insert(
+        org: &Org,
+        object: ObjectPos,
+        write: &mut Write,
+    ) -> Result<Effects, RecordError> {
         match org.object_def(object).name.as_str() {
             "PricebookEntry" => {
-                let book = as_id(written(write, field(org, object, "Pricebook2Id"))).ok_or_else(invalid_cross_reference)?;
-                let product = as_id(written(write, field(org, object, "Product2Id"))).ok_or_else(invalid_cross_reference)?;
+                let book = as_id(written(write, field(org, object, "Pricebook2Id")))
+                    .ok_or_else(invalid_cross_reference)?;
+                let product = as_id(written(write, field(org, object, "Product2Id")))
+                    .ok_or_else(invalid_cross_reference)?;
                 let pricebook_field = field(org, object, "Pricebook2Id");
                 let product_field = field(org, object, "Product2Id");
                 let existing = |book_id: SfId| {
@@ -358,9 +412,10 @@ mod rules {
                 Ok(Effects::default())
             }
             "OrderItem" => {
-                let order = as_id(written(write, field(org, object, "OrderId"))).ok_or_else(invalid_cross_reference)?;
-                let entry =
-                    as_id(written(write, field(org, object, "PricebookEntryId"))).ok_or_else(invalid_cross_reference)?;
+                let order = as_id(written(write, field(org, object, "OrderId")))
+                    .ok_or_else(invalid_cross_reference)?;
+                let entry = as_id(written(write, field(org, object, "PricebookEntryId")))
+                    .ok_or_else(invalid_cross_reference)?;
                 let order_book = value_of(org, order, "Pricebook2Id");
                 let entry_book = value_of(org, entry, "Pricebook2Id");
                 if order_book.is_null() || order_book != entry_book {
@@ -385,8 +440,12 @@ mod rules {
                 let list_price = value_of(org, entry, "UnitPrice");
                 set(write, field(org, object, "Product2Id"), product);
                 set(write, field(org, object, "ListPrice"), list_price);
-                let qty = written(write, field(org, object, "Quantity")).map(as_number).unwrap_or(0.0);
-                let price = written(write, field(org, object, "UnitPrice")).map(as_number).unwrap_or(0.0);
+                let qty = written(write, field(org, object, "Quantity"))
+                    .map(as_number)
+                    .unwrap_or(0.0);
+                let price = written(write, field(org, object, "UnitPrice"))
+                    .map(as_number)
+                    .unwrap_or(0.0);
                 Ok(Effects {
                     order_total_delta: Some((order, qty * price)),
                 })
@@ -395,7 +454,12 @@ mod rules {
         }
     }
 
-    pub fn before_update(org: &Org, object: ObjectPos, slot: Slot, write: &mut Write) -> Result<Effects, RecordError> {
+    pub fn before_update(
+        org: &Org,
+        object: ObjectPos,
+        slot: Slot,
+        write: &mut Write,
+    ) -> Result<Effects, RecordError> {
         match org.object_def(object).name.as_str() {
             "OrderItem" => {
                 let Some(order) = as_id(Some(&org.value_by_name(object, slot, "OrderId"))) else {
@@ -403,8 +467,12 @@ mod rules {
                 };
                 let old_qty = as_number(&org.value_by_name(object, slot, "Quantity"));
                 let old_price = as_number(&org.value_by_name(object, slot, "UnitPrice"));
-                let qty = written(write, field(org, object, "Quantity")).map(as_number).unwrap_or(old_qty);
-                let price = written(write, field(org, object, "UnitPrice")).map(as_number).unwrap_or(old_price);
+                let qty = written(write, field(org, object, "Quantity"))
+                    .map(as_number)
+                    .unwrap_or(old_qty);
+                let price = written(write, field(org, object, "UnitPrice"))
+                    .map(as_number)
+                    .unwrap_or(old_price);
                 Ok(Effects {
                     order_total_delta: Some((order, qty * price - old_qty * old_price)),
                 })
@@ -426,14 +494,14 @@ mod rules {
     }
 
     pub fn before_delete(org: &Org, object: ObjectPos, slot: Slot) -> Effects {
-        if org.object_def(object).name == "OrderItem" {
-            if let Some(order) = as_id(Some(&org.value_by_name(object, slot, "OrderId"))) {
-                let qty = as_number(&org.value_by_name(object, slot, "Quantity"));
-                let price = as_number(&org.value_by_name(object, slot, "UnitPrice"));
-                return Effects {
-                    order_total_delta: Some((order, -qty * price)),
-                };
-            }
+        if org.object_def(object).name == "OrderItem"
+            && let Some(order) = as_id(Some(&org.value_by_name(object, slot, "OrderId")))
+        {
+            let qty = as_number(&org.value_by_name(object, slot, "Quantity"));
+            let price = as_number(&org.value_by_name(object, slot, "UnitPrice"));
+            return Effects {
+                order_total_delta: Some((order, -qty * price)),
+            };
         }
         Effects::default()
     }
@@ -443,12 +511,18 @@ mod rules {
             if delta == 0.0 {
                 return;
             }
-            if let Some((o, s)) = org.find_id(&order) {
-                if let Some(total) = org.object_def(o).field_position("TotalAmount") {
-                    let current = as_number(&org.value(o, s, total));
-                    let next = ((current + delta) * 100.0).round() / 100.0;
-                    org.update_record(o, s, vec![(total, Value::Number(next))], Some(ctx.user), ctx.now);
-                }
+            if let Some((o, s)) = org.find_id(&order)
+                && let Some(total) = org.object_def(o).field_position("TotalAmount")
+            {
+                let current = as_number(&org.value(o, s, total));
+                let next = ((current + delta) * 100.0).round() / 100.0;
+                org.update_record(
+                    o,
+                    s,
+                    vec![(total, Value::Number(next))],
+                    Some(ctx.user),
+                    ctx.now,
+                );
             }
         }
     }

@@ -173,9 +173,21 @@ mod tests {
 
     #[test]
     fn bad_specs_say_what_is_wrong() {
-        assert!(FaultProfile::parse("http500=2").unwrap_err().contains("between 0 and 1"));
-        assert!(FaultProfile::parse("nonsense=1").unwrap_err().contains("unknown fault"));
-        assert!(FaultProfile::parse("seed").unwrap_err().contains("key=value"));
+        assert!(
+            FaultProfile::parse("http500=2")
+                .unwrap_err()
+                .contains("between 0 and 1")
+        );
+        assert!(
+            FaultProfile::parse("nonsense=1")
+                .unwrap_err()
+                .contains("unknown fault")
+        );
+        assert!(
+            FaultProfile::parse("seed")
+                .unwrap_err()
+                .contains("key=value")
+        );
     }
 
     #[test]

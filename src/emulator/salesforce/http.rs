@@ -1,6 +1,9 @@
 //! HTTP surface: the router, authentication, API usage accounting, fault injection and
 //! the small REST resources (versions, resource map, identity, limits).
 
+// Handlers return `Err(Response)` to answer early; boxing it would only add noise.
+#![allow(clippy::result_large_err)]
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -31,9 +34,10 @@ pub const MAX_API_VERSION: u32 = 66;
 /// A JSON response.
 pub fn json_response(status: StatusCode, body: Json) -> Response {
     let mut response = (status, body.to_string()).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json;charset=UTF-8"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json;charset=UTF-8"),
+    );
     response
 }
 
@@ -43,7 +47,11 @@ pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response
 }
 
 pub fn not_found() -> Response {
-    error_response(StatusCode::NOT_FOUND, "NOT_FOUND", "The requested resource does not exist")
+    error_response(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        "The requested resource does not exist",
+    )
 }
 
 pub fn method_not_allowed(method: &Method) -> Response {
@@ -139,7 +147,11 @@ async fn token(State(state): State<SharedState>, body: Bytes) -> Response {
     };
     let (user_id, active) = {
         let Ok(org) = state.org.lock() else {
-            return error_response(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN_EXCEPTION", "state lock poisoned");
+            return error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "UNKNOWN_EXCEPTION",
+                "state lock poisoned",
+            );
         };
         find_user(&org, &grant.username)
     };
@@ -158,11 +170,16 @@ async fn token(State(state): State<SharedState>, body: Bytes) -> Response {
     let org_id = state.org_id();
     let access_token = {
         let Ok(mut rng) = state.rng.lock() else {
-            return error_response(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN_EXCEPTION", "state lock poisoned");
+            return error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "UNKNOWN_EXCEPTION",
+                "state lock poisoned",
+            );
         };
         oauth::new_access_token(&org_id.as_str()[..15], &mut *rng)
     };
-    let ttl = chrono::Duration::from_std(state.config.token_ttl).unwrap_or(chrono::Duration::hours(2));
+    let ttl =
+        chrono::Duration::from_std(state.config.token_ttl).unwrap_or(chrono::Duration::hours(2));
     if let Ok(mut sessions) = state.sessions.lock() {
         sessions.insert(
             access_token.clone(),
@@ -221,7 +238,10 @@ fn serde_urlencoded_from(body: &[u8]) -> Option<TokenForm> {
             _ => {}
         }
     }
-    Some(TokenForm { grant_type, assertion })
+    Some(TokenForm {
+        grant_type,
+        assertion,
+    })
 }
 
 fn find_user(org: &super::org::Org, username: &str) -> (Option<SfId>, bool) {
@@ -234,7 +254,8 @@ fn find_user(org: &super::org::Org, username: &str) -> (Option<SfId>, bool) {
     let Some(slot) = org.lookup(user_obj, field, username).into_iter().next() else {
         return (None, false);
     };
-    let active = org.value_by_name(user_obj, slot, "IsActive") == super::schema::Value::Boolean(true);
+    let active =
+        org.value_by_name(user_obj, slot, "IsActive") == super::schema::Value::Boolean(true);
     (org.record(user_obj, slot).map(|r| r.id), active)
 }
 
@@ -258,7 +279,7 @@ fn release_label(version: u32) -> String {
     let seasons = ["Spring", "Summer", "Winter"];
     let offset = version as i64 - 66;
     let index = offset.rem_euclid(3) as usize;
-    let year = 26 + (offset + 0).div_euclid(3) + if index == 2 { 1 } else { 0 };
+    let year = 26 + offset.div_euclid(3) + if index == 2 { 1 } else { 0 };
     format!("{} '{:02}", seasons[index], year.rem_euclid(100))
 }
 
@@ -272,25 +293,38 @@ pub struct Caller {
 /// Checks the bearer token, counts the request against the session and the daily
 /// allowance. Returns the caller or the error response.
 fn authenticate(state: &EmulatorState, headers: &HeaderMap) -> Result<Caller, Response> {
-    let invalid = || error_response(StatusCode::UNAUTHORIZED, "INVALID_SESSION_ID", "Session expired or invalid");
+    let invalid = || {
+        error_response(
+            StatusCode::UNAUTHORIZED,
+            "INVALID_SESSION_ID",
+            "Session expired or invalid",
+        )
+    };
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("OAuth ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("OAuth "))
+        })
         .map(str::trim)
         .ok_or_else(invalid)?;
-    let token_requests = state.faults.lock().ok().and_then(|f| f.profile.token_requests);
+    let token_requests = state
+        .faults
+        .lock()
+        .ok()
+        .and_then(|f| f.profile.token_requests);
     let mut sessions = state.sessions.lock().map_err(|_| invalid())?;
     let session = sessions.get_mut(token).ok_or_else(invalid)?;
     if session.expires_at <= Utc::now() {
         sessions.remove(token);
         return Err(invalid());
     }
-    if let Some(limit) = token_requests {
-        if session.requests >= limit {
-            sessions.remove(token);
-            return Err(invalid());
-        }
+    if let Some(limit) = token_requests
+        && session.requests >= limit
+    {
+        sessions.remove(token);
+        return Err(invalid());
     }
     session.requests += 1;
     Ok(Caller {
@@ -370,7 +404,9 @@ async fn services_data(
     body: Body,
 ) -> Response {
     let mut segments = rest.split('/').filter(|s| !s.is_empty()).map(|s| {
-        percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
     });
     let Some(version_text) = segments.next() else {
         return versions(State(state)).await;
@@ -383,7 +419,9 @@ async fn services_data(
         return error_response(
             StatusCode::GONE,
             "API_DISABLED_FOR_ORG",
-            &format!("API version {version:.1} has been retired. Use version {MIN_API_VERSION}.0 or later."),
+            &format!(
+                "API version {version:.1} has been retired. Use version {MIN_API_VERSION}.0 or later."
+            ),
         );
     }
     if version > MAX_API_VERSION as f64 {
@@ -397,8 +435,13 @@ async fn services_data(
     };
     let used = state.stats.api_requests.fetch_add(1, Ordering::Relaxed) + 1;
     if used > state.api_limit() {
-        let mut r = error_response(StatusCode::FORBIDDEN, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.");
-        r.headers_mut().insert("Sforce-Limit-Info", limit_header(&state));
+        let mut r = error_response(
+            StatusCode::FORBIDDEN,
+            "REQUEST_LIMIT_EXCEEDED",
+            "TotalRequests Limit exceeded.",
+        );
+        r.headers_mut()
+            .insert("Sforce-Limit-Info", limit_header(&state));
         return r;
     }
     let fault = state.faults.lock().ok().and_then(|mut f| f.draw_http());
@@ -420,7 +463,9 @@ async fn services_data(
             dispatch(state.clone(), request).await
         }
     };
-    response.headers_mut().insert("Sforce-Limit-Info", limit_header(&state));
+    response
+        .headers_mut()
+        .insert("Sforce-Limit-Info", limit_header(&state));
     response
 }
 
@@ -442,7 +487,8 @@ fn fault_response(fault: HttpFault) -> Response {
                 "REQUEST_LIMIT_EXCEEDED",
                 "ConcurrentPerOrgLongTxn Limit exceeded.",
             );
-            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             r
         }
     }
@@ -461,9 +507,24 @@ fn route_label(method: &Method, segments: &[String]) -> String {
         let lower = s.to_ascii_lowercase();
         let keep = matches!(
             lower.as_str(),
-            "jobs" | "ingest" | "query" | "queryall" | "batches" | "successfulresults" | "failedresults"
-                | "unprocessedrecords" | "results" | "resultpages" | "sobjects" | "describe" | "composite" | "limits"
-        ) || (i == 1 && segments.first().is_some_and(|f| f.eq_ignore_ascii_case("sobjects")));
+            "jobs"
+                | "ingest"
+                | "query"
+                | "queryall"
+                | "batches"
+                | "successfulresults"
+                | "failedresults"
+                | "unprocessedrecords"
+                | "results"
+                | "resultpages"
+                | "sobjects"
+                | "describe"
+                | "composite"
+                | "limits"
+        ) || (i == 1
+            && segments
+                .first()
+                .is_some_and(|f| f.eq_ignore_ascii_case("sobjects")));
         parts.push(if keep { s.as_str() } else { "{id}" });
     }
     if parts.is_empty() {
@@ -512,7 +573,11 @@ fn limits(state: &EmulatorState) -> Response {
     let max = state.api_limit();
     let used = state.stats.api_requests.load(Ordering::Relaxed);
     let (bulk_batches, bulk_queries) = {
-        let ingest = state.ingest_jobs.lock().map(|j| j.len() as u64).unwrap_or(0);
+        let ingest = state
+            .ingest_jobs
+            .lock()
+            .map(|j| j.len() as u64)
+            .unwrap_or(0);
         let query = state.query_jobs.lock().map(|j| j.len() as u64).unwrap_or(0);
         (ingest, query)
     };
@@ -550,7 +615,11 @@ async fn identity(
     }
     let (first, last, email, display) = {
         let Ok(org) = state.org.lock() else {
-            return error_response(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN_EXCEPTION", "state lock poisoned");
+            return error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "UNKNOWN_EXCEPTION",
+                "state lock poisoned",
+            );
         };
         match org.find_id(&user) {
             Some((o, s)) => (
@@ -632,7 +701,13 @@ mod tests {
 
     #[test]
     fn route_labels_hide_ids() {
-        let segs: Vec<String> = ["jobs", "ingest", "7505g0000000001AAA", "batches"].iter().map(|s| s.to_string()).collect();
-        assert_eq!(route_label(&Method::PUT, &segs), "PUT jobs/ingest/{id}/batches");
+        let segs: Vec<String> = ["jobs", "ingest", "7505g0000000001AAA", "batches"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(
+            route_label(&Method::PUT, &segs),
+            "PUT jobs/ingest/{id}/batches"
+        );
     }
 }

@@ -34,7 +34,8 @@ impl SfId {
     /// the result is always the canonical 18-character form.
     pub fn parse(text: &str) -> Option<SfId> {
         let bytes = text.as_bytes();
-        if !(bytes.len() == 15 || bytes.len() == 18) || !bytes.iter().all(u8::is_ascii_alphanumeric) {
+        if !(bytes.len() == 15 || bytes.len() == 18) || !bytes.iter().all(u8::is_ascii_alphanumeric)
+        {
             return None;
         }
         let mut raw = [0u8; 18];
@@ -108,7 +109,8 @@ impl Serialize for SfId {
 impl<'de> Deserialize<'de> for SfId {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<SfId, D::Error> {
         let text = String::deserialize(d)?;
-        SfId::parse(&text).ok_or_else(|| serde::de::Error::custom(format!("not a Salesforce Id: {text}")))
+        SfId::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("not a Salesforce Id: {text}")))
     }
 }
 

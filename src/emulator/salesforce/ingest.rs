@@ -9,7 +9,7 @@ use super::dml::{self, SaveContext, UpsertKey, Write};
 use super::ids::SfId;
 use super::org::{ObjectPos, Org};
 use super::schema::{FieldType, Value};
-use super::values::{self, RecordError, CSV_NULL};
+use super::values::{self, CSV_NULL, RecordError};
 
 /// Ingest operations (`operation` in the create-job body; case-sensitive as in Salesforce).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -154,7 +154,11 @@ impl Dialect {
                 LineEnding::Lf => csv::Terminator::Any(b'\n'),
                 LineEnding::Crlf => csv::Terminator::CRLF,
             })
-            .quote_style(if quote_all { csv::QuoteStyle::Always } else { csv::QuoteStyle::Necessary })
+            .quote_style(if quote_all {
+                csv::QuoteStyle::Always
+            } else {
+                csv::QuoteStyle::Necessary
+            })
             .from_writer(Vec::new())
     }
 
@@ -228,7 +232,11 @@ pub fn plan(
             let polymorphic = reference.reference_to.len() > 1;
             let parent_name = match (type_prefix, polymorphic) {
                 (Some(t), true) => {
-                    if !reference.reference_to.iter().any(|r| r.eq_ignore_ascii_case(t)) {
+                    if !reference
+                        .reference_to
+                        .iter()
+                        .any(|r| r.eq_ignore_ascii_case(t))
+                    {
                         return Err(format!("InvalidBatch : Field name not found : {name}"));
                     }
                     t.to_string()
@@ -277,10 +285,14 @@ pub fn plan(
             let key_name = external_id_field.unwrap_or("Id");
             let field = def.field_position(key_name);
             match field {
-                Some(i) if def.fields[i].field_type == FieldType::Id => {
-                    (columns.iter().position(|c| *c == Column::Id), Some(UpsertKey::Id))
-                }
-                Some(i) => (columns.iter().position(|c| *c == Column::Field(i)), Some(UpsertKey::Field(i))),
+                Some(i) if def.fields[i].field_type == FieldType::Id => (
+                    columns.iter().position(|c| *c == Column::Id),
+                    Some(UpsertKey::Id),
+                ),
+                Some(i) => (
+                    columns.iter().position(|c| *c == Column::Field(i)),
+                    Some(UpsertKey::Field(i)),
+                ),
                 None => return Err(format!("InvalidBatch : Field name not found : {key_name}")),
             }
         }
@@ -339,7 +351,11 @@ pub fn duplicate_keys(org: &Org, plan: &Plan, rows: &[csv::StringRecord]) -> Has
         if key.is_empty() {
             continue;
         }
-        let key = normalise_key(key, case_sensitive, plan.upsert_key.is_none() || plan.upsert_key == Some(UpsertKey::Id));
+        let key = normalise_key(
+            key,
+            case_sensitive,
+            plan.upsert_key.is_none() || plan.upsert_key == Some(UpsertKey::Id),
+        );
         *counts.entry(key).or_insert(0) += 1;
     }
     counts.retain(|_, n| *n > 1);
@@ -348,7 +364,9 @@ pub fn duplicate_keys(org: &Org, plan: &Plan, rows: &[csv::StringRecord]) -> Has
 
 fn normalise_key(key: &str, case_sensitive: bool, is_id: bool) -> String {
     if is_id {
-        SfId::parse(key).map(|id| id.to_string()).unwrap_or_else(|| key.to_string())
+        SfId::parse(key)
+            .map(|id| id.to_string())
+            .unwrap_or_else(|| key.to_string())
     } else if case_sensitive {
         key.to_string()
     } else {
@@ -409,26 +427,33 @@ fn build_row(
             None,
         ));
     }
-    let key = plan.key_column.and_then(|k| row.get(k)).filter(|k| !k.is_empty()).map(str::to_string);
+    let key = plan
+        .key_column
+        .and_then(|k| row.get(k))
+        .filter(|k| !k.is_empty())
+        .map(str::to_string);
     let existing_id = match (&key, plan.upsert_key) {
         (Some(k), None) | (Some(k), Some(UpsertKey::Id)) => SfId::parse(k),
         _ => None,
     };
-    if let Some(k) = &key {
-        if !duplicates.is_empty() {
-            let case_sensitive = match plan.upsert_key {
-                Some(UpsertKey::Field(f)) => def.fields[f].case_sensitive,
-                _ => true,
+    if let Some(k) = &key
+        && !duplicates.is_empty()
+    {
+        let case_sensitive = match plan.upsert_key {
+            Some(UpsertKey::Field(f)) => def.fields[f].case_sensitive,
+            _ => true,
+        };
+        let is_id = plan.upsert_key.is_none() || plan.upsert_key == Some(UpsertKey::Id);
+        if duplicates.contains_key(&normalise_key(k, case_sensitive, is_id)) {
+            let error = if is_id {
+                RecordError::new("DUPLICATE_VALUE", format!("Duplicate id in list: {k}"))
+            } else {
+                RecordError::new(
+                    "DUPLICATE_VALUE",
+                    format!("Duplicate external id specified: {k}"),
+                )
             };
-            let is_id = plan.upsert_key.is_none() || plan.upsert_key == Some(UpsertKey::Id);
-            if duplicates.contains_key(&normalise_key(k, case_sensitive, is_id)) {
-                let error = if is_id {
-                    RecordError::new("DUPLICATE_VALUE", format!("Duplicate id in list: {k}"))
-                } else {
-                    RecordError::new("DUPLICATE_VALUE", format!("Duplicate external id specified: {k}"))
-                };
-                return Err((error, existing_id));
-            }
+            return Err((error, existing_id));
         }
     }
     if matches!(plan.operation, Operation::Delete | Operation::HardDelete) {
@@ -444,7 +469,11 @@ fn build_row(
             Column::Id => {
                 if plan.operation == Operation::Insert {
                     return Err((
-                        RecordError::on("INVALID_FIELD_FOR_INSERT_UPDATE", "cannot specify Id in an insert call", "Id"),
+                        RecordError::on(
+                            "INVALID_FIELD_FOR_INSERT_UPDATE",
+                            "cannot specify Id in an insert call",
+                            "Id",
+                        ),
                         None,
                     ));
                 }
@@ -452,10 +481,10 @@ fn build_row(
             Column::Field(i) => {
                 let field = &def.fields[*i];
                 let value = values::parse_text_value(field, cell).map_err(|e| (e, existing_id))?;
-                if field.field_type == FieldType::Reference {
-                    if let Value::String(s) = &value {
-                        parents.extend(SfId::parse(s));
-                    }
+                if field.field_type == FieldType::Reference
+                    && let Value::String(s) = &value
+                {
+                    parents.extend(SfId::parse(s));
                 }
                 write.push((*i, value));
             }
@@ -513,7 +542,13 @@ fn build_row(
     Ok((write, key))
 }
 
-fn save_row(org: &mut Org, plan: &Plan, write: Write, key: Option<&str>, ctx: SaveContext) -> RowOutcome {
+fn save_row(
+    org: &mut Org,
+    plan: &Plan,
+    write: Write,
+    key: Option<&str>,
+    ctx: SaveContext,
+) -> RowOutcome {
     let object = plan.object;
     let result = match plan.operation {
         Operation::Insert => dml::insert(org, object, write, ctx),
@@ -536,7 +571,9 @@ fn save_row(org: &mut Org, plan: &Plan, write: Write, key: Option<&str>, ctx: Sa
                 },
             }
         }
-        Operation::Delete | Operation::HardDelete => dml::delete(org, object, key.unwrap_or(""), ctx),
+        Operation::Delete | Operation::HardDelete => {
+            dml::delete(org, object, key.unwrap_or(""), ctx)
+        }
     };
     match result {
         Ok(saved) if saved.created => RowOutcome::Created(saved.id),
@@ -547,7 +584,10 @@ fn save_row(org: &mut Org, plan: &Plan, write: Write, key: Option<&str>, ctx: Sa
                 (_, Some(k)) => SfId::parse(k).or_else(|| match plan.upsert_key {
                     Some(UpsertKey::Field(f)) => {
                         let found = org.lookup(object, f, k);
-                        found.first().and_then(|s| org.record(object, *s)).map(|r| r.id)
+                        found
+                            .first()
+                            .and_then(|s| org.record(object, *s))
+                            .map(|r| r.id)
                     }
                     _ => None,
                 }),
@@ -692,14 +732,40 @@ mod tests {
                 error: "REQUIRED_FIELD_MISSING:Required fields are missing: [Name]:Name --".into(),
             },
         ];
-        let ok = String::from_utf8(render_results(ResultKind::Successful, dialect, data, &outcomes, None)).unwrap();
-        assert_eq!(ok, format!("\"sf__Id\",\"sf__Created\",Name,Note\n\"{id}\",\"true\",\"Ada\",\"a, \"\"quoted\"\" note\"\n"));
-        let failed = String::from_utf8(render_results(ResultKind::Failed, dialect, data, &outcomes, None)).unwrap();
+        let ok = String::from_utf8(render_results(
+            ResultKind::Successful,
+            dialect,
+            data,
+            &outcomes,
+            None,
+        ))
+        .unwrap();
+        assert_eq!(
+            ok,
+            format!(
+                "\"sf__Id\",\"sf__Created\",Name,Note\n\"{id}\",\"true\",\"Ada\",\"a, \"\"quoted\"\" note\"\n"
+            )
+        );
+        let failed = String::from_utf8(render_results(
+            ResultKind::Failed,
+            dialect,
+            data,
+            &outcomes,
+            None,
+        ))
+        .unwrap();
         assert_eq!(
             failed,
             "\"sf__Id\",\"sf__Error\",Name,Note\n\"\",\"REQUIRED_FIELD_MISSING:Required fields are missing: [Name]:Name --\",\"Bob\",\"x\"\n"
         );
-        let none = String::from_utf8(render_results(ResultKind::Unprocessed, dialect, data, &outcomes, None)).unwrap();
+        let none = String::from_utf8(render_results(
+            ResultKind::Unprocessed,
+            dialect,
+            data,
+            &outcomes,
+            None,
+        ))
+        .unwrap();
         assert_eq!(none, "Name,Note\n");
     }
 
@@ -711,7 +777,14 @@ mod tests {
         };
         let data = b"Name|Note\r\nAda|x\r\n";
         let outcomes = vec![RowOutcome::Unprocessed];
-        let text = String::from_utf8(render_results(ResultKind::Unprocessed, dialect, data, &outcomes, None)).unwrap();
+        let text = String::from_utf8(render_results(
+            ResultKind::Unprocessed,
+            dialect,
+            data,
+            &outcomes,
+            None,
+        ))
+        .unwrap();
         assert_eq!(text, "Name|Note\r\n\"Ada\"|\"x\"\r\n");
     }
 }

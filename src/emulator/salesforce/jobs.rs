@@ -32,7 +32,10 @@ impl JobState {
     }
 
     pub fn is_terminal(self) -> bool {
-        matches!(self, JobState::JobComplete | JobState::Failed | JobState::Aborted)
+        matches!(
+            self,
+            JobState::JobComplete | JobState::Failed | JobState::Aborted
+        )
     }
 }
 
@@ -72,8 +75,14 @@ impl IngestJob {
         m.insert("operation".into(), json!(self.operation.as_str()));
         m.insert("object".into(), json!(self.object));
         m.insert("createdById".into(), json!(self.created_by.as_str()));
-        m.insert("createdDate".into(), json!(format_datetime(&self.created_date)));
-        m.insert("systemModstamp".into(), json!(format_datetime(&self.system_modstamp)));
+        m.insert(
+            "createdDate".into(),
+            json!(format_datetime(&self.created_date)),
+        );
+        m.insert(
+            "systemModstamp".into(),
+            json!(format_datetime(&self.system_modstamp)),
+        );
         m.insert("state".into(), json!(self.state.as_str()));
         if let Some(ext) = &self.external_id_field {
             m.insert("externalIdFieldName".into(), json!(ext));
@@ -88,15 +97,24 @@ impl IngestJob {
     }
 
     fn content_url(&self) -> String {
-        format!("services/data/v{:.1}/jobs/ingest/{}/batches", self.api_version, self.id)
+        format!(
+            "services/data/v{:.1}/jobs/ingest/{}/batches",
+            self.api_version, self.id
+        )
     }
 
     /// The body returned by create and close/abort.
     pub fn summary_json(&self) -> Json {
         let mut m = self.base_json();
         m.insert("contentUrl".into(), json!(self.content_url()));
-        m.insert("lineEnding".into(), json!(self.dialect.line_ending.as_str()));
-        m.insert("columnDelimiter".into(), json!(self.dialect.delimiter.as_str()));
+        m.insert(
+            "lineEnding".into(),
+            json!(self.dialect.line_ending.as_str()),
+        );
+        m.insert(
+            "columnDelimiter".into(),
+            json!(self.dialect.delimiter.as_str()),
+        );
         Json::Object(m)
     }
 
@@ -105,13 +123,28 @@ impl IngestJob {
         let mut m = self.base_json();
         m.insert("jobType".into(), json!("V2Ingest"));
         m.insert("contentUrl".into(), json!(self.content_url()));
-        m.insert("lineEnding".into(), json!(self.dialect.line_ending.as_str()));
-        m.insert("columnDelimiter".into(), json!(self.dialect.delimiter.as_str()));
-        m.insert("numberRecordsProcessed".into(), json!(self.records_processed));
+        m.insert(
+            "lineEnding".into(),
+            json!(self.dialect.line_ending.as_str()),
+        );
+        m.insert(
+            "columnDelimiter".into(),
+            json!(self.dialect.delimiter.as_str()),
+        );
+        m.insert(
+            "numberRecordsProcessed".into(),
+            json!(self.records_processed),
+        );
         m.insert("numberRecordsFailed".into(), json!(self.records_failed));
         m.insert("retries".into(), json!(self.retries));
-        m.insert("totalProcessingTime".into(), json!(self.total_processing_ms));
-        m.insert("apiActiveProcessingTime".into(), json!(self.total_processing_ms));
+        m.insert(
+            "totalProcessingTime".into(),
+            json!(self.total_processing_ms),
+        );
+        m.insert(
+            "apiActiveProcessingTime".into(),
+            json!(self.total_processing_ms),
+        );
         m.insert("apexProcessingTime".into(), json!(0));
         if let Some(msg) = &self.error_message {
             m.insert("errorMessage".into(), json!(msg));
@@ -124,15 +157,23 @@ impl IngestJob {
         let mut m = self.base_json();
         m.insert("jobType".into(), json!("V2Ingest"));
         m.insert("contentUrl".into(), json!(self.content_url()));
-        m.insert("lineEnding".into(), json!(self.dialect.line_ending.as_str()));
-        m.insert("columnDelimiter".into(), json!(self.dialect.delimiter.as_str()));
+        m.insert(
+            "lineEnding".into(),
+            json!(self.dialect.line_ending.as_str()),
+        );
+        m.insert(
+            "columnDelimiter".into(),
+            json!(self.dialect.delimiter.as_str()),
+        );
         Json::Object(m)
     }
 }
 
 /// `apiVersion` is a JSON number (`66.0`).
 pub fn api_version_json(v: f64) -> Json {
-    serde_json::Number::from_f64(v).map(Json::Number).unwrap_or(Json::Null)
+    serde_json::Number::from_f64(v)
+        .map(Json::Number)
+        .unwrap_or(Json::Null)
 }
 
 /// A query job's rendered results: CSV rows (without header) and where each row starts.
@@ -188,14 +229,26 @@ impl QueryJob {
         m.insert("operation".into(), json!(self.operation));
         m.insert("object".into(), json!(self.object));
         m.insert("createdById".into(), json!(self.created_by.as_str()));
-        m.insert("createdDate".into(), json!(format_datetime(&self.created_date)));
-        m.insert("systemModstamp".into(), json!(format_datetime(&self.system_modstamp)));
+        m.insert(
+            "createdDate".into(),
+            json!(format_datetime(&self.created_date)),
+        );
+        m.insert(
+            "systemModstamp".into(),
+            json!(format_datetime(&self.system_modstamp)),
+        );
         m.insert("state".into(), json!(self.state.as_str()));
         m.insert("concurrencyMode".into(), json!("Parallel"));
         m.insert("contentType".into(), json!("CSV"));
         m.insert("apiVersion".into(), api_version_json(self.api_version));
-        m.insert("lineEnding".into(), json!(self.dialect.line_ending.as_str()));
-        m.insert("columnDelimiter".into(), json!(self.dialect.delimiter.as_str()));
+        m.insert(
+            "lineEnding".into(),
+            json!(self.dialect.line_ending.as_str()),
+        );
+        m.insert(
+            "columnDelimiter".into(),
+            json!(self.dialect.delimiter.as_str()),
+        );
         m
     }
 
@@ -209,7 +262,10 @@ impl QueryJob {
         let processed = self.results.as_ref().map(QueryResults::len).unwrap_or(0);
         m.insert("numberRecordsProcessed".into(), json!(processed));
         m.insert("retries".into(), json!(0));
-        m.insert("totalProcessingTime".into(), json!(self.total_processing_ms));
+        m.insert(
+            "totalProcessingTime".into(),
+            json!(self.total_processing_ms),
+        );
         m.insert("isPkChunkingSupported".into(), json!(true));
         if let Some(msg) = &self.error_message {
             m.insert("errorMessage".into(), json!(msg));

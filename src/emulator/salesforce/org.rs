@@ -27,7 +27,10 @@ pub struct Record {
 
 impl Record {
     pub fn get(&self, field: usize) -> &Value {
-        match self.values.binary_search_by_key(&(field as u16), |(i, _)| *i) {
+        match self
+            .values
+            .binary_search_by_key(&(field as u16), |(i, _)| *i)
+        {
             Ok(pos) => &self.values[pos].1,
             Err(_) => &NULL,
         }
@@ -96,7 +99,10 @@ impl Table {
             .map(|(i, f)| (i, f.case_sensitive))
             .collect();
         Table {
-            indexes: indexed_fields.iter().map(|(i, _)| (*i, HashMap::new())).collect(),
+            indexes: indexed_fields
+                .iter()
+                .map(|(i, _)| (*i, HashMap::new()))
+                .collect(),
             indexed_fields,
             ..Table::default()
         }
@@ -104,24 +110,23 @@ impl Table {
 
     fn index_insert(&mut self, slot: Slot, record: &Record) {
         for &(field, cs) in &self.indexed_fields {
-            if let Some(key) = index_key(record.get(field), cs) {
-                if let Some(index) = self.indexes.get_mut(&field) {
-                    index.entry(key).or_default().push(slot);
-                }
+            if let Some(key) = index_key(record.get(field), cs)
+                && let Some(index) = self.indexes.get_mut(&field)
+            {
+                index.entry(key).or_default().push(slot);
             }
         }
     }
 
     fn index_remove(&mut self, slot: Slot, record: &Record) {
         for &(field, cs) in &self.indexed_fields {
-            if let Some(key) = index_key(record.get(field), cs) {
-                if let Some(index) = self.indexes.get_mut(&field) {
-                    if let Some(slots) = index.get_mut(&key) {
-                        slots.retain(|s| *s != slot);
-                        if slots.is_empty() {
-                            index.remove(&key);
-                        }
-                    }
+            if let Some(key) = index_key(record.get(field), cs)
+                && let Some(index) = self.indexes.get_mut(&field)
+                && let Some(slots) = index.get_mut(&key)
+            {
+                slots.retain(|s| *s != slot);
+                if slots.is_empty() {
+                    index.remove(&key);
                 }
             }
         }
@@ -189,7 +194,11 @@ pub fn default_users(integration_username: &str) -> Vec<SeedUser> {
         ("Riley", "Fernández", true),
         ("Morgan", "Lindqvist", false),
     ] {
-        let local = format!("{}.{}", first.to_lowercase(), last.to_lowercase().replace('á', "a").replace('é', "e"));
+        let local = format!(
+            "{}.{}",
+            first.to_lowercase(),
+            last.to_lowercase().replace('á', "a").replace('é', "e")
+        );
         users.push(SeedUser {
             username: format!("{local}@example.com"),
             first_name: first.into(),
@@ -204,14 +213,23 @@ pub fn default_users(integration_username: &str) -> Vec<SeedUser> {
 impl Org {
     /// A fresh org with the given schema, its seeded users, the standard price book and
     /// the Organization record.
-    pub fn new(schema: Schema, profile: OrgProfile, users: &[SeedUser], now: DateTime<Utc>) -> Result<Org, String> {
+    pub fn new(
+        schema: Schema,
+        profile: OrgProfile,
+        users: &[SeedUser],
+        now: DateTime<Utc>,
+    ) -> Result<Org, String> {
         let tables = schema.objects().iter().map(Table::new).collect();
         let mut formulas = HashMap::new();
         for (o, def) in schema.objects().iter().enumerate() {
             for (i, f) in def.fields.iter().enumerate() {
                 if let Some(src) = &f.formula {
-                    let parsed = Formula::parse(src)
-                        .map_err(|e| format!("{}.{}: formula does not parse: {}", def.name, f.name, e.message))?;
+                    let parsed = Formula::parse(src).map_err(|e| {
+                        format!(
+                            "{}.{}: formula does not parse: {}",
+                            def.name, f.name, e.message
+                        )
+                    })?;
                     formulas.insert((o, i), parsed);
                 }
             }
@@ -241,9 +259,22 @@ impl Org {
                         ("FirstName", Value::String(user.first_name.clone())),
                         ("LastName", Value::String(user.last_name.clone())),
                         ("Email", Value::String(user.email.clone())),
-                        ("Alias", Value::String(user.first_name.chars().take(1).chain(user.last_name.chars().take(4)).collect::<String>().to_lowercase())),
+                        (
+                            "Alias",
+                            Value::String(
+                                user.first_name
+                                    .chars()
+                                    .take(1)
+                                    .chain(user.last_name.chars().take(4))
+                                    .collect::<String>()
+                                    .to_lowercase(),
+                            ),
+                        ),
                         ("IsActive", Value::Boolean(user.active)),
-                        ("TimeZoneSidKey", Value::String("America/Los_Angeles".into())),
+                        (
+                            "TimeZoneSidKey",
+                            Value::String("America/Los_Angeles".into()),
+                        ),
                     ],
                 );
                 let id = self.insert_record(u, values, None, now);
@@ -268,12 +299,21 @@ impl Org {
                 o,
                 &[
                     ("Name", Value::String(self.profile.name.clone())),
-                    ("InstanceName", Value::String(self.profile.instance_name.clone())),
+                    (
+                        "InstanceName",
+                        Value::String(self.profile.instance_name.clone()),
+                    ),
                     ("IsSandbox", Value::Boolean(false)),
-                    ("OrganizationType", Value::String("Enterprise Edition".into())),
+                    (
+                        "OrganizationType",
+                        Value::String("Enterprise Edition".into()),
+                    ),
                     ("DefaultLocaleSidKey", Value::String("en_US".into())),
                     ("LanguageLocaleKey", Value::String("en_US".into())),
-                    ("TimeZoneSidKey", Value::String("America/Los_Angeles".into())),
+                    (
+                        "TimeZoneSidKey",
+                        Value::String("America/Los_Angeles".into()),
+                    ),
                 ],
             );
             let mut record = Record {
@@ -352,14 +392,20 @@ impl Org {
     }
 
     pub fn record(&self, object: ObjectPos, slot: Slot) -> Option<&Record> {
-        self.tables[object].slots.get(slot as usize).and_then(Option::as_ref)
+        self.tables[object]
+            .slots
+            .get(slot as usize)
+            .and_then(Option::as_ref)
     }
 
     /// Finds a record by Id (any object).
     pub fn find_id(&self, id: &SfId) -> Option<(ObjectPos, Slot)> {
         let def = self.schema.object_by_prefix(id.prefix())?;
         let object = self.schema.position(&def.name)?;
-        self.tables[object].by_id.get(id).map(|slot| (object, *slot))
+        self.tables[object]
+            .by_id
+            .get(id)
+            .map(|slot| (object, *slot))
     }
 
     /// Finds a record of `object` by Id.
@@ -379,7 +425,11 @@ impl Org {
                 .collect();
         }
         let table = &self.tables[object];
-        let normalised = if f.case_sensitive { key.to_string() } else { key.to_lowercase() };
+        let normalised = if f.case_sensitive {
+            key.to_string()
+        } else {
+            key.to_lowercase()
+        };
         match table.indexes.get(&field) {
             Some(index) => index.get(&normalised).cloned().unwrap_or_default(),
             None => self
@@ -438,7 +488,10 @@ impl Org {
         now: DateTime<Utc>,
     ) -> SfId {
         let id = self.next_id(object);
-        let mut record = Record { id, values: Vec::with_capacity(values.len() + 6) };
+        let mut record = Record {
+            id,
+            values: Vec::with_capacity(values.len() + 6),
+        };
         for (i, v) in values {
             record.set(i, v);
         }
@@ -466,15 +519,18 @@ impl Org {
         for (i, v) in system {
             record.set(i, v);
         }
-        if let Some(o) = owner {
-            if record.get(o).is_null() {
-                record.set(o, Value::String(user.as_str().to_string()));
-            }
+        if let Some(o) = owner
+            && record.get(o).is_null()
+        {
+            record.set(o, Value::String(user.as_str().to_string()));
         }
         for (i, width) in autos {
             let counter = self.auto_numbers.entry((object, i)).or_insert(0);
             *counter += 1;
-            record.set(i, Value::String(format!("{:0width$}", *counter, width = width as usize)));
+            record.set(
+                i,
+                Value::String(format!("{:0width$}", *counter, width = width as usize)),
+            );
         }
         self.store(object, record);
         id
@@ -544,7 +600,11 @@ impl Org {
     }
 
     /// All fields of a record that hold a value, formulas included, as JSON (admin API).
-    pub fn record_json(&self, object: ObjectPos, slot: Slot) -> serde_json::Map<String, serde_json::Value> {
+    pub fn record_json(
+        &self,
+        object: ObjectPos,
+        slot: Slot,
+    ) -> serde_json::Map<String, serde_json::Value> {
         let def = self.object_def(object);
         let mut map = serde_json::Map::new();
         for (i, f) in def.fields.iter().enumerate() {
@@ -580,7 +640,10 @@ impl Org {
                         .collect(),
                 })
                 .collect();
-            objects.push(SnapshotObject { name: def.name.clone(), records });
+            objects.push(SnapshotObject {
+                name: def.name.clone(),
+                records,
+            });
         }
         OrgSnapshot {
             profile: self.profile.clone(),
@@ -604,18 +667,22 @@ impl Org {
         self.next_sequence = snapshot.next_sequence;
         self.auto_numbers.clear();
         for (key, n) in snapshot.auto_numbers {
-            if let Some((obj, field)) = key.split_once('.') {
-                if let Some(o) = self.schema.position(obj) {
-                    if let Some(f) = self.object_def(o).field_position(field) {
-                        self.auto_numbers.insert((o, f), n);
-                    }
-                }
+            if let Some((obj, field)) = key.split_once('.')
+                && let Some(o) = self.schema.position(obj)
+                && let Some(f) = self.object_def(o).field_position(field)
+            {
+                self.auto_numbers.insert((o, f), n);
             }
         }
         for object in snapshot.objects {
-            let Some(o) = self.schema.position(&object.name) else { continue };
+            let Some(o) = self.schema.position(&object.name) else {
+                continue;
+            };
             for r in object.records {
-                let mut record = Record { id: r.id, values: Vec::new() };
+                let mut record = Record {
+                    id: r.id,
+                    values: Vec::new(),
+                };
                 for (name, v) in r.fields {
                     if let Some(i) = self.object_def(o).field_position(&name) {
                         record.set(i, v);
@@ -625,7 +692,11 @@ impl Org {
             }
         }
         if let Some(u) = self.schema.position("User") {
-            let first = self.slots(u).next().and_then(|s| self.record(u, s)).map(|r| r.id);
+            let first = self
+                .slots(u)
+                .next()
+                .and_then(|s| self.record(u, s))
+                .map(|r| r.id);
             if let Some(id) = first {
                 self.integration_user = id;
             }
@@ -634,7 +705,10 @@ impl Org {
             let standard = self
                 .object_def(p)
                 .field_position("IsStandard")
-                .and_then(|f| self.slots(p).find(|s| self.value(p, *s, f) == Value::Boolean(true)));
+                .and_then(|f| {
+                    self.slots(p)
+                        .find(|s| self.value(p, *s, f) == Value::Boolean(true))
+                });
             if let Some(id) = standard.and_then(|slot| self.record(p, slot)).map(|r| r.id) {
                 self.standard_pricebook = id;
             }

@@ -1,13 +1,19 @@
 //! REST resources: SOQL query, sObject describe and CRUD, upsert by external ID, and
 //! sObject Collections.
 
+// Handlers return `Err(Response)` to answer early; boxing it would only add noise.
+#![allow(clippy::result_large_err)]
+
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde_json::{Map, Value as Json, json};
 
 use super::dml::{self, SaveContext, Saved, UpsertKey, Write};
-use super::http::{ApiRequest, ApiRequestHead, SharedState, error_response, json_response, method_not_allowed, not_found, parse_json_body};
+use super::http::{
+    ApiRequest, ApiRequestHead, SharedState, error_response, json_response, method_not_allowed,
+    not_found, parse_json_body,
+};
 use super::ids::SfId;
 use super::org::{ObjectPos, Org, Record, Slot};
 use super::schema::{FieldType, ObjectDef, Schema, Value};
@@ -49,7 +55,11 @@ impl DataSource for OrgSource<'_> {
 }
 
 fn lock_error() -> Response {
-    error_response(StatusCode::INTERNAL_SERVER_ERROR, "UNKNOWN_EXCEPTION", "state lock poisoned")
+    error_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "UNKNOWN_EXCEPTION",
+        "state lock poisoned",
+    )
 }
 
 fn record_url(version: f64, object: &str, id: &str) -> String {
@@ -70,13 +80,19 @@ pub async fn query(state: SharedState, request: ApiRequest) -> Response {
         return next_page(&state, cursor, request.version);
     }
     let Some(text) = request.query.get("q") else {
-        return error_response(StatusCode::BAD_REQUEST, "MALFORMED_QUERY", "A query string has to be specified");
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "MALFORMED_QUERY",
+            "A query string has to be specified",
+        );
     };
     let parsed = match soql::parse(text) {
         Ok(q) => q,
         Err(e) => return error_response(StatusCode::BAD_REQUEST, e.code, &e.message),
     };
-    let Ok(org) = state.org.lock() else { return lock_error() };
+    let Ok(org) = state.org.lock() else {
+        return lock_error();
+    };
     if let Err(e) = soql::validate(&parsed, org.schema()) {
         return error_response(StatusCode::BAD_REQUEST, e.code, &e.message);
     }
@@ -91,17 +107,31 @@ pub async fn query(state: SharedState, request: ApiRequest) -> Response {
     drop(org);
     match output {
         soql::QueryOutput::Count { count, alias, .. } => {
-            if parsed.select.iter().any(|s| matches!(s, soql::SelectItem::Count { field: Some(_), .. })) {
+            if parsed
+                .select
+                .iter()
+                .any(|s| matches!(s, soql::SelectItem::Count { field: Some(_), .. }))
+            {
                 let name = alias.unwrap_or_else(|| "expr0".to_string());
                 let mut record = Map::new();
                 record.insert("attributes".into(), json!({"type": "AggregateResult"}));
                 record.insert(name, json!(count));
-                json_response(StatusCode::OK, json!({"totalSize": 1, "done": true, "records": [record]}))
+                json_response(
+                    StatusCode::OK,
+                    json!({"totalSize": 1, "done": true, "records": [record]}),
+                )
             } else {
-                json_response(StatusCode::OK, json!({"totalSize": count, "done": true, "records": []}))
+                json_response(
+                    StatusCode::OK,
+                    json!({"totalSize": count, "done": true, "records": []}),
+                )
             }
         }
-        soql::QueryOutput::Rows { object, columns, rows } => {
+        soql::QueryOutput::Rows {
+            object,
+            columns,
+            rows,
+        } => {
             let records: Vec<Json> = rows
                 .iter()
                 .map(|row| row_json(&object, &columns, row, request.version))
@@ -110,7 +140,10 @@ pub async fn query(state: SharedState, request: ApiRequest) -> Response {
                 .headers
                 .get("Sforce-Query-Options")
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').find_map(|p| p.trim().strip_prefix("batchSize=")))
+                .and_then(|v| {
+                    v.split(',')
+                        .find_map(|p| p.trim().strip_prefix("batchSize="))
+                })
                 .and_then(|n| n.parse::<usize>().ok())
                 .map(|n| n.clamp(200, 2000))
                 .unwrap_or(QUERY_PAGE);
@@ -119,10 +152,19 @@ pub async fn query(state: SharedState, request: ApiRequest) -> Response {
     }
 }
 
-fn page_response(state: &SharedState, mut records: Vec<Json>, position: usize, page: usize, version: f64) -> Response {
+fn page_response(
+    state: &SharedState,
+    mut records: Vec<Json>,
+    position: usize,
+    page: usize,
+    version: f64,
+) -> Response {
     let total = records.len() + position;
     if records.len() <= page {
-        return json_response(StatusCode::OK, json!({"totalSize": total, "done": true, "records": records}));
+        return json_response(
+            StatusCode::OK,
+            json!({"totalSize": total, "done": true, "records": records}),
+        );
     }
     let rest = records.split_off(page);
     let next_position = position + page;
@@ -136,7 +178,6 @@ fn page_response(state: &SharedState, mut records: Vec<Json>, position: usize, p
             super::state::QueryCursor {
                 records: rest,
                 position: next_position,
-                total,
             },
         );
     }
@@ -160,11 +201,8 @@ fn next_page(state: &SharedState, cursor: &str, version: f64) -> Response {
             "invalid query locator",
         );
     };
-    let mut response = page_response(state, c.records, c.position, QUERY_PAGE, version);
-    // Keep totalSize stable across pages.
-    let _ = c.total;
-    response.headers_mut();
-    response
+    // totalSize stays the whole result's size: records left plus records already served.
+    page_response(state, c.records, c.position, QUERY_PAGE, version)
 }
 
 /// One query row as REST JSON, with nested objects for relationship columns.
@@ -194,13 +232,18 @@ fn insert_path(map: &mut Map<String, Json>, path: &[String], value: &Value) {
             map.insert(leaf.clone(), value.to_json());
         }
         [rel, rest @ ..] => {
-            let entry = map.entry(rel.clone()).or_insert_with(|| json!({"attributes": {"type": rel}}));
+            let entry = map
+                .entry(rel.clone())
+                .or_insert_with(|| json!({"attributes": {"type": rel}}));
             if let Json::Object(inner) = entry {
                 insert_path(inner, rest, value);
             }
             // A parent whose every selected value is null reads as null.
             if let Some(Json::Object(inner)) = map.get(rel) {
-                let all_null = inner.iter().filter(|(k, _)| *k != "attributes").all(|(_, v)| v.is_null());
+                let all_null = inner
+                    .iter()
+                    .filter(|(k, _)| *k != "attributes")
+                    .all(|(_, v)| v.is_null());
                 if all_null && !value.is_null() {
                     // unreachable: value just inserted is non-null
                 }
@@ -265,8 +308,13 @@ fn column_json(def: &ObjectDef, path: &[String], schema: &Schema) -> Json {
                 .relationship(rel)
                 .and_then(|(_, f)| f.reference_to.first())
                 .and_then(|p| schema.object(p));
-            let name = def.relationship(rel).and_then(|(_, f)| f.relationship_name.clone()).unwrap_or_else(|| rel.clone());
-            let join = parent.map(|p| column_json(p, rest, schema)).unwrap_or(Json::Null);
+            let name = def
+                .relationship(rel)
+                .and_then(|(_, f)| f.relationship_name.clone())
+                .unwrap_or_else(|| rel.clone());
+            let join = parent
+                .map(|p| column_json(p, rest, schema))
+                .unwrap_or(Json::Null);
             json!({
                 "aggregate": false, "apexType": null, "booleanType": false, "columnName": name, "custom": false,
                 "displayName": name, "foreignKeyName": null, "insertable": false, "joinColumns": [join],
@@ -375,10 +423,16 @@ fn object_summary(def: &ObjectDef, version: f64) -> Json {
 fn describe(def: &ObjectDef, version: f64) -> Json {
     let mut summary = object_summary(def, version);
     if let Json::Object(map) = &mut summary {
-        map.insert("fields".into(), Json::Array(def.fields.iter().map(describe_field).collect()));
+        map.insert(
+            "fields".into(),
+            Json::Array(def.fields.iter().map(describe_field).collect()),
+        );
         map.insert("childRelationships".into(), json!([]));
         map.insert("recordTypeInfos".into(), json!([]));
-        map.insert("supportedScopes".into(), json!([{"label": "All", "name": "everything"}]));
+        map.insert(
+            "supportedScopes".into(),
+            json!([{"label": "All", "name": "everything"}]),
+        );
     }
     summary
 }
@@ -396,26 +450,40 @@ pub async fn sobjects(state: SharedState, request: ApiRequest) -> Response {
         if head.method != Method::GET {
             return method_not_allowed(&head.method);
         }
-        let Ok(org) = state.org.lock() else { return lock_error() };
-        let objects: Vec<Json> = org.schema().objects().iter().map(|d| object_summary(d, version)).collect();
-        return json_response(StatusCode::OK, json!({"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": objects}));
+        let Ok(org) = state.org.lock() else {
+            return lock_error();
+        };
+        let objects: Vec<Json> = org
+            .schema()
+            .objects()
+            .iter()
+            .map(|d| object_summary(d, version))
+            .collect();
+        return json_response(
+            StatusCode::OK,
+            json!({"encoding": "UTF-8", "maxBatchSize": 200, "sobjects": objects}),
+        );
     };
     let object = {
-        let Ok(org) = state.org.lock() else { return lock_error() };
+        let Ok(org) = state.org.lock() else {
+            return lock_error();
+        };
         match org.schema().position(&object_name) {
             Some(o) => o,
             None => {
                 return error_response(
                     StatusCode::NOT_FOUND,
                     "NOT_FOUND",
-                    &format!("The requested resource does not exist"),
+                    "The requested resource does not exist",
                 );
             }
         }
     };
     match (head.segments.len(), head.method.clone()) {
         (2, Method::GET) => {
-            let Ok(org) = state.org.lock() else { return lock_error() };
+            let Ok(org) = state.org.lock() else {
+                return lock_error();
+            };
             json_response(
                 StatusCode::OK,
                 json!({"objectDescribe": object_summary(org.object_def(object), version), "recentItems": []}),
@@ -423,11 +491,21 @@ pub async fn sobjects(state: SharedState, request: ApiRequest) -> Response {
         }
         (2, Method::POST) => create_one(&state, &head, object, &body),
         (3, Method::GET) if head.keyword(2).as_deref() == Some("describe") => {
-            let Ok(org) = state.org.lock() else { return lock_error() };
+            let Ok(org) = state.org.lock() else {
+                return lock_error();
+            };
             json_response(StatusCode::OK, describe(org.object_def(object), version))
         }
         (3, method) => by_id(&state, &head, object, &head.segments[2], method, &body),
-        (4, method) => by_external_id(&state, &head, object, &head.segments[2], &head.segments[3], method, &body),
+        (4, method) => by_external_id(
+            &state,
+            &head,
+            object,
+            &head.segments[2],
+            &head.segments[3],
+            method,
+            &body,
+        ),
         (_, method) if method != Method::GET => method_not_allowed(&method),
         _ => not_found(),
     }
@@ -435,7 +513,11 @@ pub async fn sobjects(state: SharedState, request: ApiRequest) -> Response {
 
 /// Converts a REST JSON record into field writes. Nested objects under a relationship
 /// name resolve the parent by one external-ID or idLookup field.
-fn json_to_write(org: &Org, object: ObjectPos, record: &Map<String, Json>) -> Result<(Write, Option<String>), RecordError> {
+fn json_to_write(
+    org: &Org,
+    object: ObjectPos,
+    record: &Map<String, Json>,
+) -> Result<(Write, Option<String>), RecordError> {
     let def = org.object_def(object);
     let mut write = Write::new();
     let mut id = None;
@@ -452,7 +534,8 @@ fn json_to_write(org: &Org, object: ObjectPos, record: &Map<String, Json>) -> Re
             write.push((i, values::parse_json_value(f, value)?));
             continue;
         }
-        if let (Some((ref_field, reference)), Json::Object(parent)) = (def.relationship(key), value) {
+        if let (Some((ref_field, reference)), Json::Object(parent)) = (def.relationship(key), value)
+        {
             let parent_name = parent
                 .get("attributes")
                 .and_then(|a| a.get("type"))
@@ -460,16 +543,28 @@ fn json_to_write(org: &Org, object: ObjectPos, record: &Map<String, Json>) -> Re
                 .map(str::to_string)
                 .unwrap_or_else(|| reference.reference_to.first().cloned().unwrap_or_default());
             let Some(parent_obj) = org.schema().position(&parent_name) else {
-                return Err(RecordError::new("INVALID_TYPE", format!("sObject type '{parent_name}' is not supported.")));
+                return Err(RecordError::new(
+                    "INVALID_TYPE",
+                    format!("sObject type '{parent_name}' is not supported."),
+                ));
             };
             let parent_def = org.object_def(parent_obj);
             let Some((pk, pv)) = parent.iter().find(|(k, _)| *k != "attributes") else {
-                return Err(RecordError::new("INVALID_FIELD", format!("No external ID given for relationship {key}")));
-            };
-            let Some(pf) = parent_def.field_position(pk).filter(|p| parent_def.fields[*p].is_indexed_lookup()) else {
                 return Err(RecordError::new(
                     "INVALID_FIELD",
-                    format!("Field {pk} on {} is not an External ID or indexed field", parent_def.name),
+                    format!("No external ID given for relationship {key}"),
+                ));
+            };
+            let Some(pf) = parent_def
+                .field_position(pk)
+                .filter(|p| parent_def.fields[*p].is_indexed_lookup())
+            else {
+                return Err(RecordError::new(
+                    "INVALID_FIELD",
+                    format!(
+                        "Field {pk} on {} is not an External ID or indexed field",
+                        parent_def.name
+                    ),
                 ));
             };
             let key_text = match pv {
@@ -479,7 +574,10 @@ fn json_to_write(org: &Org, object: ObjectPos, record: &Map<String, Json>) -> Re
             let matches = org.lookup(parent_obj, pf, &key_text);
             match matches.as_slice() {
                 [slot] => {
-                    let parent_id = org.record(parent_obj, *slot).map(|r| r.id.to_string()).unwrap_or_default();
+                    let parent_id = org
+                        .record(parent_obj, *slot)
+                        .map(|r| r.id.to_string())
+                        .unwrap_or_default();
                     write.push((ref_field, Value::String(parent_id)));
                 }
                 [] => {
@@ -513,12 +611,7 @@ fn json_to_write(org: &Org, object: ObjectPos, record: &Map<String, Json>) -> Re
 }
 
 fn save_error(e: &RecordError) -> Response {
-    let status = if e.code == "INVALID_FIELD" && e.message.starts_with("No such column") {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::BAD_REQUEST
-    };
-    json_response(status, json!([e.to_rest_json()]))
+    json_response(StatusCode::BAD_REQUEST, json!([e.to_rest_json()]))
 }
 
 fn body_object(body: &[u8]) -> Result<Map<String, Json>, Response> {
@@ -539,43 +632,82 @@ fn ctx(head: &ApiRequestHead) -> SaveContext {
     }
 }
 
-fn create_one(state: &SharedState, head: &ApiRequestHead, object: ObjectPos, body: &[u8]) -> Response {
+fn create_one(
+    state: &SharedState,
+    head: &ApiRequestHead,
+    object: ObjectPos,
+    body: &[u8],
+) -> Response {
     let record = match body_object(body) {
         Ok(r) => r,
         Err(r) => return r,
     };
-    let Ok(mut org) = state.org.lock() else { return lock_error() };
+    let Ok(mut org) = state.org.lock() else {
+        return lock_error();
+    };
     let result = json_to_write(&org, object, &record).and_then(|(write, id)| {
         if id.is_some() {
-            return Err(RecordError::on("INVALID_FIELD_FOR_INSERT_UPDATE", "cannot specify Id in an insert call", "Id"));
+            return Err(RecordError::on(
+                "INVALID_FIELD_FOR_INSERT_UPDATE",
+                "cannot specify Id in an insert call",
+                "Id",
+            ));
         }
         dml::insert(&mut org, object, write, ctx(head))
     });
     match result {
-        Ok(saved) => json_response(StatusCode::CREATED, json!({"id": saved.id.as_str(), "success": true, "errors": []})),
+        Ok(saved) => json_response(
+            StatusCode::CREATED,
+            json!({"id": saved.id.as_str(), "success": true, "errors": []}),
+        ),
         Err(e) => save_error(&e),
     }
 }
 
-fn record_body(org: &Org, object: ObjectPos, slot: Slot, fields: Option<&str>, version: f64) -> Json {
+fn record_body(
+    org: &Org,
+    object: ObjectPos,
+    slot: Slot,
+    fields: Option<&str>,
+    version: f64,
+) -> Json {
     let def = org.object_def(object);
-    let id = org.record(object, slot).map(|r| r.id.to_string()).unwrap_or_default();
+    let id = org
+        .record(object, slot)
+        .map(|r| r.id.to_string())
+        .unwrap_or_default();
     let mut map = Map::new();
-    map.insert("attributes".into(), json!({"type": def.name, "url": record_url(version, &def.name, &id)}));
-    let wanted: Option<Vec<String>> = fields.map(|f| f.split(',').map(|s| s.trim().to_ascii_lowercase()).collect());
+    map.insert(
+        "attributes".into(),
+        json!({"type": def.name, "url": record_url(version, &def.name, &id)}),
+    );
+    let wanted: Option<Vec<String>> = fields.map(|f| {
+        f.split(',')
+            .map(|s| s.trim().to_ascii_lowercase())
+            .collect()
+    });
     for (i, f) in def.fields.iter().enumerate() {
-        if let Some(w) = &wanted {
-            if !w.contains(&f.name.to_ascii_lowercase()) {
-                continue;
-            }
+        if let Some(w) = &wanted
+            && !w.contains(&f.name.to_ascii_lowercase())
+        {
+            continue;
         }
         map.insert(f.name.clone(), org.value(object, slot, i).to_json());
     }
     Json::Object(map)
 }
 
-fn by_id(state: &SharedState, head: &ApiRequestHead, object: ObjectPos, id_text: &str, method: Method, body: &[u8]) -> Response {
-    let Ok(mut org) = state.org.lock() else { return lock_error() };
+fn by_id(
+    state: &SharedState,
+    head: &ApiRequestHead,
+    object: ObjectPos,
+    id_text: &str,
+    method: Method,
+    body: &[u8],
+) -> Response {
+    let Ok(mut org) = state.org.lock() else {
+        return lock_error();
+    };
     let def = org.object_def(object);
     let slot = SfId::parse(id_text)
         .filter(|id| id.prefix() == def.key_prefix)
@@ -585,7 +717,9 @@ fn by_id(state: &SharedState, head: &ApiRequestHead, object: ObjectPos, id_text:
             error_response(
                 StatusCode::NOT_FOUND,
                 "NOT_FOUND",
-                &format!("Provided external ID field does not exist or is not accessible: {id_text}"),
+                &format!(
+                    "Provided external ID field does not exist or is not accessible: {id_text}"
+                ),
             )
         } else {
             not_found()
@@ -594,14 +728,21 @@ fn by_id(state: &SharedState, head: &ApiRequestHead, object: ObjectPos, id_text:
     match method {
         Method::GET => json_response(
             StatusCode::OK,
-            record_body(&org, object, slot, head.query.get("fields").map(String::as_str), head.version),
+            record_body(
+                &org,
+                object,
+                slot,
+                head.query.get("fields").map(String::as_str),
+                head.version,
+            ),
         ),
         Method::PATCH => {
             let record = match body_object(body) {
                 Ok(r) => r,
                 Err(r) => return r,
             };
-            let result = json_to_write(&org, object, &record).and_then(|(write, _)| dml::update(&mut org, object, slot, write, ctx(head)));
+            let result = json_to_write(&org, object, &record)
+                .and_then(|(write, _)| dml::update(&mut org, object, slot, write, ctx(head)));
             match result {
                 Ok(_) => StatusCode::NO_CONTENT.into_response(),
                 Err(e) => save_error(&e),
@@ -624,13 +765,20 @@ fn by_external_id(
     method: Method,
     body: &[u8],
 ) -> Response {
-    let Ok(mut org) = state.org.lock() else { return lock_error() };
+    let Ok(mut org) = state.org.lock() else {
+        return lock_error();
+    };
     let def = org.object_def(object);
-    let Some(field) = def.field_position(field_name).filter(|f| def.fields[*f].is_indexed_lookup()) else {
+    let Some(field) = def
+        .field_position(field_name)
+        .filter(|f| def.fields[*f].is_indexed_lookup())
+    else {
         return error_response(
             StatusCode::NOT_FOUND,
             "NOT_FOUND",
-            &format!("Provided external ID field does not exist or is not accessible: {field_name}"),
+            &format!(
+                "Provided external ID field does not exist or is not accessible: {field_name}"
+            ),
         );
     };
     let object_name = def.name.clone();
@@ -639,7 +787,10 @@ fn by_external_id(
             let matches = org.lookup(object, field, key);
             match matches.as_slice() {
                 [] => not_found(),
-                [slot] => json_response(StatusCode::OK, record_body(&org, object, *slot, None, head.version)),
+                [slot] => json_response(
+                    StatusCode::OK,
+                    record_body(&org, object, *slot, None, head.version),
+                ),
                 many => multiple_choices(&org, object, &object_name, many, head.version),
             }
         }
@@ -658,16 +809,20 @@ fn by_external_id(
                 UpsertKey::Field(field)
             };
             let result = json_to_write(&org, object, &record).and_then(|(mut write, _)| {
-                if let UpsertKey::Field(f) = upsert_key {
-                    if !write.iter().any(|(i, _)| *i == f) {
-                        write.push((f, Value::String(key.to_string())));
-                    }
+                if let UpsertKey::Field(f) = upsert_key
+                    && !write.iter().any(|(i, _)| *i == f)
+                {
+                    write.push((f, Value::String(key.to_string())));
                 }
                 dml::upsert(&mut org, object, upsert_key, Some(key), write, ctx(head))
             });
             match result {
                 Ok(Saved { id, created }) => json_response(
-                    if created { StatusCode::CREATED } else { StatusCode::OK },
+                    if created {
+                        StatusCode::CREATED
+                    } else {
+                        StatusCode::OK
+                    },
                     json!({"id": id.as_str(), "success": true, "errors": [], "created": created}),
                 ),
                 Err(e) => save_error(&e),
@@ -678,7 +833,10 @@ fn by_external_id(
             match matches.as_slice() {
                 [] => not_found(),
                 [slot] => {
-                    let id = org.record(object, *slot).map(|r| r.id.to_string()).unwrap_or_default();
+                    let id = org
+                        .record(object, *slot)
+                        .map(|r| r.id.to_string())
+                        .unwrap_or_default();
                     match dml::delete(&mut org, object, &id, ctx(head)) {
                         Ok(_) => StatusCode::NO_CONTENT.into_response(),
                         Err(e) => save_error(&e),
@@ -691,7 +849,13 @@ fn by_external_id(
     }
 }
 
-fn multiple_choices(org: &Org, object: ObjectPos, name: &str, slots: &[Slot], version: f64) -> Response {
+fn multiple_choices(
+    org: &Org,
+    object: ObjectPos,
+    name: &str,
+    slots: &[Slot],
+    version: f64,
+) -> Response {
     let urls: Vec<Json> = slots
         .iter()
         .filter_map(|s| org.record(object, *s))
@@ -715,9 +879,16 @@ pub async fn composite(state: SharedState, request: ApiRequest) -> Response {
         Ok(b) => b,
         Err(r) => return r,
     };
-    let all_or_none = parsed.get("allOrNone").and_then(Json::as_bool).unwrap_or(false);
+    let all_or_none = parsed
+        .get("allOrNone")
+        .and_then(Json::as_bool)
+        .unwrap_or(false);
     let Some(records) = parsed.get("records").and_then(Json::as_array) else {
-        return error_response(StatusCode::BAD_REQUEST, "INVALID_FIELD", "The 'records' array is required");
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "INVALID_FIELD",
+            "The 'records' array is required",
+        );
     };
     if records.len() > 200 {
         return error_response(
@@ -732,7 +903,9 @@ pub async fn composite(state: SharedState, request: ApiRequest) -> Response {
         (4, &Method::PATCH) => CollectionMode::Upsert,
         (_, m) => return method_not_allowed(m),
     };
-    let Ok(mut org) = state.org.lock() else { return lock_error() };
+    let Ok(mut org) = state.org.lock() else {
+        return lock_error();
+    };
     let fixed_object = if mode == CollectionMode::Upsert {
         match org.schema().position(&head.segments[2]) {
             Some(o) => Some(o),
@@ -744,13 +917,18 @@ pub async fn composite(state: SharedState, request: ApiRequest) -> Response {
     let upsert_field = match fixed_object {
         Some(o) => {
             let def = org.object_def(o);
-            match def.field_position(&head.segments[3]).filter(|f| def.fields[*f].external_id || def.fields[*f].field_type == FieldType::Id) {
+            match def.field_position(&head.segments[3]).filter(|f| {
+                def.fields[*f].external_id || def.fields[*f].field_type == FieldType::Id
+            }) {
                 Some(f) => Some(f),
                 None => {
                     return error_response(
                         StatusCode::BAD_REQUEST,
                         "INVALID_FIELD",
-                        &format!("Field name provided, {} is not an External ID or indexed field for {}", head.segments[3], def.name),
+                        &format!(
+                            "Field name provided, {} is not an External ID or indexed field for {}",
+                            head.segments[3], def.name
+                        ),
                     );
                 }
             }
@@ -761,7 +939,15 @@ pub async fn composite(state: SharedState, request: ApiRequest) -> Response {
     let mut undo: Vec<Undo> = Vec::new();
     let mut results: Vec<Result<Saved, RecordError>> = Vec::with_capacity(records.len());
     for record in records {
-        let result = save_collection_item(&mut org, mode, fixed_object, upsert_field, record, context, &mut undo);
+        let result = save_collection_item(
+            &mut org,
+            mode,
+            fixed_object,
+            upsert_field,
+            record,
+            context,
+            &mut undo,
+        );
         let failed = result.is_err();
         results.push(result);
         if failed && all_or_none {
@@ -837,15 +1023,24 @@ fn save_collection_item(
     undo: &mut Vec<Undo>,
 ) -> Result<Saved, RecordError> {
     let Json::Object(map) = record else {
-        return Err(RecordError::new("JSON_PARSER_ERROR", "Each record must be a JSON object"));
+        return Err(RecordError::new(
+            "JSON_PARSER_ERROR",
+            "Each record must be a JSON object",
+        ));
     };
-    let type_name = map.get("attributes").and_then(|a| a.get("type")).and_then(Json::as_str);
+    let type_name = map
+        .get("attributes")
+        .and_then(|a| a.get("type"))
+        .and_then(Json::as_str);
     let object = match (fixed_object, type_name) {
         (Some(o), Some(t)) if org.object_def(o).name.eq_ignore_ascii_case(t) => o,
         (Some(o), Some(t)) => {
             return Err(RecordError::new(
                 "INVALID_TYPE",
-                format!("Record type {t} does not match the URI's type {}", org.object_def(o).name),
+                format!(
+                    "Record type {t} does not match the URI's type {}",
+                    org.object_def(o).name
+                ),
             ));
         }
         (_, None) => {
@@ -854,17 +1049,23 @@ fn save_collection_item(
                 "Must specify a type in the attributes of each record",
             ));
         }
-        (None, Some(t)) => org
-            .schema()
-            .position(t)
-            .ok_or_else(|| RecordError::new("INVALID_TYPE", format!("sObject type '{t}' is not supported.")))?,
+        (None, Some(t)) => org.schema().position(t).ok_or_else(|| {
+            RecordError::new(
+                "INVALID_TYPE",
+                format!("sObject type '{t}' is not supported."),
+            )
+        })?,
     };
     let (write, id) = json_to_write(org, object, map)?;
     let before = |org: &Org, slot: Slot| org.record(object, slot).cloned();
     match mode {
         CollectionMode::Create => {
             if id.is_some() {
-                return Err(RecordError::on("INVALID_FIELD_FOR_INSERT_UPDATE", "cannot specify Id in an insert call", "Id"));
+                return Err(RecordError::on(
+                    "INVALID_FIELD_FOR_INSERT_UPDATE",
+                    "cannot specify Id in an insert call",
+                    "Id",
+                ));
             }
             let saved = dml::insert(org, object, write, context)?;
             undo.push(Undo::Delete(object, saved.id));
@@ -874,7 +1075,16 @@ fn save_collection_item(
             let text = id.unwrap_or_default();
             let slot = SfId::parse(&text)
                 .and_then(|i| org.find_in(object, &i))
-                .ok_or_else(|| RecordError::on("MALFORMED_ID", format!("{} ID: id value of incorrect type: {text}", org.object_def(object).label), "Id"))?;
+                .ok_or_else(|| {
+                    RecordError::on(
+                        "MALFORMED_ID",
+                        format!(
+                            "{} ID: id value of incorrect type: {text}",
+                            org.object_def(object).label
+                        ),
+                        "Id",
+                    )
+                })?;
             let previous = before(org, slot);
             let saved = dml::update(org, object, slot, write, context)?;
             if let Some(p) = previous {
@@ -891,13 +1101,25 @@ fn save_collection_item(
                 ));
             }
             let field = upsert_field.unwrap_or(0);
-            let key = write.iter().find(|(i, _)| *i == field).map(|(_, v)| v.to_text());
+            let key = write
+                .iter()
+                .find(|(i, _)| *i == field)
+                .map(|(_, v)| v.to_text());
             let existing = key
                 .as_deref()
                 .map(|k| org.lookup(object, field, k))
                 .unwrap_or_default();
-            let previous = existing.first().and_then(|s| before(org, *s).map(|r| (*s, r)));
-            let saved = dml::upsert(org, object, UpsertKey::Field(field), key.as_deref(), write, context)?;
+            let previous = existing
+                .first()
+                .and_then(|s| before(org, *s).map(|r| (*s, r)));
+            let saved = dml::upsert(
+                org,
+                object,
+                UpsertKey::Field(field),
+                key.as_deref(),
+                write,
+                context,
+            )?;
             match (saved.created, previous) {
                 (true, _) => undo.push(Undo::Delete(object, saved.id)),
                 (false, Some((slot, record))) => undo.push(Undo::Restore(object, slot, record)),

@@ -283,7 +283,12 @@ pub struct ObjectDef {
 }
 
 impl ObjectDef {
-    pub fn new(name: &str, label_plural: &str, key_prefix: &str, fields: Vec<FieldDef>) -> ObjectDef {
+    pub fn new(
+        name: &str,
+        label_plural: &str,
+        key_prefix: &str,
+        fields: Vec<FieldDef>,
+    ) -> ObjectDef {
         let mut def = ObjectDef {
             name: name.to_string(),
             label: label_from_api_name(name),
@@ -308,7 +313,11 @@ impl ObjectDef {
             .fields
             .iter()
             .enumerate()
-            .filter_map(|(i, f)| f.relationship_name.as_ref().map(|r| (r.to_ascii_lowercase(), i)))
+            .filter_map(|(i, f)| {
+                f.relationship_name
+                    .as_ref()
+                    .map(|r| (r.to_ascii_lowercase(), i))
+            })
             .collect();
     }
 
@@ -406,9 +415,15 @@ mod tests {
 
     #[test]
     fn labels_are_derived_from_api_names() {
-        assert_eq!(label_from_api_name("Shopify_Customer_ID__c"), "Shopify Customer ID");
+        assert_eq!(
+            label_from_api_name("Shopify_Customer_ID__c"),
+            "Shopify Customer ID"
+        );
         assert_eq!(label_from_api_name("LastName"), "Last Name");
-        assert_eq!(label_from_api_name("HasOptedOutOfEmail"), "Has Opted Out Of Email");
+        assert_eq!(
+            label_from_api_name("HasOptedOutOfEmail"),
+            "Has Opted Out Of Email"
+        );
     }
 
     #[test]
@@ -426,7 +441,9 @@ mod tests {
 
     #[test]
     fn datetimes_print_like_salesforce() {
-        let dt = DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z").unwrap().with_timezone(&Utc);
+        let dt = DateTime::parse_from_rfc3339("2026-11-25T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         assert_eq!(format_datetime(&dt), "2026-11-25T10:00:00.000+0000");
         assert_eq!(format_number(12.0), "12");
         assert_eq!(format_number(12.5), "12.5");

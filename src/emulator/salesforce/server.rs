@@ -17,7 +17,10 @@ use super::state::{EmulatorConfig, EmulatorState};
 #[derive(Debug, thiserror::Error)]
 pub enum EmulatorError {
     #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: SocketAddr, source: std::io::Error },
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     Setup(String),
     #[error("cannot read the org snapshot {path}: {reason}")]
@@ -66,7 +69,10 @@ impl Drop for RunningEmulator {
 }
 
 /// Binds `addr` (port 0 picks a free port) and serves until shut down.
-pub async fn start(config: EmulatorConfig, addr: SocketAddr) -> Result<RunningEmulator, EmulatorError> {
+pub async fn start(
+    config: EmulatorConfig,
+    addr: SocketAddr,
+) -> Result<RunningEmulator, EmulatorError> {
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| EmulatorError::Bind { addr, source })?;
@@ -84,10 +90,10 @@ pub async fn start(config: EmulatorConfig, addr: SocketAddr) -> Result<RunningEm
         format!("http://{host}:{}", local_addr.port())
     };
     let state = EmulatorState::new(config, base_url.clone()).map_err(EmulatorError::Setup)?;
-    if let Some(path) = state.config.state_file.clone() {
-        if path.exists() {
-            load_snapshot(&state, &path)?;
-        }
+    if let Some(path) = state.config.state_file.clone()
+        && path.exists()
+    {
+        load_snapshot(&state, &path)?;
     }
     let state = Arc::new(state);
     let app = router(Arc::clone(&state));
@@ -118,7 +124,10 @@ fn load_snapshot(state: &EmulatorState, path: &Path) -> Result<(), EmulatorError
     };
     let text = std::fs::read(path).map_err(|e| err(e.to_string()))?;
     let snapshot: OrgSnapshot = serde_json::from_slice(&text).map_err(|e| err(e.to_string()))?;
-    let mut org = state.org.lock().map_err(|_| err("state lock poisoned".into()))?;
+    let mut org = state
+        .org
+        .lock()
+        .map_err(|_| err("state lock poisoned".into()))?;
     org.restore(snapshot);
     let _ = Utc::now();
     Ok(())
@@ -131,7 +140,10 @@ pub fn save_snapshot(state: &EmulatorState, path: &Path) -> Result<(), EmulatorE
         reason,
     };
     let snapshot = {
-        let org = state.org.lock().map_err(|_| err("state lock poisoned".into()))?;
+        let org = state
+            .org
+            .lock()
+            .map_err(|_| err("state lock poisoned".into()))?;
         org.snapshot()
     };
     let bytes = serde_json::to_vec(&snapshot).map_err(|e| err(e.to_string()))?;

@@ -125,17 +125,55 @@ fn account() -> ObjectDef {
             reference("ParentId", &["Account"], "Parent"),
             picklist(
                 "Type",
-                &["Prospect", "Customer - Direct", "Customer - Channel", "Channel Partner / Reseller", "Installation Partner", "Technology Partner", "Other"],
+                &[
+                    "Prospect",
+                    "Customer - Direct",
+                    "Customer - Channel",
+                    "Channel Partner / Reseller",
+                    "Installation Partner",
+                    "Technology Partner",
+                    "Other",
+                ],
                 false,
                 None,
             ),
             picklist(
                 "Industry",
-                &["Agriculture", "Apparel", "Banking", "Communications", "Consulting", "Education", "Electronics", "Energy", "Finance", "Food & Beverage", "Healthcare", "Hospitality", "Manufacturing", "Media", "Retail", "Technology", "Transportation", "Other"],
+                &[
+                    "Agriculture",
+                    "Apparel",
+                    "Banking",
+                    "Communications",
+                    "Consulting",
+                    "Education",
+                    "Electronics",
+                    "Energy",
+                    "Finance",
+                    "Food & Beverage",
+                    "Healthcare",
+                    "Hospitality",
+                    "Manufacturing",
+                    "Media",
+                    "Retail",
+                    "Technology",
+                    "Transportation",
+                    "Other",
+                ],
                 false,
                 None,
             ),
-            picklist("AccountSource", &["Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other"], false, None),
+            picklist(
+                "AccountSource",
+                &[
+                    "Web",
+                    "Phone Inquiry",
+                    "Partner Referral",
+                    "Purchased List",
+                    "Other",
+                ],
+                false,
+                None,
+            ),
             picklist("Rating", &["Hot", "Warm", "Cold"], false, None),
             phone("Phone"),
             phone("Fax"),
@@ -158,8 +196,16 @@ fn contact() -> ObjectDef {
         vec![
             required(text("LastName", 80)),
             text("FirstName", 40),
-            picklist("Salutation", &["Mr.", "Ms.", "Mrs.", "Dr.", "Prof.", "Mx."], false, None),
-            formula(text("Name", 121), "IF(ISBLANK(FirstName), LastName, FirstName & \" \" & LastName)"),
+            picklist(
+                "Salutation",
+                &["Mr.", "Ms.", "Mrs.", "Dr.", "Prof.", "Mx."],
+                false,
+                None,
+            ),
+            formula(
+                text("Name", 121),
+                "IF(ISBLANK(FirstName), LastName, FirstName & \" \" & LastName)",
+            ),
             {
                 let mut f = id_lookup(typed("Email", FieldType::Email));
                 f.length = Some(80);
@@ -175,7 +221,18 @@ fn contact() -> ObjectDef {
             reference("ReportsToId", &["Contact"], "ReportsTo"),
             typed("Birthdate", FieldType::Date),
             long_text("Description"),
-            picklist("LeadSource", &["Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other"], false, None),
+            picklist(
+                "LeadSource",
+                &[
+                    "Web",
+                    "Phone Inquiry",
+                    "Partner Referral",
+                    "Purchased List",
+                    "Other",
+                ],
+                false,
+                None,
+            ),
             checkbox("HasOptedOutOfEmail", false),
             checkbox("HasOptedOutOfFax", false),
             checkbox("DoNotCall", false),
@@ -194,7 +251,10 @@ fn user() -> ObjectDef {
             id_lookup(required(text("Username", 80))),
             required(text("LastName", 80)),
             text("FirstName", 40),
-            formula(text("Name", 121), "IF(ISBLANK(FirstName), LastName, FirstName & \" \" & LastName)"),
+            formula(
+                text("Name", 121),
+                "IF(ISBLANK(FirstName), LastName, FirstName & \" \" & LastName)",
+            ),
             {
                 let mut f = required(typed("Email", FieldType::Email));
                 f.length = Some(128);
@@ -252,8 +312,16 @@ fn pricebook_entry() -> ObjectDef {
         system_fields(false),
         vec![
             read_only(text("Name", 255)),
-            required(create_only(reference("Pricebook2Id", &["Pricebook2"], "Pricebook2"))),
-            required(create_only(reference("Product2Id", &["Product2"], "Product2"))),
+            required(create_only(reference(
+                "Pricebook2Id",
+                &["Pricebook2"],
+                "Pricebook2",
+            ))),
+            required(create_only(reference(
+                "Product2Id",
+                &["Product2"],
+                "Product2",
+            ))),
             required(number("UnitPrice", FieldType::Currency, 16, 2)),
             checkbox("IsActive", false),
             checkbox("UseStandardPrice", false),
@@ -270,7 +338,12 @@ fn order() -> ObjectDef {
             required(reference("AccountId", &["Account"], "Account")),
             required(typed("EffectiveDate", FieldType::Date)),
             typed("EndDate", FieldType::Date),
-            required(picklist("Status", &["Draft", "Activated"], true, Some("Draft"))),
+            required(picklist(
+                "Status",
+                &["Draft", "Activated"],
+                true,
+                Some("Draft"),
+            )),
             read_only(text("StatusCode", 40)),
             reference("Pricebook2Id", &["Pricebook2"], "Pricebook2"),
             reference("BillToContactId", &["Contact"], "BillToContact"),
@@ -295,12 +368,19 @@ fn order_item() -> ObjectDef {
         system_fields(false),
         vec![
             required(create_only(reference("OrderId", &["Order"], "Order"))),
-            required(create_only(reference("PricebookEntryId", &["PricebookEntry"], "PricebookEntry"))),
+            required(create_only(reference(
+                "PricebookEntryId",
+                &["PricebookEntry"],
+                "PricebookEntry",
+            ))),
             read_only(reference("Product2Id", &["Product2"], "Product2")),
             required(number("Quantity", FieldType::Number, 18, 2)),
             required(number("UnitPrice", FieldType::Currency, 16, 2)),
             read_only(number("ListPrice", FieldType::Currency, 16, 2)),
-            formula(number("TotalPrice", FieldType::Currency, 16, 2), "Quantity * UnitPrice"),
+            formula(
+                number("TotalPrice", FieldType::Currency, 16, 2),
+                "Quantity * UnitPrice",
+            ),
             read_only(typed("OrderItemNumber", FieldType::AutoNumber)),
             text("Description", 255),
             typed("ServiceDate", FieldType::Date),
@@ -313,10 +393,20 @@ fn order_item() -> ObjectDef {
 fn account_contact_relation() -> ObjectDef {
     let mut roles = FieldDef::new("Roles", FieldType::MultiselectPicklist);
     roles.picklist = Some(Picklist {
-        values: ["Business User", "Decision Maker", "Economic Buyer", "Economic Decision Maker", "Evaluator", "Executive Sponsor", "Influencer", "Technical Buyer", "Other"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+        values: [
+            "Business User",
+            "Decision Maker",
+            "Economic Buyer",
+            "Economic Decision Maker",
+            "Evaluator",
+            "Executive Sponsor",
+            "Influencer",
+            "Technical Buyer",
+            "Other",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
         restricted: false,
         default: None,
     });
@@ -332,7 +422,12 @@ fn account_contact_relation() -> ObjectDef {
             typed("EndDate", FieldType::Date),
         ],
     );
-    ObjectDef::new("AccountContactRelation", "Account Contact Relationships", "07k", fields)
+    ObjectDef::new(
+        "AccountContactRelation",
+        "Account Contact Relationships",
+        "07k",
+        fields,
+    )
 }
 
 fn organization() -> ObjectDef {
@@ -350,7 +445,12 @@ fn organization() -> ObjectDef {
             text("TimeZoneSidKey", 40),
         ],
     );
-    read_only_object(ObjectDef::new("Organization", "Organizations", "00D", fields))
+    read_only_object(ObjectDef::new(
+        "Organization",
+        "Organizations",
+        "00D",
+        fields,
+    ))
 }
 
 fn entity_definition() -> ObjectDef {
@@ -372,7 +472,12 @@ fn entity_definition() -> ObjectDef {
         typed("IsEverDeletable", FieldType::Checkbox),
         typed("IsRetrieveable", FieldType::Checkbox),
     ];
-    read_only_object(ObjectDef::new("EntityDefinition", "Entity Definitions", "000", fields))
+    read_only_object(ObjectDef::new(
+        "EntityDefinition",
+        "Entity Definitions",
+        "000",
+        fields,
+    ))
 }
 
 fn read_only_object(mut def: ObjectDef) -> ObjectDef {

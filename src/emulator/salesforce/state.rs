@@ -36,7 +36,9 @@ impl std::str::FromStr for Processing {
         match s {
             "instant" => Ok(Processing::Instant),
             "realistic" => Ok(Processing::Realistic),
-            other => Err(format!("processing mode '{other}' is not one of: instant, realistic")),
+            other => Err(format!(
+                "processing mode '{other}' is not one of: instant, realistic"
+            )),
         }
     }
 }
@@ -86,7 +88,11 @@ impl std::fmt::Debug for EmulatorConfig {
 
 impl EmulatorConfig {
     /// Defaults for everything but the credentials.
-    pub fn new(consumer_key: String, certificate: ClientCertificate, username: String) -> EmulatorConfig {
+    pub fn new(
+        consumer_key: String,
+        certificate: ClientCertificate,
+        username: String,
+    ) -> EmulatorConfig {
         EmulatorConfig {
             consumer_key,
             certificate,
@@ -169,7 +175,6 @@ impl Stats {
 pub struct QueryCursor {
     pub records: Vec<serde_json::Value>,
     pub position: usize,
-    pub total: usize,
 }
 
 /// All mutable state. Locks are never held across an `.await`.
@@ -193,7 +198,12 @@ pub struct EmulatorState {
 impl EmulatorState {
     pub fn new(config: EmulatorConfig, base_url: String) -> Result<EmulatorState, String> {
         let schema = build_schema(config.sfdx_dir.as_deref())?;
-        let org = Org::new(schema, OrgProfile::default(), &config.seed_users(), Utc::now())?;
+        let org = Org::new(
+            schema,
+            OrgProfile::default(),
+            &config.seed_users(),
+            Utc::now(),
+        )?;
         let faults = Faults::new(config.faults.clone());
         let seed = config.faults.seed;
         Ok(EmulatorState {
@@ -232,7 +242,11 @@ impl EmulatorState {
 
     /// The next job Id (key prefix `750`).
     pub fn next_job_id(&self) -> SfId {
-        SfId::new("750", "5g", self.job_sequence.fetch_add(1, Ordering::Relaxed))
+        SfId::new(
+            "750",
+            "5g",
+            self.job_sequence.fetch_add(1, Ordering::Relaxed),
+        )
     }
 
     /// The daily API allowance in force.
@@ -245,6 +259,9 @@ impl EmulatorState {
     }
 
     pub fn org_id(&self) -> SfId {
-        self.org.lock().map(|o| o.profile.org_id).unwrap_or_else(|_| SfId::new("00D", "5g", 1))
+        self.org
+            .lock()
+            .map(|o| o.profile.org_id)
+            .unwrap_or_else(|_| SfId::new("00D", "5g", 1))
     }
 }

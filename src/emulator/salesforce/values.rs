@@ -64,7 +64,11 @@ pub const CSV_NULL: &str = "#N/A";
 fn deserialize_error(field: &FieldDef, text: &str, xsd: &str) -> RecordError {
     RecordError::on(
         "INVALID_TYPE_ON_FIELD_IN_RECORD",
-        format!("{}: value not of required type: {}", field.label, text_for_message(text, xsd)),
+        format!(
+            "{}: value not of required type: {}",
+            field.label,
+            text_for_message(text, xsd)
+        ),
         &field.name,
     )
 }
@@ -92,7 +96,9 @@ pub fn parse_text_value(field: &FieldDef, text: &str) -> Result<Value, RecordErr
         | FieldType::LongTextArea
         | FieldType::Phone
         | FieldType::Url
-        | FieldType::AutoNumber => check_length(field, text).map(|()| Value::String(text.to_string())),
+        | FieldType::AutoNumber => {
+            check_length(field, text).map(|()| Value::String(text.to_string()))
+        }
         FieldType::Email => {
             check_length(field, text)?;
             if is_valid_email(text) {
@@ -114,7 +120,8 @@ pub fn parse_text_value(field: &FieldDef, text: &str) -> Result<Value, RecordErr
             Ok(Value::String(parts.join(";")))
         }
         FieldType::Number | FieldType::Currency | FieldType::Percent => {
-            let n = parse_number(text).ok_or_else(|| deserialize_error(field, text, "xsd:double"))?;
+            let n =
+                parse_number(text).ok_or_else(|| deserialize_error(field, text, "xsd:double"))?;
             check_range(field, n, text)?;
             Ok(Value::Number(round_to_scale(n, field.scale)))
         }
@@ -166,7 +173,11 @@ pub fn parse_json_value(field: &FieldDef, value: &serde_json::Value) -> Result<V
         }
         other => Err(RecordError::on(
             "JSON_PARSER_ERROR",
-            format!("Cannot deserialize instance of {} from {} value", field.field_type.describe_name(), json_kind(other)),
+            format!(
+                "Cannot deserialize instance of {} from {} value",
+                field.field_type.describe_name(),
+                json_kind(other)
+            ),
             &field.name,
         )),
     }
@@ -186,7 +197,10 @@ fn check_length(field: &FieldDef, text: &str) -> Result<(), RecordError> {
         if len > max as usize {
             return Err(RecordError::on(
                 "STRING_TOO_LONG",
-                format!("{}: data value too large: {} (max length={max})", field.label, text),
+                format!(
+                    "{}: data value too large: {} (max length={max})",
+                    field.label, text
+                ),
                 &field.name,
             ));
         }
@@ -202,13 +216,20 @@ fn parse_picklist(field: &FieldDef, text: &str) -> Result<String, RecordError> {
     if let Some(v) = picklist.values.iter().find(|v| v.as_str() == text) {
         return Ok(v.clone());
     }
-    if let Some(v) = picklist.values.iter().find(|v| v.eq_ignore_ascii_case(text)) {
+    if let Some(v) = picklist
+        .values
+        .iter()
+        .find(|v| v.eq_ignore_ascii_case(text))
+    {
         return Ok(v.clone());
     }
     if picklist.restricted {
         Err(RecordError::on(
             "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-            format!("{}: bad value for restricted picklist field: {text}", field.label),
+            format!(
+                "{}: bad value for restricted picklist field: {text}",
+                field.label
+            ),
             &field.name,
         ))
     } else {
@@ -226,7 +247,10 @@ fn check_range(field: &FieldDef, n: f64, text: &str) -> Result<(), RecordError> 
     if n.abs() >= 10f64.powi(integer_digits) {
         return Err(RecordError::on(
             "NUMBER_OUTSIDE_VALID_RANGE",
-            format!("{}: value outside of valid range on numeric field: {text}", field.label),
+            format!(
+                "{}: value outside of valid range on numeric field: {text}",
+                field.label
+            ),
             &field.name,
         ));
     }
@@ -304,7 +328,9 @@ pub fn is_valid_email(text: &str) -> bool {
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
-        && !text.chars().any(|c| c.is_whitespace() || c == ',' || c == '<' || c == '>')
+        && !text
+            .chars()
+            .any(|c| c.is_whitespace() || c == ',' || c == '<' || c == '>')
 }
 
 #[cfg(test)]
@@ -318,17 +344,30 @@ mod tests {
 
     #[test]
     fn record_errors_render_like_bulk_results() {
-        let e = RecordError::on("REQUIRED_FIELD_MISSING", "Required fields are missing: [LastName]", "LastName");
-        assert_eq!(e.to_bulk_text(), "REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]:LastName --");
+        let e = RecordError::on(
+            "REQUIRED_FIELD_MISSING",
+            "Required fields are missing: [LastName]",
+            "LastName",
+        );
+        assert_eq!(
+            e.to_bulk_text(),
+            "REQUIRED_FIELD_MISSING:Required fields are missing: [LastName]:LastName --"
+        );
         let e = RecordError::new("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id");
-        assert_eq!(e.to_bulk_text(), "INVALID_CROSS_REFERENCE_KEY:invalid cross reference id:--");
+        assert_eq!(
+            e.to_bulk_text(),
+            "INVALID_CROSS_REFERENCE_KEY:invalid cross reference id:--"
+        );
     }
 
     #[test]
     fn text_longer_than_the_field_is_string_too_long() {
         let mut f = field("Shopify_Customer_ID__c", FieldType::Text);
         f.length = Some(3);
-        assert_eq!(parse_text_value(&f, "abc").unwrap(), Value::String("abc".into()));
+        assert_eq!(
+            parse_text_value(&f, "abc").unwrap(),
+            Value::String("abc".into())
+        );
         let err = parse_text_value(&f, "abcd").unwrap_err();
         assert_eq!(err.code, "STRING_TOO_LONG");
         assert!(err.message.contains("max length=3"), "{}", err.message);
@@ -350,7 +389,10 @@ mod tests {
             restricted: true,
             default: None,
         });
-        assert_eq!(parse_text_value(&f, "HIGH").unwrap(), Value::String("high".into()));
+        assert_eq!(
+            parse_text_value(&f, "HIGH").unwrap(),
+            Value::String("high".into())
+        );
         let err = parse_text_value(&f, "maybe").unwrap_err();
         assert_eq!(
             err.to_bulk_text(),
@@ -363,10 +405,19 @@ mod tests {
         let mut f = field("Total_Spend__c", FieldType::Currency);
         f.precision = Some(5);
         f.scale = Some(2);
-        assert_eq!(parse_text_value(&f, "9.12e2").unwrap(), Value::Number(912.0));
+        assert_eq!(
+            parse_text_value(&f, "9.12e2").unwrap(),
+            Value::Number(912.0)
+        );
         assert_eq!(parse_text_value(&f, "1.005").unwrap(), Value::Number(1.0));
-        assert_eq!(parse_text_value(&f, "1000").unwrap_err().code, "NUMBER_OUTSIDE_VALID_RANGE");
-        assert_eq!(parse_text_value(&f, "12abc").unwrap_err().code, "INVALID_TYPE_ON_FIELD_IN_RECORD");
+        assert_eq!(
+            parse_text_value(&f, "1000").unwrap_err().code,
+            "NUMBER_OUTSIDE_VALID_RANGE"
+        );
+        assert_eq!(
+            parse_text_value(&f, "12abc").unwrap_err().code,
+            "INVALID_TYPE_ON_FIELD_IN_RECORD"
+        );
     }
 
     #[test]
@@ -401,8 +452,19 @@ mod tests {
     fn emails_are_checked() {
         let f = field("Email", FieldType::Email);
         assert!(parse_text_value(&f, "ada@example.com").is_ok());
-        for bad in ["ada", "ada@", "@example.com", "ada@@example.com", "ada @example.com", "ada@example"] {
-            assert_eq!(parse_text_value(&f, bad).unwrap_err().code, "INVALID_EMAIL_ADDRESS", "{bad}");
+        for bad in [
+            "ada",
+            "ada@",
+            "@example.com",
+            "ada@@example.com",
+            "ada @example.com",
+            "ada@example",
+        ] {
+            assert_eq!(
+                parse_text_value(&f, bad).unwrap_err().code,
+                "INVALID_EMAIL_ADDRESS",
+                "{bad}"
+            );
         }
     }
 
@@ -410,6 +472,9 @@ mod tests {
     fn references_must_be_ids() {
         let f = field("AccountId", FieldType::Reference);
         assert!(parse_text_value(&f, "001A000000AhD4k").is_ok());
-        assert_eq!(parse_text_value(&f, "not-an-id").unwrap_err().code, "MALFORMED_ID");
+        assert_eq!(
+            parse_text_value(&f, "not-an-id").unwrap_err().code,
+            "MALFORMED_ID"
+        );
     }
 }

@@ -1,0 +1,91 @@
+//! The `shopforce` binary as a newcomer runs it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// `shopforce emulator salesforce` with no flags prints how to connect, and the printed
+/// curl login works as printed.
+#[test]
+fn the_emulator_started_without_flags_prints_a_working_curl_login() {
+    let home = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shopforce"))
+        .args(["emulator", "salesforce"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("HOME", home.path())
+        .env_remove("XDG_DATA_HOME")
+        // The only deviation from "no flags": port 0, so parallel test runs never collide.
+        .env("SHOPFORCE_EMULATOR_LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = Vec::new();
+    let started = Instant::now();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        let done = line.starts_with("Press Ctrl-C");
+        lines.push(line);
+        if done || started.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+    }
+    let banner = lines.join("\n");
+    for expected in [
+        "instance URL   http://127.0.0.1:",
+        "consumer key",
+        "username",
+        "private key",
+        "custom fields  from sfdx",
+    ] {
+        assert!(
+            banner.contains(expected),
+            "missing {expected:?} in:\n{banner}"
+        );
+    }
+    assert!(
+        home.path()
+            .join(".local/share/shopforce/emulator/jwt-private-key.pem")
+            .exists()
+    );
+    // Run the printed curl command exactly as printed.
+    let start = lines
+        .iter()
+        .position(|l| l.trim_start().starts_with("curl "))
+        .expect("a curl line");
+    let command = lines[start..start + 3].join("\n");
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(&command)
+        .output()
+        .expect("sh runs");
+    let body = String::from_utf8_lossy(&output.stdout);
+    let json: serde_json::Value =
+        serde_json::from_str(&body).unwrap_or_else(|_| panic!("not JSON: {body}\n{command}"));
+    assert!(
+        json["access_token"].as_str().unwrap().starts_with("00D"),
+        "{json}"
+    );
+    assert_eq!(json["token_type"], "Bearer");
+    // SIGTERM shuts it down cleanly.
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn help_lists_the_subcommands() {
+    let output = Command::new(env!("CARGO_BIN_EXE_shopforce"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("emulator") && text.contains("jwt-assertion"),
+        "{text}"
+    );
+}
