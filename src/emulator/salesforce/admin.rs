@@ -14,7 +14,7 @@ use chrono::Utc;
 use serde_json::{Value as Json, json};
 
 use super::faults::FaultProfile;
-use super::http::{SharedState, error_response, json_response, query_params};
+use super::http::{SharedState, error_response, json_response, lock_poisoned, query_params};
 
 pub fn router() -> Router<SharedState> {
     Router::new()
@@ -32,11 +32,7 @@ async fn records(
 ) -> Response {
     let params = query_params(raw.as_deref());
     let Ok(org) = state.org.lock() else {
-        return error_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "UNKNOWN_EXCEPTION",
-            "state lock poisoned",
-        );
+        return lock_poisoned();
     };
     let Some(o) = org.schema().position(&object) else {
         return error_response(

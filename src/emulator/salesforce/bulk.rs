@@ -3,8 +3,9 @@
 // Handlers return `Err(Response)` to answer early; boxing it would only add noise.
 #![allow(clippy::result_large_err)]
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -16,8 +17,8 @@ use serde_json::{Value as Json, json};
 
 use super::dml::SaveContext;
 use super::http::{
-    ApiRequest, ApiRequestHead, SharedState, error_response, json_response, method_not_allowed,
-    not_found, parse_json_body,
+    ApiRequest, ApiRequestHead, SharedState, error_response, json_response, lock_poisoned,
+    method_not_allowed, not_found, parse_json_body,
 };
 use super::ids::SfId;
 use super::ingest::{
@@ -104,25 +105,38 @@ async fn ingest_route(state: SharedState, request: ApiRequest) -> Response {
     }
 }
 
-fn with_ingest_job(
-    state: &EmulatorState,
+/// Runs `f` on the job with this Id under the jobs lock; 404 when there is none.
+fn with_job<J>(
+    jobs: &Mutex<HashMap<SfId, J>>,
     id: &str,
-    f: impl FnOnce(&mut IngestJob) -> Response,
+    f: impl FnOnce(&mut J) -> Response,
 ) -> Response {
     let Some(id) = SfId::parse(id) else {
         return not_found();
     };
-    let Ok(mut jobs) = state.ingest_jobs.lock() else {
-        return error_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "UNKNOWN_EXCEPTION",
-            "state lock poisoned",
-        );
+    let Ok(mut jobs) = jobs.lock() else {
+        return lock_poisoned();
     };
     match jobs.get_mut(&id) {
         Some(job) => f(job),
         None => not_found(),
     }
+}
+
+fn with_ingest_job(
+    state: &EmulatorState,
+    id: &str,
+    f: impl FnOnce(&mut IngestJob) -> Response,
+) -> Response {
+    with_job(&state.ingest_jobs, id, f)
+}
+
+fn with_query_job(
+    state: &EmulatorState,
+    id: &str,
+    f: impl FnOnce(&mut QueryJob) -> Response,
+) -> Response {
+    with_job(&state.query_jobs, id, f)
 }
 
 fn string_field<'a>(body: &'a Json, name: &str) -> Result<Option<&'a str>, Response> {
@@ -201,11 +215,7 @@ fn create_ingest(state: &EmulatorState, head: &ApiRequestHead, body: &[u8]) -> R
     };
     let canonical = {
         let Ok(org) = state.org.lock() else {
-            return error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "UNKNOWN_EXCEPTION",
-                "state lock poisoned",
-            );
+            return lock_poisoned();
         };
         let Some(def) = org.schema().object(&object) else {
             return invalid_job(&format!("InvalidJob : Unable to find object: {object}"));
@@ -386,11 +396,7 @@ fn delete_ingest(state: &EmulatorState, id: &str) -> Response {
         return not_found();
     };
     let Ok(mut jobs) = state.ingest_jobs.lock() else {
-        return error_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "UNKNOWN_EXCEPTION",
-            "state lock poisoned",
-        );
+        return lock_poisoned();
     };
     match jobs.get(&job_id) {
         None => not_found(),
@@ -412,11 +418,7 @@ fn results(state: &EmulatorState, id: &str, kind: ResultKind) -> Response {
             return not_found();
         };
         let Ok(jobs) = state.ingest_jobs.lock() else {
-            return error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "UNKNOWN_EXCEPTION",
-                "state lock poisoned",
-            );
+            return lock_poisoned();
         };
         let Some(job) = jobs.get(&job_id) else {
             return not_found();
@@ -802,27 +804,6 @@ async fn query_route(state: SharedState, request: ApiRequest) -> Response {
     }
 }
 
-fn with_query_job(
-    state: &EmulatorState,
-    id: &str,
-    f: impl FnOnce(&mut QueryJob) -> Response,
-) -> Response {
-    let Some(id) = SfId::parse(id) else {
-        return not_found();
-    };
-    let Ok(mut jobs) = state.query_jobs.lock() else {
-        return error_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "UNKNOWN_EXCEPTION",
-            "state lock poisoned",
-        );
-    };
-    match jobs.get_mut(&id) {
-        Some(job) => f(job),
-        None => not_found(),
-    }
-}
-
 fn create_query(state: &SharedState, head: &ApiRequestHead, body: &[u8]) -> Response {
     let body = match parse_json_body(body) {
         Ok(b) => b,
@@ -861,11 +842,7 @@ fn create_query(state: &SharedState, head: &ApiRequestHead, body: &[u8]) -> Resp
     }
     let object = {
         let Ok(org) = state.org.lock() else {
-            return error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "UNKNOWN_EXCEPTION",
-                "state lock poisoned",
-            );
+            return lock_poisoned();
         };
         if let Err(e) = soql::validate(&parsed, org.schema()) {
             return error_response(StatusCode::BAD_REQUEST, e.code, &e.message);
@@ -1020,11 +997,7 @@ fn delete_query(state: &EmulatorState, id: &str) -> Response {
         return not_found();
     };
     let Ok(mut jobs) = state.query_jobs.lock() else {
-        return error_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "UNKNOWN_EXCEPTION",
-            "state lock poisoned",
-        );
+        return lock_poisoned();
     };
     match jobs.get(&job_id) {
         None => not_found(),
@@ -1048,11 +1021,7 @@ fn query_results(state: &EmulatorState, id: &str, request: &ApiRequest) -> Respo
         return not_found();
     };
     let Ok(jobs) = state.query_jobs.lock() else {
-        return error_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "UNKNOWN_EXCEPTION",
-            "state lock poisoned",
-        );
+        return lock_poisoned();
     };
     let Some(job) = jobs.get(&job_id) else {
         return not_found();

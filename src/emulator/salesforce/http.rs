@@ -46,6 +46,15 @@ pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response
     json_response(status, json!([{"message": message, "errorCode": code}]))
 }
 
+/// A mutex was poisoned by a panicking thread: answer 500 instead of panicking again.
+pub fn lock_poisoned() -> Response {
+    error_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "UNKNOWN_EXCEPTION",
+        "state lock poisoned",
+    )
+}
+
 pub fn not_found() -> Response {
     error_response(
         StatusCode::NOT_FOUND,
@@ -147,11 +156,7 @@ async fn token(State(state): State<SharedState>, body: Bytes) -> Response {
     };
     let (user_id, active) = {
         let Ok(org) = state.org.lock() else {
-            return error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "UNKNOWN_EXCEPTION",
-                "state lock poisoned",
-            );
+            return lock_poisoned();
         };
         find_user(&org, &grant.username)
     };
@@ -170,11 +175,7 @@ async fn token(State(state): State<SharedState>, body: Bytes) -> Response {
     let org_id = state.org_id();
     let access_token = {
         let Ok(mut rng) = state.rng.lock() else {
-            return error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "UNKNOWN_EXCEPTION",
-                "state lock poisoned",
-            );
+            return lock_poisoned();
         };
         oauth::new_access_token(&org_id.as_str()[..15], &mut *rng)
     };
@@ -615,11 +616,7 @@ async fn identity(
     }
     let (first, last, email, display) = {
         let Ok(org) = state.org.lock() else {
-            return error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "UNKNOWN_EXCEPTION",
-                "state lock poisoned",
-            );
+            return lock_poisoned();
         };
         match org.find_id(&user) {
             Some((o, s)) => (

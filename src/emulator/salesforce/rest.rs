@@ -11,8 +11,8 @@ use serde_json::{Map, Value as Json, json};
 
 use super::dml::{self, SaveContext, Saved, UpsertKey, Write};
 use super::http::{
-    ApiRequest, ApiRequestHead, SharedState, error_response, json_response, method_not_allowed,
-    not_found, parse_json_body,
+    ApiRequest, ApiRequestHead, SharedState, error_response, json_response, lock_poisoned,
+    method_not_allowed, not_found, parse_json_body,
 };
 use super::ids::SfId;
 use super::org::{ObjectPos, Org, Record, Slot};
@@ -54,14 +54,6 @@ impl DataSource for OrgSource<'_> {
     }
 }
 
-fn lock_error() -> Response {
-    error_response(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "UNKNOWN_EXCEPTION",
-        "state lock poisoned",
-    )
-}
-
 fn record_url(version: f64, object: &str, id: &str) -> String {
     format!("/services/data/v{version:.1}/sobjects/{object}/{id}")
 }
@@ -91,7 +83,7 @@ pub async fn query(state: SharedState, request: ApiRequest) -> Response {
         Err(e) => return error_response(StatusCode::BAD_REQUEST, e.code, &e.message),
     };
     let Ok(org) = state.org.lock() else {
-        return lock_error();
+        return lock_poisoned();
     };
     if let Err(e) = soql::validate(&parsed, org.schema()) {
         return error_response(StatusCode::BAD_REQUEST, e.code, &e.message);
@@ -451,7 +443,7 @@ pub async fn sobjects(state: SharedState, request: ApiRequest) -> Response {
             return method_not_allowed(&head.method);
         }
         let Ok(org) = state.org.lock() else {
-            return lock_error();
+            return lock_poisoned();
         };
         let objects: Vec<Json> = org
             .schema()
@@ -466,7 +458,7 @@ pub async fn sobjects(state: SharedState, request: ApiRequest) -> Response {
     };
     let object = {
         let Ok(org) = state.org.lock() else {
-            return lock_error();
+            return lock_poisoned();
         };
         match org.schema().position(&object_name) {
             Some(o) => o,
@@ -482,7 +474,7 @@ pub async fn sobjects(state: SharedState, request: ApiRequest) -> Response {
     match (head.segments.len(), head.method.clone()) {
         (2, Method::GET) => {
             let Ok(org) = state.org.lock() else {
-                return lock_error();
+                return lock_poisoned();
             };
             json_response(
                 StatusCode::OK,
@@ -492,7 +484,7 @@ pub async fn sobjects(state: SharedState, request: ApiRequest) -> Response {
         (2, Method::POST) => create_one(&state, &head, object, &body),
         (3, Method::GET) if head.keyword(2).as_deref() == Some("describe") => {
             let Ok(org) = state.org.lock() else {
-                return lock_error();
+                return lock_poisoned();
             };
             json_response(StatusCode::OK, describe(org.object_def(object), version))
         }
@@ -643,7 +635,7 @@ fn create_one(
         Err(r) => return r,
     };
     let Ok(mut org) = state.org.lock() else {
-        return lock_error();
+        return lock_poisoned();
     };
     let result = json_to_write(&org, object, &record).and_then(|(write, id)| {
         if id.is_some() {
@@ -706,7 +698,7 @@ fn by_id(
     body: &[u8],
 ) -> Response {
     let Ok(mut org) = state.org.lock() else {
-        return lock_error();
+        return lock_poisoned();
     };
     let def = org.object_def(object);
     let slot = SfId::parse(id_text)
@@ -766,7 +758,7 @@ fn by_external_id(
     body: &[u8],
 ) -> Response {
     let Ok(mut org) = state.org.lock() else {
-        return lock_error();
+        return lock_poisoned();
     };
     let def = org.object_def(object);
     let Some(field) = def
@@ -904,7 +896,7 @@ pub async fn composite(state: SharedState, request: ApiRequest) -> Response {
         (_, m) => return method_not_allowed(m),
     };
     let Ok(mut org) = state.org.lock() else {
-        return lock_error();
+        return lock_poisoned();
     };
     let fixed_object = if mode == CollectionMode::Upsert {
         match org.schema().position(&head.segments[2]) {
