@@ -39,6 +39,7 @@ pub struct Options {
     pub max_upload_bytes: usize,
     pub state_file: Option<PathBuf>,
     pub batch_size: usize,
+    pub processing: shopforce::emulator::salesforce::Processing,
 }
 
 impl Default for Options {
@@ -51,6 +52,7 @@ impl Default for Options {
             max_upload_bytes: 150_000_000,
             state_file: None,
             batch_size: 10_000,
+            processing: shopforce::emulator::salesforce::Processing::Instant,
         }
     }
 }
@@ -109,6 +111,7 @@ impl Org {
         config.max_upload_bytes = options.max_upload_bytes;
         config.state_file = options.state_file;
         config.batch_size = options.batch_size;
+        config.processing = options.processing;
         let emulator = emu::start(config, "127.0.0.1:0".parse().unwrap())
             .await
             .expect("emulator starts");

@@ -110,13 +110,13 @@ async fn exp_may_be_milliseconds_or_a_numeric_string_and_aud_may_be_login_salesf
 #[tokio::test]
 async fn an_unknown_or_expired_token_gets_invalid_session_id() {
     let org = Org::start_with(Options {
-        token_ttl: Duration::from_secs(1),
+        token_ttl: Duration::from_secs(2),
         ..Options::default()
     })
     .await;
     let (status, _) = org.get_json("limits").await;
     assert_eq!(status, StatusCode::OK);
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     let (status, body) = org.get_json("limits").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(

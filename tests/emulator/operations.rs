@@ -127,8 +127,10 @@ async fn lock_failures_can_be_injected_per_row() {
 
 #[tokio::test]
 async fn rows_whose_parent_another_running_job_holds_fail_to_lock() {
+    // Realistic processing paces batches, so the two jobs are surely in flight together.
     let org = Org::start_with(Options {
-        batch_size: 1,
+        batch_size: 100,
+        processing: shopforce::emulator::salesforce::Processing::Realistic,
         ..Options::default()
     })
     .await;
@@ -142,7 +144,7 @@ async fn rows_whose_parent_another_running_job_holds_fail_to_lock() {
     let rows = |prefix: &str| {
         format!(
             "Shopify_Customer_ID__c,LastName,Account.Shopify_Company_ID__c\n{}",
-            (0..300)
+            (0..1000)
                 .map(|i| format!("{prefix}{i},N,C1\n"))
                 .collect::<String>()
         )
