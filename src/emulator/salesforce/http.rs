@@ -110,7 +110,8 @@ pub fn router(state: SharedState) -> Router {
         .fallback(fallback)
         .layer(DefaultBodyLimit::disable())
         .layer(RequestDecompressionLayer::new())
-        .layer(CompressionLayer::new())
+        // Fastest gzip: result files are large and the emulator must not be the bottleneck.
+        .layer(CompressionLayer::new().quality(tower_http::CompressionLevel::Fastest))
         .with_state(state)
 }
 

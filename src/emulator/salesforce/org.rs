@@ -164,9 +164,46 @@ pub struct Org {
     auto_numbers: HashMap<(ObjectPos, usize), u64>,
     /// Parsed formulas per (object, field).
     formulas: HashMap<(ObjectPos, usize), Formula>,
+    /// Positions of the audit fields per object, resolved once.
+    audit: Vec<AuditFields>,
     /// Users that exist in every org: the integration user first.
     pub integration_user: SfId,
     pub standard_pricebook: SfId,
+}
+
+/// Where an object keeps its audit fields (None when it has no such field).
+#[derive(Debug, Clone, Default)]
+struct AuditFields {
+    created_date: Option<usize>,
+    created_by: Option<usize>,
+    last_modified_date: Option<usize>,
+    last_modified_by: Option<usize>,
+    system_modstamp: Option<usize>,
+    is_deleted: Option<usize>,
+    owner: Option<usize>,
+    /// Auto-number fields and their display width.
+    auto_numbers: Vec<(usize, u32)>,
+}
+
+impl AuditFields {
+    fn of(def: &ObjectDef) -> AuditFields {
+        AuditFields {
+            created_date: def.field_position("CreatedDate"),
+            created_by: def.field_position("CreatedById"),
+            last_modified_date: def.field_position("LastModifiedDate"),
+            last_modified_by: def.field_position("LastModifiedById"),
+            system_modstamp: def.field_position("SystemModstamp"),
+            is_deleted: def.field_position("IsDeleted"),
+            owner: def.field_position("OwnerId"),
+            auto_numbers: def
+                .fields
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.field_type == FieldType::AutoNumber)
+                .map(|(i, f)| (i, f.length.unwrap_or(8).min(10)))
+                .collect(),
+        }
+    }
 }
 
 /// A user seeded into the org.
@@ -234,7 +271,9 @@ impl Org {
                 }
             }
         }
+        let audit = schema.objects().iter().map(AuditFields::of).collect();
         let mut org = Org {
+            audit,
             schema,
             tables,
             profile,
@@ -495,35 +534,27 @@ impl Org {
         for (i, v) in values {
             record.set(i, v);
         }
-        let user = user.unwrap_or(self.integration_user);
-        let def = self.object_def(object);
-        let system: Vec<(usize, Value)> = [
-            ("CreatedDate", Value::DateTime(now)),
-            ("LastModifiedDate", Value::DateTime(now)),
-            ("SystemModstamp", Value::DateTime(now)),
-            ("CreatedById", Value::String(user.as_str().to_string())),
-            ("LastModifiedById", Value::String(user.as_str().to_string())),
-            ("IsDeleted", Value::Boolean(false)),
-        ]
-        .into_iter()
-        .filter_map(|(n, v)| def.field_position(n).map(|i| (i, v)))
-        .collect();
-        let owner = def.field_position("OwnerId");
-        let autos: Vec<(usize, u32)> = def
-            .fields
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| f.field_type == FieldType::AutoNumber)
-            .map(|(i, f)| (i, f.length.unwrap_or(8).min(10)))
-            .collect();
-        for (i, v) in system {
-            record.set(i, v);
+        let user = Value::String(user.unwrap_or(self.integration_user).as_str().to_string());
+        let audit = &self.audit[object];
+        let stamps = [
+            (audit.created_date, Value::DateTime(now)),
+            (audit.last_modified_date, Value::DateTime(now)),
+            (audit.system_modstamp, Value::DateTime(now)),
+            (audit.created_by, user.clone()),
+            (audit.last_modified_by, user.clone()),
+            (audit.is_deleted, Value::Boolean(false)),
+        ];
+        for (field, value) in stamps {
+            if let Some(i) = field {
+                record.set(i, value);
+            }
         }
-        if let Some(o) = owner
+        if let Some(o) = audit.owner
             && record.get(o).is_null()
         {
-            record.set(o, Value::String(user.as_str().to_string()));
+            record.set(o, user);
         }
+        let autos = audit.auto_numbers.clone();
         for (i, width) in autos {
             let counter = self.auto_numbers.entry((object, i)).or_insert(0);
             *counter += 1;
@@ -554,15 +585,15 @@ impl Org {
         user: Option<SfId>,
         now: DateTime<Utc>,
     ) {
-        let user = user.unwrap_or(self.integration_user);
-        let def = self.object_def(object);
+        let user = Value::String(user.unwrap_or(self.integration_user).as_str().to_string());
+        let fields = &self.audit[object];
         let audit: Vec<(usize, Value)> = [
-            ("LastModifiedDate", Value::DateTime(now)),
-            ("SystemModstamp", Value::DateTime(now)),
-            ("LastModifiedById", Value::String(user.as_str().to_string())),
+            (fields.last_modified_date, Value::DateTime(now)),
+            (fields.system_modstamp, Value::DateTime(now)),
+            (fields.last_modified_by, user),
         ]
         .into_iter()
-        .filter_map(|(n, v)| def.field_position(n).map(|i| (i, v)))
+        .filter_map(|(f, v)| f.map(|i| (i, v)))
         .collect();
         let table = &mut self.tables[object];
         let Some(mut record) = table.slots.get_mut(slot as usize).and_then(Option::take) else {
