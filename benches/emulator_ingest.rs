@@ -87,8 +87,30 @@ impl Rng {
 }
 
 const FIRST_NAMES: &[&str] = &[
-    "Ada", "José", "Zoë", "François", "Åsa", "Søren", "Chloé", "Mary Ann", "Li", "Aoife", "Björn", "Renée", "Nuño",
-    "Jean-Luc", "Robert \"Bob\"", "Ngozi", "Émile", "Łukasz", "Fatima", "Dmitri", "O'Neil", "Kai", "Marta", "Hiroshi",
+    "Ada",
+    "José",
+    "Zoë",
+    "François",
+    "Åsa",
+    "Søren",
+    "Chloé",
+    "Mary Ann",
+    "Li",
+    "Aoife",
+    "Björn",
+    "Renée",
+    "Nuño",
+    "Jean-Luc",
+    "Robert \"Bob\"",
+    "Ngozi",
+    "Émile",
+    "Łukasz",
+    "Fatima",
+    "Dmitri",
+    "O'Neil",
+    "Kai",
+    "Marta",
+    "Hiroshi",
 ];
 const LAST_NAMES: &[&str] = &[
     "Smith",
@@ -129,6 +151,7 @@ fn ascii_slug(name: &str) -> String {
             'A'..='Z' => Some(c.to_ascii_lowercase()),
             'á' | 'à' | 'å' | 'ä' | 'Å' => Some('a'),
             'é' | 'è' | 'ë' | 'É' => Some('e'),
+            'í' | 'ì' | 'ï' => Some('i'),
             'ç' => Some('c'),
             'ñ' | 'Ñ' => Some('n'),
             'ó' | 'ø' | 'ö' | 'Ø' => Some('o'),
@@ -146,7 +169,7 @@ fn ascii_slug(name: &str) -> String {
 
 /// The upsert CSV (LF line endings, quoting where needed) for `rows` unique customers.
 fn generate_csv(rows: usize) -> Res<Bytes> {
-    let mut rng = Rng(0x5eed_0f_c0ffee);
+    let mut rng = Rng(0x5eed_0fc0_ffee);
     let mut writer = csv::WriterBuilder::new()
         .quote_style(csv::QuoteStyle::Necessary)
         .terminator(csv::Terminator::Any(b'\n'))
@@ -291,7 +314,8 @@ struct Claims<'a> {
 }
 
 async fn login(http: &Client, base: &str, key_pem: &[u8]) -> Res<String> {
-    let key = jsonwebtoken::EncodingKey::from_rsa_pem(key_pem).map_err(|e| format!("private key: {e}"))?;
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(key_pem)
+        .map_err(|e| format!("private key: {e}"))?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -410,7 +434,10 @@ async fn ingest_job(api: &Api, label: &'static str, csv: &Bytes, rows: usize) ->
         .map_err(|e| format!("upload: {e}"))?;
     let response = check(response, "upload").await?;
     if response.status() != StatusCode::CREATED {
-        return Err(format!("upload: expected 201 Created, got {}", response.status()));
+        return Err(format!(
+            "upload: expected 201 Created, got {}",
+            response.status()
+        ));
     }
     let upload = upload_started.elapsed();
 
@@ -425,7 +452,10 @@ async fn ingest_job(api: &Api, label: &'static str, csv: &Bytes, rows: usize) ->
     let info = loop {
         tokio::time::sleep(POLL).await;
         let info = api
-            .json(api.http.get(api.url(&format!("jobs/ingest/{id}"))), "job info")
+            .json(
+                api.http.get(api.url(&format!("jobs/ingest/{id}"))),
+                "job info",
+            )
             .await?;
         match info.get("state").and_then(Json::as_str) {
             Some("JobComplete") => break info,
@@ -434,15 +464,27 @@ async fn ingest_job(api: &Api, label: &'static str, csv: &Bytes, rows: usize) ->
         }
     };
     let processing = closed_at.elapsed();
-    let server_processing_ms = info.get("totalProcessingTime").and_then(Json::as_u64).unwrap_or(0);
-    let failed_reported = info.get("numberRecordsFailed").and_then(Json::as_u64).unwrap_or(0) as usize;
+    let server_processing_ms = info
+        .get("totalProcessingTime")
+        .and_then(Json::as_u64)
+        .unwrap_or(0);
+    let failed_reported = info
+        .get("numberRecordsFailed")
+        .and_then(Json::as_u64)
+        .unwrap_or(0) as usize;
 
     let results_started = Instant::now();
     let (ok_body, _) = api
-        .csv(&api.url(&format!("jobs/ingest/{id}/successfulResults")), "successfulResults")
+        .csv(
+            &api.url(&format!("jobs/ingest/{id}/successfulResults")),
+            "successfulResults",
+        )
         .await?;
     let (failed_body, _) = api
-        .csv(&api.url(&format!("jobs/ingest/{id}/failedResults")), "failedResults")
+        .csv(
+            &api.url(&format!("jobs/ingest/{id}/failedResults")),
+            "failedResults",
+        )
         .await?;
     let results = results_started.elapsed();
     let end_to_end = started.elapsed();
@@ -450,7 +492,11 @@ async fn ingest_job(api: &Api, label: &'static str, csv: &Bytes, rows: usize) ->
     let (successful, created) = count_result_rows(&ok_body, true);
     let (failed, _) = count_result_rows(&failed_body, false);
     if failed > 0 {
-        let sample: String = String::from_utf8_lossy(&failed_body).lines().take(4).collect::<Vec<_>>().join("\n");
+        let sample: String = String::from_utf8_lossy(&failed_body)
+            .lines()
+            .take(4)
+            .collect::<Vec<_>>()
+            .join("\n");
         eprintln!("{label}: {failed} failed rows; first ones:\n{sample}");
     }
     let (rss_after, peak_rss) = memory();
@@ -500,7 +546,10 @@ async fn query_job(api: &Api) -> Res<QueryReport> {
     loop {
         tokio::time::sleep(POLL).await;
         let info = api
-            .json(api.http.get(api.url(&format!("jobs/query/{id}"))), "query job info")
+            .json(
+                api.http.get(api.url(&format!("jobs/query/{id}"))),
+                "query job info",
+            )
             .await?;
         match info.get("state").and_then(Json::as_str) {
             Some("JobComplete") => break,
@@ -514,7 +563,10 @@ async fn query_job(api: &Api) -> Res<QueryReport> {
     let mut pages = 0;
     let mut locator: Option<String> = None;
     loop {
-        let mut url = format!("{}?maxRecords={QUERY_PAGE}", api.url(&format!("jobs/query/{id}/results")));
+        let mut url = format!(
+            "{}?maxRecords={QUERY_PAGE}",
+            api.url(&format!("jobs/query/{id}/results"))
+        );
         if let Some(l) = &locator {
             url.push_str("&locator=");
             url.push_str(l);
@@ -525,7 +577,11 @@ async fn query_job(api: &Api) -> Res<QueryReport> {
         match next.as_deref() {
             Some("null") => break,
             Some(l) if !l.is_empty() => locator = Some(l.to_string()),
-            other => return Err(format!("query results: unexpected Sforce-Locator {other:?}")),
+            other => {
+                return Err(format!(
+                    "query results: unexpected Sforce-Locator {other:?}"
+                ));
+            }
         }
     }
     let download = download_started.elapsed();
@@ -550,7 +606,7 @@ fn rate(n: f64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -573,9 +629,12 @@ async fn run(options: Options) -> Res<bool> {
 
     let dir = tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))?;
     let creds = oauth::ensure_dev_credentials(dir.path()).map_err(|e| e.to_string())?;
-    let certificate = ClientCertificate::from_file(&creds.certificate_path).map_err(|e| e.to_string())?;
-    let key_pem = std::fs::read(&creds.private_key_path).map_err(|e| format!("private key: {e}"))?;
-    let mut config = EmulatorConfig::new(CONSUMER_KEY.to_string(), certificate, USERNAME.to_string());
+    let certificate =
+        ClientCertificate::from_file(&creds.certificate_path).map_err(|e| e.to_string())?;
+    let key_pem =
+        std::fs::read(&creds.private_key_path).map_err(|e| format!("private key: {e}"))?;
+    let mut config =
+        EmulatorConfig::new(CONSUMER_KEY.to_string(), certificate, USERNAME.to_string());
     config.sfdx_dir = Some(concat!(env!("CARGO_MANIFEST_DIR"), "/sfdx").into());
     config.processing = Processing::Instant;
     let addr: SocketAddr = "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?;
@@ -606,11 +665,23 @@ async fn run(options: Options) -> Res<bool> {
         "\nemulator_ingest: {rows} rows, CSV {:.1} MB, gzip responses {}, processing Instant, {} cores",
         mb(csv.len() as u64),
         if options.gzip { "on" } else { "off" },
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
     );
     println!(
         "{:<7} {:>9} {:>9} {:>11} {:>9} {:>9} {:>12} {:>12} {:>7} {:>10} {:>10}",
-        "job", "rows", "upload", "processing", "results", "e2e", "rows/s e2e", "rows/s proc", "failed", "RSS after", "peak RSS"
+        "job",
+        "rows",
+        "upload",
+        "processing",
+        "results",
+        "e2e",
+        "rows/s e2e",
+        "rows/s proc",
+        "failed",
+        "RSS after",
+        "peak RSS"
     );
     for r in [&insert, &update] {
         println!(
@@ -643,7 +714,7 @@ async fn run(options: Options) -> Res<bool> {
         mb(query.peak_rss),
     );
     println!(
-        "server totalProcessingTime: insert {} ms, update {} ms; result files {:.1} MB + {:.1} MB; query pages {}",
+        "server totalProcessingTime: insert {} ms, update {} ms; result files downloaded: insert {:.1} MB, update {:.1} MB; query pages {}",
         insert.server_processing_ms,
         update.server_processing_ms,
         mb(insert.result_bytes as u64),
@@ -672,15 +743,24 @@ async fn run(options: Options) -> Res<bool> {
         }
     }
     if insert.created != rows {
-        eprintln!("error: insert job created {} of {rows} rows", insert.created);
+        eprintln!(
+            "error: insert job created {} of {rows} rows",
+            insert.created
+        );
         ok = false;
     }
     if update.created != 0 {
-        eprintln!("error: update job created {} rows; all should be updates", update.created);
+        eprintln!(
+            "error: update job created {} rows; all should be updates",
+            update.created
+        );
         ok = false;
     }
     if query.rows < rows {
-        eprintln!("error: the query returned {} Contacts, fewer than the {rows} loaded", query.rows);
+        eprintln!(
+            "error: the query returned {} Contacts, fewer than the {rows} loaded",
+            query.rows
+        );
         ok = false;
     }
     for r in [&insert, &update] {
@@ -712,7 +792,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the tokio runtime: {e}");
