@@ -21,6 +21,10 @@ use serde_json::{Value as Json, json};
 use shopforce::emulator::salesforce::oauth::{self, ClientCertificate};
 use shopforce::emulator::salesforce::{self as sf, EmulatorConfig, Processing};
 
+/// The allocator the `shopforce` binary uses, so the figures are the binary's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const API: &str = "v62.0";
 const CONSUMER_KEY: &str = "3MVG9bench.emulator.ingest";
 const USERNAME: &str = "bench@shopforce.example";

@@ -94,11 +94,13 @@ async fn ingest_route(state: SharedState, request: ApiRequest) -> Response {
         }
         (Some(_), Some("batches"), m) => method_not_allowed(m),
         (Some(id), Some("successfulresults"), &Method::GET) => {
-            results(&state, &id, ResultKind::Successful)
+            results(&state, &id, ResultKind::Successful).await
         }
-        (Some(id), Some("failedresults"), &Method::GET) => results(&state, &id, ResultKind::Failed),
+        (Some(id), Some("failedresults"), &Method::GET) => {
+            results(&state, &id, ResultKind::Failed).await
+        }
         (Some(id), Some("unprocessedrecords"), &Method::GET) => {
-            results(&state, &id, ResultKind::Unprocessed)
+            results(&state, &id, ResultKind::Unprocessed).await
         }
         (Some(_), Some(_), _) => not_found(),
         (Some(_), None, m) => method_not_allowed(m),
@@ -260,7 +262,7 @@ fn create_ingest(state: &EmulatorState, head: &ApiRequestHead, body: &[u8]) -> R
         system_modstamp: now,
         api_version: head.version,
         data: None,
-        outcomes: Vec::new(),
+        outcomes: Arc::default(),
         records_processed: 0,
         records_failed: 0,
         retries: 0,
@@ -387,7 +389,7 @@ fn mark_unprocessed_rest(job: &mut IngestJob) {
         && job.outcomes.is_empty()
     {
         let rows = job.dialect.reader(data).records().count().saturating_sub(1);
-        job.outcomes = vec![RowOutcome::Unprocessed; rows];
+        job.outcomes = Arc::new(vec![RowOutcome::Unprocessed; rows]);
     }
 }
 
@@ -412,7 +414,7 @@ fn delete_ingest(state: &EmulatorState, id: &str) -> Response {
     }
 }
 
-fn results(state: &EmulatorState, id: &str, kind: ResultKind) -> Response {
+async fn results(state: &EmulatorState, id: &str, kind: ResultKind) -> Response {
     let snapshot = {
         let Some(job_id) = SfId::parse(id) else {
             return not_found();
@@ -439,13 +441,46 @@ fn results(state: &EmulatorState, id: &str, kind: ResultKind) -> Response {
     };
     let (dialect, data, outcomes, order) = snapshot;
     let data = data.unwrap_or_default();
-    csv_response(ingest::render_results(
-        kind,
-        dialect,
-        &data,
-        &outcomes,
-        order.as_deref(),
-    ))
+    // A million-row file takes a while to render: it is written on a blocking thread and
+    // sent in chunks as it is written, so compression and the download overlap with it and
+    // the whole file is never held in memory.
+    let (sender, receiver) = tokio::sync::mpsc::channel::<Bytes>(4);
+    tokio::task::spawn_blocking(move || {
+        ingest::render_results_in_chunks(
+            kind,
+            dialect,
+            &data,
+            &outcomes,
+            order.as_deref(),
+            RESULT_CHUNK_BYTES,
+            &mut |chunk| sender.blocking_send(Bytes::from(chunk)).is_ok(),
+        );
+    });
+    let mut response = Response::new(axum::body::Body::new(ChunkedBody(receiver)));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv"));
+    response
+}
+
+/// Size of the pieces a result file is streamed in.
+const RESULT_CHUNK_BYTES: usize = 256 * 1024;
+
+/// A response body fed from a channel, chunk by chunk.
+struct ChunkedBody(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl http_body::Body for ChunkedBody {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|bytes| Ok(http_body::Frame::data(bytes))))
+    }
 }
 
 fn list_jobs(state: &EmulatorState, request: &ApiRequest, ingest: bool) -> Response {
@@ -680,20 +715,11 @@ fn process_ingest(
     {
         first.insert(0, '\u{feff}');
     }
-    let mut rows = Vec::new();
-    for (n, record) in records.enumerate() {
-        match record {
-            Ok(r) => rows.push(r),
-            Err(e) => {
-                return Err(format!(
-                    "ClientInputError : CSV row {} could not be parsed: {e}",
-                    n + 2
-                ));
-            }
-        }
-    }
-    let (plan, duplicates) = {
-        let org = state
+    drop(records);
+    drop(reader);
+    // First pass: every row parses, and which keys repeat. Nothing is saved before it.
+    let (plan, scan) = {
+        let mut org = state
             .org
             .lock()
             .map_err(|_| "InternalServerError : state lock poisoned".to_string())?;
@@ -702,22 +728,36 @@ fn process_ingest(
             .position(object)
             .ok_or_else(|| format!("InvalidJob : Unable to find object: {object}"))?;
         let plan = ingest::plan(&org, object_pos, operation, external_id_field, &header)?;
-        let duplicates = ingest::duplicate_keys(&org, &plan, &rows);
-        (plan, duplicates)
+        let scan = ingest::scan_upload(&org, &plan, dialect, data)?;
+        // Room for the new records up front. An upsert's rows may all be updates, so it
+        // reserves only what the table could not already be matching.
+        let expected_new = match operation {
+            Operation::Insert => scan.rows,
+            Operation::Upsert => scan.rows.saturating_sub(org.count(object_pos)),
+            _ => 0,
+        };
+        org.reserve(object_pos, expected_new);
+        (plan, scan)
     };
+    let total = scan.rows;
     let contention = state
         .faults
         .lock()
         .map(|f| f.profile.lock_contention)
         .unwrap_or(false);
-    let mut outcomes: Vec<RowOutcome> = Vec::with_capacity(rows.len());
+    let mut outcomes: Vec<RowOutcome> = Vec::with_capacity(total);
     // A job told to fail stops half-way, as a real job that exhausts its retries does.
-    let limit = if fail_part_way {
-        rows.len() / 2
-    } else {
-        rows.len()
-    };
-    for batch in rows[..limit].chunks(batch_size) {
+    let limit = if fail_part_way { total / 2 } else { total };
+    // Second pass: rows are parsed again as they are saved, one internal batch (one hold
+    // of the org lock) at a time, so a job never holds its parsed rows in memory.
+    let mut reader = dialect.reader(data);
+    let mut row = csv::StringRecord::new();
+    // The header was read above; skip it.
+    reader
+        .read_record(&mut row)
+        .map_err(|e| format!("ClientInputError : CSV header could not be parsed: {e}"))?;
+    let batch_size = batch_size.max(1);
+    while outcomes.len() < limit {
         let aborted = state
             .ingest_jobs
             .lock()
@@ -731,7 +771,9 @@ fn process_ingest(
             job: job_id,
             contention,
         };
-        let batch_outcomes: Vec<RowOutcome> = {
+        let batch_len = batch_size.min(limit - outcomes.len());
+        let before = outcomes.len();
+        {
             let mut org = state
                 .org
                 .lock()
@@ -740,17 +782,35 @@ fn process_ingest(
                 user,
                 now: Utc::now(),
             };
-            batch
-                .iter()
-                .map(|row| ingest::apply_row(&mut org, &plan, row, &duplicates, &mut gate, ctx))
-                .collect()
-        };
-        let failed = batch_outcomes.iter().filter(|o| !o.is_success()).count() as u64;
+            for _ in 0..batch_len {
+                match reader.read_record(&mut row) {
+                    Ok(true) => outcomes.push(ingest::apply_row(
+                        &mut org,
+                        &plan,
+                        &row,
+                        &scan.duplicates,
+                        &mut gate,
+                        ctx,
+                    )),
+                    Ok(false) => break,
+                    Err(e) => {
+                        return Err(format!(
+                            "ClientInputError : CSV row {} could not be parsed: {e}",
+                            outcomes.len() + 2
+                        ));
+                    }
+                }
+            }
+        }
+        let batch = &outcomes[before..];
+        if batch.is_empty() {
+            break;
+        }
+        let failed = batch.iter().filter(|o| !o.is_success()).count() as u64;
         state
             .stats
             .rows_ingested
-            .fetch_add(batch_outcomes.len() as u64, Ordering::Relaxed);
-        outcomes.extend(batch_outcomes);
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
         if let Ok(mut jobs) = state.ingest_jobs.lock()
             && let Some(job) = jobs.get_mut(&job_id)
         {
@@ -763,16 +823,15 @@ fn process_ingest(
         }
     }
     let processed = outcomes.len();
-    outcomes.resize(rows.len(), RowOutcome::Unprocessed);
+    outcomes.resize(total, RowOutcome::Unprocessed);
     if let Ok(mut jobs) = state.ingest_jobs.lock()
         && let Some(job) = jobs.get_mut(&job_id)
     {
-        job.outcomes = outcomes;
+        job.outcomes = Arc::new(outcomes);
     }
     if fail_part_way {
         return Err(format!(
-            "InternalServerError : Batch processing failed after {processed} of {} records; resubmit the unprocessed records",
-            rows.len()
+            "InternalServerError : Batch processing failed after {processed} of {total} records; resubmit the unprocessed records"
         ));
     }
     Ok(())

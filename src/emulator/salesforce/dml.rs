@@ -91,7 +91,7 @@ pub fn insert(
             f.picklist
                 .as_ref()
                 .and_then(|p| p.default.clone())
-                .map(Value::String)
+                .map(|s| Value::String(s.into()))
         });
         if let Some(v) = default {
             non_null[i] = !v.is_null();
@@ -398,7 +398,9 @@ mod rules {
                     product_field.zip(pricebook_field).is_some_and(|(pf, bf)| {
                         org.lookup(object, pf, product.as_str())
                             .into_iter()
-                            .any(|s| org.value(object, s, bf) == Value::String(book_id.to_string()))
+                            .any(|s| {
+                                org.value(object, s, bf) == Value::String(book_id.as_str().into())
+                            })
                     })
                 };
                 if existing(book) {

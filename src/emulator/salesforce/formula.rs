@@ -450,7 +450,7 @@ impl Parser {
                 Ok(Expr::Literal(if s.is_empty() {
                     Value::Null
                 } else {
-                    Value::String(s)
+                    Value::String(s.into())
                 }))
             }
             Tok::LParen => {
@@ -629,7 +629,7 @@ impl Ctx<'_> {
             BinOp::And => return Value::Boolean(truthy(&self.eval(a)) && truthy(&self.eval(b))),
             BinOp::Or => return Value::Boolean(truthy(&self.eval(a)) || truthy(&self.eval(b))),
             BinOp::Concat => {
-                return Value::String(self.text(a) + &self.text(b));
+                return Value::String((self.text(a) + &self.text(b)).into());
             }
             _ => {}
         }
@@ -710,7 +710,7 @@ impl Ctx<'_> {
             }
             Text => match self.eval(&args[0]) {
                 Value::Null => Value::Null,
-                v => Value::String(text_of(&v)),
+                v => Value::String(text_of(&v).into()),
             },
             ValueOf => match self.eval(&args[0]) {
                 Value::Number(n) => Value::Number(n),
@@ -747,7 +747,7 @@ impl Ctx<'_> {
     fn map_text(&self, e: &Expr, f: impl Fn(&str) -> String) -> Value {
         match self.eval(e) {
             Value::Null => Value::Null,
-            v => Value::String(f(&text_of(&v))),
+            v => Value::String(f(&text_of(&v)).into()),
         }
     }
 }
@@ -884,7 +884,7 @@ fn coerce(v: Value, return_type: FieldType) -> Value {
         _ => match v {
             Value::Null => Value::Null,
             Value::String(s) => Value::String(s),
-            other => Value::String(text_of(&other)),
+            other => Value::String(text_of(&other).into()),
         },
     }
 }
@@ -1092,7 +1092,7 @@ mod tests {
             text("IF(ISBLANK(Name__c), 'none', Name__c)", &[]),
             Value::String("none".into())
         );
-        let empty = [("Name__c", Value::String(String::new()))];
+        let empty = [("Name__c", Value::String(String::new().into()))];
         assert_eq!(
             text("BLANKVALUE(Name__c, 'fallback')", &empty),
             Value::String("fallback".into())

@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use chrono::Utc;
+use http_body_util::BodyExt;
 use serde_json::{Value as Json, json};
 use tower_http::compression::CompressionLayer;
 use tower_http::decompression::RequestDecompressionLayer;
@@ -369,14 +370,42 @@ impl ApiRequest {
             headers: self.headers,
             caller: self.caller,
         };
-        match axum::body::to_bytes(self.body, limit).await {
-            Ok(bytes) => Ok((bytes, head)),
-            Err(_) => Err(error_response(
+        let too_large = || {
+            error_response(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "EXCEEDED_MAX_SIZE_REQUEST",
                 &format!("Request body exceeds the maximum size of {limit} bytes"),
-            )),
+            )
+        };
+        // Sized once from Content-Length (a hint: gzip bodies grow past it) instead of
+        // collecting frames and copying them together.
+        let hint = head
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(0);
+        if hint > limit {
+            return Err(too_large());
         }
+        let mut buffer = bytes::BytesMut::with_capacity(hint);
+        let mut body = self.body;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| {
+                error_response(
+                    StatusCode::BAD_REQUEST,
+                    "INVALID_REQUEST",
+                    &format!("The request body could not be read: {e}"),
+                )
+            })?;
+            if let Ok(data) = frame.into_data() {
+                if buffer.len() + data.len() > limit {
+                    return Err(too_large());
+                }
+                buffer.extend_from_slice(&data);
+            }
+        }
+        Ok((buffer.freeze(), head))
     }
 }
 

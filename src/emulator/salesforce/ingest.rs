@@ -1,7 +1,9 @@
 //! Bulk API 2.0 ingest data: CSV dialects, header planning, per-row saves, and the
 //! successful / failed / unprocessed result files.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::hash::BuildHasher;
 
 use serde::{Deserialize, Serialize};
 
@@ -336,41 +338,147 @@ impl RowOutcome {
     }
 }
 
-/// Keys used more than once in one job: Salesforce rejects every row that shares one.
-pub fn duplicate_keys(org: &Org, plan: &Plan, rows: &[csv::StringRecord]) -> HashMap<String, u32> {
-    let Some(k) = plan.key_column else {
-        return HashMap::new();
-    };
+/// Keys used by more than one row of a job: Salesforce rejects every row that shares
+/// one (`DUPLICATE_VALUE`), whatever the order of the rows.
+#[derive(Debug, Default)]
+pub struct DuplicateKeys {
+    /// Normalised keys seen more than once.
+    keys: HashSet<String>,
+    case_sensitive: bool,
+    is_id: bool,
+}
+
+impl DuplicateKeys {
+    /// Whether `key` (as written in a row) is one of the repeated keys.
+    pub fn contains(&self, key: &str) -> bool {
+        !self.keys.is_empty()
+            && self
+                .keys
+                .contains(&*normalise_key(key, self.case_sensitive, self.is_id))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}
+
+/// What a first pass over an upload learns before any row is saved.
+#[derive(Debug)]
+pub struct UploadScan {
+    /// Data rows (the header excluded).
+    pub rows: usize,
+    pub duplicates: DuplicateKeys,
+}
+
+/// Reads every data row of an upload once: checks that each parses (a row that does not
+/// fails the whole job, before anything is saved, as Salesforce does) and finds the keys
+/// used more than once. Keys are compared by 64-bit hash first, and only the rare repeated
+/// hashes are re-read as text, so a million-row job keeps 8 bytes per distinct key rather
+/// than a copy of every key.
+pub fn scan_upload(
+    org: &Org,
+    plan: &Plan,
+    dialect: Dialect,
+    data: &[u8],
+) -> Result<UploadScan, String> {
     let case_sensitive = match plan.upsert_key {
         Some(UpsertKey::Field(f)) => org.object_def(plan.object).fields[f].case_sensitive,
         _ => true,
     };
-    let mut counts: HashMap<String, u32> = HashMap::with_capacity(rows.len());
-    for row in rows {
-        let key = row.get(k).unwrap_or("");
-        if key.is_empty() {
-            continue;
+    let is_id = plan.upsert_key.is_none() || plan.upsert_key == Some(UpsertKey::Id);
+    let hasher = foldhash::fast::FixedState::with_seed(0x6475_706b_6579_7321);
+    let key_hash = |key: &str| hasher.hash_one(&*normalise_key(key, case_sensitive, is_id));
+
+    let mut seen: HashSet<u64, foldhash::fast::FixedState> = HashSet::default();
+    let mut repeated: HashSet<u64, foldhash::fast::FixedState> = HashSet::default();
+    let mut rows = 0usize;
+    for_each_row(dialect, data, |n, row| {
+        rows = n + 1;
+        if let Some(key) = plan
+            .key_column
+            .and_then(|k| row.get(k))
+            .filter(|k| !k.is_empty())
+        {
+            let hash = key_hash(key);
+            if !seen.insert(hash) {
+                repeated.insert(hash);
+            }
         }
-        let key = normalise_key(
-            key,
-            case_sensitive,
-            plan.upsert_key.is_none() || plan.upsert_key == Some(UpsertKey::Id),
-        );
-        *counts.entry(key).or_insert(0) += 1;
+        Ok(())
+    })?;
+    drop(seen);
+
+    let mut keys = HashSet::new();
+    if !repeated.is_empty() {
+        let mut counts: HashMap<String, u32> = HashMap::new();
+        for_each_row(dialect, data, |_, row| {
+            if let Some(key) = plan
+                .key_column
+                .and_then(|k| row.get(k))
+                .filter(|k| !k.is_empty())
+                && repeated.contains(&key_hash(key))
+            {
+                *counts
+                    .entry(normalise_key(key, case_sensitive, is_id).into_owned())
+                    .or_insert(0) += 1;
+            }
+            Ok(())
+        })?;
+        keys = counts
+            .into_iter()
+            .filter(|(_, n)| *n > 1)
+            .map(|(k, _)| k)
+            .collect();
     }
-    counts.retain(|_, n| *n > 1);
-    counts
+    Ok(UploadScan {
+        rows,
+        duplicates: DuplicateKeys {
+            keys,
+            case_sensitive,
+            is_id,
+        },
+    })
 }
 
-fn normalise_key(key: &str, case_sensitive: bool, is_id: bool) -> String {
+/// Calls `visit` with each data row of an upload (numbered from 0, header skipped),
+/// reusing one record buffer. A row that does not parse stops the walk with the job's
+/// error message.
+pub fn for_each_row(
+    dialect: Dialect,
+    data: &[u8],
+    mut visit: impl FnMut(usize, &csv::StringRecord) -> Result<(), String>,
+) -> Result<(), String> {
+    let mut reader = dialect.reader(data);
+    let mut row = csv::StringRecord::new();
+    let mut n = 0usize;
+    let mut header = true;
+    loop {
+        match reader.read_record(&mut row) {
+            Ok(false) => return Ok(()),
+            Ok(true) if header => header = false,
+            Ok(true) => {
+                visit(n, &row)?;
+                n += 1;
+            }
+            Err(e) => {
+                return Err(format!(
+                    "ClientInputError : CSV row {} could not be parsed: {e}",
+                    n + 2
+                ));
+            }
+        }
+    }
+}
+
+fn normalise_key(key: &str, case_sensitive: bool, is_id: bool) -> Cow<'_, str> {
     if is_id {
         SfId::parse(key)
-            .map(|id| id.to_string())
-            .unwrap_or_else(|| key.to_string())
-    } else if case_sensitive {
-        key.to_string()
+            .map(|id| Cow::Owned(id.to_string()))
+            .unwrap_or(Cow::Borrowed(key))
+    } else if case_sensitive || (key.is_ascii() && !key.bytes().any(|b| b.is_ascii_uppercase())) {
+        Cow::Borrowed(key)
     } else {
-        key.to_lowercase()
+        Cow::Owned(key.to_lowercase())
     }
 }
 
@@ -394,25 +502,25 @@ pub fn apply_row(
     org: &mut Org,
     plan: &Plan,
     row: &csv::StringRecord,
-    duplicates: &HashMap<String, u32>,
+    duplicates: &DuplicateKeys,
     gate: &mut dyn RowGate,
     ctx: SaveContext,
 ) -> RowOutcome {
     match build_row(org, plan, row, duplicates, gate) {
-        Ok((write, key)) => save_row(org, plan, write, key.as_deref(), ctx),
+        Ok((write, key)) => save_row(org, plan, write, key, ctx),
         Err((error, id)) => RowOutcome::failed(&error, id),
     }
 }
 
 type RowFailure = (RecordError, Option<SfId>);
 
-fn build_row(
+fn build_row<'r>(
     org: &Org,
     plan: &Plan,
-    row: &csv::StringRecord,
-    duplicates: &HashMap<String, u32>,
+    row: &'r csv::StringRecord,
+    duplicates: &DuplicateKeys,
     gate: &mut dyn RowGate,
-) -> Result<(Write, Option<String>), RowFailure> {
+) -> Result<(Write, Option<&'r str>), RowFailure> {
     let def = org.object_def(plan.object);
     if row.len() != plan.columns.len() {
         return Err((
@@ -430,31 +538,24 @@ fn build_row(
     let key = plan
         .key_column
         .and_then(|k| row.get(k))
-        .filter(|k| !k.is_empty())
-        .map(str::to_string);
-    let existing_id = match (&key, plan.upsert_key) {
+        .filter(|k| !k.is_empty());
+    let existing_id = match (key, plan.upsert_key) {
         (Some(k), None) | (Some(k), Some(UpsertKey::Id)) => SfId::parse(k),
         _ => None,
     };
-    if let Some(k) = &key
-        && !duplicates.is_empty()
+    if let Some(k) = key
+        && duplicates.contains(k)
     {
-        let case_sensitive = match plan.upsert_key {
-            Some(UpsertKey::Field(f)) => def.fields[f].case_sensitive,
-            _ => true,
-        };
         let is_id = plan.upsert_key.is_none() || plan.upsert_key == Some(UpsertKey::Id);
-        if duplicates.contains_key(&normalise_key(k, case_sensitive, is_id)) {
-            let error = if is_id {
-                RecordError::new("DUPLICATE_VALUE", format!("Duplicate id in list: {k}"))
-            } else {
-                RecordError::new(
-                    "DUPLICATE_VALUE",
-                    format!("Duplicate external id specified: {k}"),
-                )
-            };
-            return Err((error, existing_id));
-        }
+        let error = if is_id {
+            RecordError::new("DUPLICATE_VALUE", format!("Duplicate id in list: {k}"))
+        } else {
+            RecordError::new(
+                "DUPLICATE_VALUE",
+                format!("Duplicate external id specified: {k}"),
+            )
+        };
+        return Err((error, existing_id));
     }
     if matches!(plan.operation, Operation::Delete | Operation::HardDelete) {
         return Ok((Vec::new(), key));
@@ -505,7 +606,7 @@ fn build_row(
                         let id = org.record(*parent_object, *slot).map(|r| r.id);
                         if let Some(id) = id {
                             parents.push(id);
-                            write.push((*reference_field, Value::String(id.to_string())));
+                            write.push((*reference_field, Value::String(id.as_str().into())));
                         }
                     }
                     [] => {
@@ -606,8 +707,7 @@ pub enum ResultKind {
     Unprocessed,
 }
 
-/// Renders a result file from the uploaded CSV and the per-row outcomes. `order` gives
-/// the order rows are written in (Salesforce does not keep upload order).
+/// Renders a whole result file into memory (see [`render_results_in_chunks`]).
 pub fn render_results(
     kind: ResultKind,
     dialect: Dialect,
@@ -615,77 +715,185 @@ pub fn render_results(
     outcomes: &[RowOutcome],
     order: Option<&[u32]>,
 ) -> Vec<u8> {
+    let mut file = Vec::new();
+    render_results_in_chunks(
+        kind,
+        dialect,
+        data,
+        outcomes,
+        order,
+        usize::MAX,
+        &mut |chunk| {
+            file.extend_from_slice(&chunk);
+            true
+        },
+    );
+    file
+}
+
+/// Renders a result file from the uploaded CSV and the per-row outcomes, handing it to
+/// `sink` in chunks of about `chunk_size` bytes (so a million-row file can be sent while it
+/// is written). `sink` returns false to stop (the client went away). `order` gives the
+/// order rows are written in (Salesforce does not keep upload order).
+pub fn render_results_in_chunks(
+    kind: ResultKind,
+    dialect: Dialect,
+    data: &[u8],
+    outcomes: &[RowOutcome],
+    order: Option<&[u32]>,
+    chunk_size: usize,
+    sink: &mut dyn FnMut(Vec<u8>) -> bool,
+) {
     let mut reader = dialect.reader(data);
-    let mut records = reader.records();
-    let header: Vec<String> = match records.next() {
-        Some(Ok(h)) => h.iter().map(str::to_string).collect(),
+    let mut row = csv::ByteRecord::new();
+    let header: Vec<String> = match reader.read_byte_record(&mut row) {
+        Ok(true) => row
+            .iter()
+            .map(|cell| String::from_utf8_lossy(cell).into_owned())
+            .collect(),
         _ => Vec::new(),
     };
-    let rows: Vec<csv::StringRecord> = records.filter_map(Result::ok).collect();
-    let delimiter = dialect.delimiter.byte() as char;
-    let mut out = Vec::with_capacity(data.len() + outcomes.len() * 32);
+    let delimiter = dialect.delimiter.byte();
+    let terminator = dialect.line_ending.terminator();
+    let wanted = |outcome: &RowOutcome| {
+        matches!(
+            (kind, outcome),
+            (
+                ResultKind::Successful,
+                RowOutcome::Created(_) | RowOutcome::Updated(_)
+            ) | (ResultKind::Failed, RowOutcome::Failed { .. })
+                | (ResultKind::Unprocessed, RowOutcome::Unprocessed)
+        )
+    };
+    let wanted_rows = outcomes.iter().filter(|o| wanted(o)).count();
+    let expected = if wanted_rows == 0 {
+        256
+    } else {
+        data.len() / outcomes.len().max(1) * wanted_rows + wanted_rows * 40
+    };
+    let capacity = expected.min(chunk_size.saturating_add(4096));
+    let mut out = Vec::with_capacity(capacity);
     // Header: the sf__ columns quoted, the uploaded header as uploaded.
     let mut header_line = String::new();
-    match kind {
-        ResultKind::Successful => {
-            header_line.push_str("\"sf__Id\"");
-            header_line.push(delimiter);
-            header_line.push_str("\"sf__Created\"");
-        }
-        ResultKind::Failed => {
-            header_line.push_str("\"sf__Id\"");
-            header_line.push(delimiter);
-            header_line.push_str("\"sf__Error\"");
-        }
-        ResultKind::Unprocessed => {}
+    let sf_columns = match kind {
+        ResultKind::Successful => Some("\"sf__Created\""),
+        ResultKind::Failed => Some("\"sf__Error\""),
+        ResultKind::Unprocessed => None,
+    };
+    if let Some(second) = sf_columns {
+        header_line.push_str("\"sf__Id\"");
+        header_line.push(delimiter as char);
+        header_line.push_str(second);
     }
     let mut header_writer = dialect.writer(false);
     let _ = header_writer.write_record(&header);
     let echoed = header_writer.into_inner().unwrap_or_default();
     let echoed = String::from_utf8_lossy(&echoed);
     let echoed = echoed.trim_end_matches(['\r', '\n']);
-    if kind != ResultKind::Unprocessed && !header.is_empty() {
-        header_line.push(delimiter);
+    if sf_columns.is_some() && !header.is_empty() {
+        header_line.push(delimiter as char);
     }
     header_line.push_str(echoed);
     out.extend_from_slice(header_line.as_bytes());
-    out.extend_from_slice(dialect.line_ending.terminator());
-
-    let mut writer = dialect.writer(true);
-    let indices: Box<dyn Iterator<Item = usize>> = match order {
-        Some(o) => Box::new(o.iter().map(|i| *i as usize)),
-        None => Box::new(0..rows.len()),
-    };
-    for i in indices {
-        let (Some(row), Some(outcome)) = (rows.get(i), outcomes.get(i)) else {
-            continue;
-        };
-        let id_text;
-        let mut cells: Vec<&str> = Vec::with_capacity(row.len() + 2);
-        match (kind, outcome) {
-            (ResultKind::Successful, RowOutcome::Created(id)) => {
-                id_text = id.to_string();
-                cells.push(&id_text);
-                cells.push("true");
-            }
-            (ResultKind::Successful, RowOutcome::Updated(id)) => {
-                id_text = id.to_string();
-                cells.push(&id_text);
-                cells.push("false");
-            }
-            (ResultKind::Failed, RowOutcome::Failed { id, error }) => {
-                id_text = id.map(|i| i.to_string()).unwrap_or_default();
-                cells.push(&id_text);
-                cells.push(error);
-            }
-            (ResultKind::Unprocessed, RowOutcome::Unprocessed) => {}
-            _ => continue,
-        }
-        cells.extend(row.iter());
-        let _ = writer.write_record(&cells);
+    out.extend_from_slice(terminator);
+    if wanted_rows == 0 {
+        sink(out);
+        return;
     }
-    out.extend(writer.into_inner().unwrap_or_default());
-    out
+    // Hands over the chunk once it is full; false when the sink wants no more.
+    let mut flush = |out: &mut Vec<u8>, force: bool| -> bool {
+        if out.is_empty() || (!force && out.len() < chunk_size) {
+            return true;
+        }
+        sink(std::mem::replace(out, Vec::with_capacity(capacity)))
+    };
+
+    let write_row = |out: &mut Vec<u8>, outcome: &RowOutcome, row: &csv::ByteRecord| {
+        let mut first = true;
+        let mut cell = |out: &mut Vec<u8>, value: &[u8]| {
+            if !first {
+                out.push(delimiter);
+            }
+            first = false;
+            push_quoted(out, value);
+        };
+        match outcome {
+            RowOutcome::Created(id) | RowOutcome::Updated(id) => {
+                cell(out, id.as_str().as_bytes());
+                let created: &[u8] = if matches!(outcome, RowOutcome::Created(_)) {
+                    b"true"
+                } else {
+                    b"false"
+                };
+                cell(out, created);
+            }
+            RowOutcome::Failed { id, error } => {
+                let id: &[u8] = match id {
+                    Some(id) => id.as_str().as_bytes(),
+                    None => b"",
+                };
+                cell(out, id);
+                cell(out, error.as_bytes());
+            }
+            RowOutcome::Unprocessed => {}
+        }
+        for value in row.iter() {
+            cell(out, value);
+        }
+        out.extend_from_slice(terminator);
+    };
+
+    match order {
+        // Rows in upload order: one streaming pass, nothing held but the output.
+        None => {
+            for outcome in outcomes {
+                match reader.read_byte_record(&mut row) {
+                    Ok(true) => {}
+                    _ => break,
+                }
+                if wanted(outcome) {
+                    write_row(&mut out, outcome, &row);
+                    if !flush(&mut out, false) {
+                        return;
+                    }
+                }
+            }
+        }
+        // Shuffled order (a fault profile): the wanted rows are needed by position.
+        Some(order) => {
+            let mut rows: Vec<Option<csv::ByteRecord>> = Vec::with_capacity(outcomes.len());
+            for outcome in outcomes {
+                match reader.read_byte_record(&mut row) {
+                    Ok(true) => rows.push(wanted(outcome).then(|| row.clone())),
+                    _ => break,
+                }
+            }
+            for &i in order {
+                if let (Some(Some(row)), Some(outcome)) =
+                    (rows.get(i as usize), outcomes.get(i as usize))
+                {
+                    write_row(&mut out, outcome, row);
+                    if !flush(&mut out, false) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+    flush(&mut out, true);
+}
+
+/// Writes one field quoted, doubling the quotes inside, as Salesforce's result files do.
+fn push_quoted(out: &mut Vec<u8>, value: &[u8]) {
+    out.push(b'"');
+    let mut rest = value;
+    while let Some(q) = rest.iter().position(|b| *b == b'"') {
+        out.extend_from_slice(&rest[..=q]);
+        out.push(b'"');
+        rest = &rest[q + 1..];
+    }
+    out.extend_from_slice(rest);
+    out.push(b'"');
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 //! Bulk API 2.0 job records (ingest and query) and their JSON shapes.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde_json::{Value as Json, json};
@@ -56,7 +58,7 @@ pub struct IngestJob {
     /// The uploaded CSV (one upload per job).
     pub data: Option<Bytes>,
     /// Per-row outcomes, by row position in the upload.
-    pub outcomes: Vec<RowOutcome>,
+    pub outcomes: Arc<Vec<RowOutcome>>,
     pub records_processed: u64,
     pub records_failed: u64,
     pub retries: u64,

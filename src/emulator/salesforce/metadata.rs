@@ -593,7 +593,7 @@ pub fn parse_custom_field(object: &str, path: &Path, xml: &str) -> Result<FieldD
     // Picklists.
     if field_type == FieldType::Picklist || field_type == FieldType::MultiselectPicklist {
         let picklist = parse_value_set(path, &el, field_type == FieldType::MultiselectPicklist)?;
-        field.default_value = picklist.default.clone().map(Value::String);
+        field.default_value = picklist.default.clone().map(|s| Value::String(s.into()));
         field.picklist = Some(picklist);
     }
 

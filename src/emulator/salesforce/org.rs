@@ -1,7 +1,10 @@
 //! The org's records: per-object tables with Id and external-ID indexes, formula fields
 //! computed on read, and snapshots to disk.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::hash::BuildHasher;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -54,29 +57,137 @@ impl Record {
         }
     }
 
+    /// A record from field values in any order; a later value for the same field wins and
+    /// nulls are not stored.
+    fn from_pairs(id: SfId, mut pairs: Vec<(usize, Value)>) -> Record {
+        // Stable sort keeps the given order within one field; keep the last of each run.
+        pairs.sort_by_key(|(i, _)| *i);
+        let mut values: Vec<(u16, Value)> = Vec::with_capacity(pairs.len());
+        for (i, v) in pairs {
+            match values.last_mut() {
+                Some(last) if last.0 as usize == i => last.1 = v,
+                _ => values.push((i as u16, v)),
+            }
+        }
+        values.retain(|(_, v)| !v.is_null());
+        values.shrink_to_fit();
+        Record { id, values }
+    }
+
     pub fn values(&self) -> impl Iterator<Item = (usize, &Value)> {
         self.values.iter().map(|(i, v)| (*i as usize, v))
     }
 }
 
+/// Hash maps on the hot path use foldhash: SipHash's flood resistance buys nothing in a
+/// local emulator and costs a quarter of the ingest time.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
+
 /// The records of one object.
 #[derive(Debug, Default)]
 struct Table {
     slots: Vec<Option<Record>>,
-    by_id: HashMap<SfId, Slot>,
-    /// Field position → normalised value → slots holding it. Kept for external-ID, unique
-    /// and idLookup fields.
-    indexes: HashMap<usize, HashMap<String, Vec<Slot>>>,
-    /// Field positions that are indexed, with their case sensitivity.
-    indexed_fields: Vec<(usize, bool)>,
+    by_id: FastMap<SfId, Slot>,
+    /// One index per external-ID, unique and idLookup field.
+    indexes: Vec<FieldIndex>,
     live: usize,
 }
 
-fn index_key(value: &Value, case_sensitive: bool) -> Option<String> {
+/// Slots whose indexed value hashes to one key: nearly always a single record.
+#[derive(Debug, Clone)]
+enum Bucket {
+    One(Slot),
+    Many(Vec<Slot>),
+}
+
+/// An index over one field, keyed by the 64-bit hash of the normalised value. Keys are not
+/// stored (a million external IDs would double the org's memory): a lookup re-checks each
+/// candidate record's value, so a hash collision can never return a wrong record.
+#[derive(Debug)]
+struct FieldIndex {
+    field: usize,
+    case_sensitive: bool,
+    buckets: FastMap<u64, Bucket>,
+}
+
+/// The form two values of a field are compared in: as written when the field is case
+/// sensitive, lower-cased otherwise.
+fn normalised(text: &str, case_sensitive: bool) -> Cow<'_, str> {
+    if case_sensitive || (text.is_ascii() && !text.bytes().any(|b| b.is_ascii_uppercase())) {
+        Cow::Borrowed(text)
+    } else if text.is_ascii() {
+        Cow::Owned(text.to_ascii_lowercase())
+    } else {
+        Cow::Owned(text.to_lowercase())
+    }
+}
+
+/// The text a stored value is indexed under (`None` for null).
+fn index_text(value: &Value) -> Option<Cow<'_, str>> {
     match value {
         Value::Null => None,
-        Value::String(s) if !case_sensitive => Some(s.to_lowercase()),
-        other => Some(other.to_text()),
+        Value::String(s) => Some(Cow::Borrowed(s.as_str())),
+        other => Some(Cow::Owned(other.to_text())),
+    }
+}
+
+const KEY_HASH_SEED: u64 = 0x5348_4f50_464f_5243;
+
+fn key_hash(text: &str, case_sensitive: bool) -> u64 {
+    foldhash::fast::FixedState::with_seed(KEY_HASH_SEED)
+        .hash_one(&*normalised(text, case_sensitive))
+}
+
+impl FieldIndex {
+    fn hash_of(&self, record: &Record) -> Option<u64> {
+        index_text(record.get(self.field)).map(|t| key_hash(&t, self.case_sensitive))
+    }
+
+    fn insert(&mut self, hash: u64, slot: Slot) {
+        match self.buckets.entry(hash) {
+            Entry::Vacant(e) => {
+                e.insert(Bucket::One(slot));
+            }
+            Entry::Occupied(mut e) => {
+                let bucket = e.get_mut();
+                match bucket {
+                    Bucket::One(first) => *bucket = Bucket::Many(vec![*first, slot]),
+                    Bucket::Many(slots) => slots.push(slot),
+                }
+            }
+        }
+    }
+
+    fn remove(&mut self, hash: u64, slot: Slot) {
+        let Entry::Occupied(mut e) = self.buckets.entry(hash) else {
+            return;
+        };
+        let replacement = match e.get_mut() {
+            Bucket::One(s) if *s == slot => None,
+            Bucket::One(_) => return,
+            Bucket::Many(slots) => {
+                slots.retain(|s| *s != slot);
+                match slots.as_slice() {
+                    [] => None,
+                    [only] => Some(Bucket::One(*only)),
+                    _ => return,
+                }
+            }
+        };
+        match replacement {
+            None => {
+                e.remove();
+            }
+            Some(bucket) => *e.get_mut() = bucket,
+        }
+    }
+
+    fn candidates(&self, hash: u64) -> &[Slot] {
+        match self.buckets.get(&hash) {
+            None => &[],
+            Some(Bucket::One(slot)) => std::slice::from_ref(slot),
+            Some(Bucket::Many(slots)) => slots,
+        }
     }
 }
 
@@ -87,7 +198,7 @@ fn is_extra_index(object: &str, field: &str) -> bool {
 
 impl Table {
     fn new(def: &ObjectDef) -> Table {
-        let indexed_fields: Vec<(usize, bool)> = def
+        let indexes = def
             .fields
             .iter()
             .enumerate()
@@ -96,40 +207,36 @@ impl Table {
                     && f.name != "Id"
                     && f.formula.is_none()
             })
-            .map(|(i, f)| (i, f.case_sensitive))
+            .map(|(field, f)| FieldIndex {
+                field,
+                case_sensitive: f.case_sensitive,
+                buckets: FastMap::default(),
+            })
             .collect();
         Table {
-            indexes: indexed_fields
-                .iter()
-                .map(|(i, _)| (*i, HashMap::new()))
-                .collect(),
-            indexed_fields,
+            indexes,
             ..Table::default()
         }
     }
 
     fn index_insert(&mut self, slot: Slot, record: &Record) {
-        for &(field, cs) in &self.indexed_fields {
-            if let Some(key) = index_key(record.get(field), cs)
-                && let Some(index) = self.indexes.get_mut(&field)
-            {
-                index.entry(key).or_default().push(slot);
+        for index in &mut self.indexes {
+            if let Some(hash) = index.hash_of(record) {
+                index.insert(hash, slot);
             }
         }
     }
 
     fn index_remove(&mut self, slot: Slot, record: &Record) {
-        for &(field, cs) in &self.indexed_fields {
-            if let Some(key) = index_key(record.get(field), cs)
-                && let Some(index) = self.indexes.get_mut(&field)
-                && let Some(slots) = index.get_mut(&key)
-            {
-                slots.retain(|s| *s != slot);
-                if slots.is_empty() {
-                    index.remove(&key);
-                }
+        for index in &mut self.indexes {
+            if let Some(hash) = index.hash_of(record) {
+                index.remove(hash, slot);
             }
         }
+    }
+
+    fn index(&self, field: usize) -> Option<&FieldIndex> {
+        self.indexes.iter().find(|i| i.field == field)
     }
 }
 
@@ -294,10 +401,10 @@ impl Org {
                 let values = self.named_values(
                     u,
                     &[
-                        ("Username", Value::String(user.username.clone())),
-                        ("FirstName", Value::String(user.first_name.clone())),
-                        ("LastName", Value::String(user.last_name.clone())),
-                        ("Email", Value::String(user.email.clone())),
+                        ("Username", Value::String(user.username.clone().into())),
+                        ("FirstName", Value::String(user.first_name.clone().into())),
+                        ("LastName", Value::String(user.last_name.clone().into())),
+                        ("Email", Value::String(user.email.clone().into())),
                         (
                             "Alias",
                             Value::String(
@@ -306,7 +413,8 @@ impl Org {
                                     .take(1)
                                     .chain(user.last_name.chars().take(4))
                                     .collect::<String>()
-                                    .to_lowercase(),
+                                    .to_lowercase()
+                                    .into(),
                             ),
                         ),
                         ("IsActive", Value::Boolean(user.active)),
@@ -337,10 +445,10 @@ impl Org {
             let values = self.named_values(
                 o,
                 &[
-                    ("Name", Value::String(self.profile.name.clone())),
+                    ("Name", Value::String(self.profile.name.clone().into())),
                     (
                         "InstanceName",
-                        Value::String(self.profile.instance_name.clone()),
+                        Value::String(self.profile.instance_name.clone().into()),
                     ),
                     ("IsSandbox", Value::Boolean(false)),
                     (
@@ -375,12 +483,12 @@ impl Org {
                     self.named_values(
                         e,
                         &[
-                            ("DurableId", Value::String(d.name.clone())),
-                            ("QualifiedApiName", Value::String(d.name.clone())),
-                            ("DeveloperName", Value::String(d.name.clone())),
-                            ("Label", Value::String(d.label.clone())),
-                            ("PluralLabel", Value::String(d.label_plural.clone())),
-                            ("KeyPrefix", Value::String(d.key_prefix.clone())),
+                            ("DurableId", Value::String(d.name.clone().into())),
+                            ("QualifiedApiName", Value::String(d.name.clone().into())),
+                            ("DeveloperName", Value::String(d.name.clone().into())),
+                            ("Label", Value::String(d.label.clone().into())),
+                            ("PluralLabel", Value::String(d.label_plural.clone().into())),
+                            ("KeyPrefix", Value::String(d.key_prefix.clone().into())),
                             ("IsCustomizable", Value::Boolean(true)),
                             ("IsDeprecatedAndHidden", Value::Boolean(false)),
                             ("IsQueryable", Value::Boolean(true)),
@@ -426,6 +534,17 @@ impl Org {
             .map(|(i, _)| i as Slot)
     }
 
+    /// Makes room for `additional` new records of an object up front, so a large job does
+    /// not grow (and re-hash) its table and indexes step by step.
+    pub fn reserve(&mut self, object: ObjectPos, additional: usize) {
+        let table = &mut self.tables[object];
+        table.slots.reserve(additional);
+        table.by_id.reserve(additional);
+        for index in &mut table.indexes {
+            index.buckets.reserve(additional);
+        }
+    }
+
     pub fn count(&self, object: ObjectPos) -> usize {
         self.tables[object].live
     }
@@ -463,21 +582,24 @@ impl Org {
                 .into_iter()
                 .collect();
         }
-        let table = &self.tables[object];
-        let normalised = if f.case_sensitive {
-            key.to_string()
-        } else {
-            key.to_lowercase()
+        let wanted = normalised(key, f.case_sensitive);
+        let matches = |value: &Value| {
+            index_text(value).is_some_and(|t| normalised(&t, f.case_sensitive) == wanted)
         };
-        match table.indexes.get(&field) {
-            Some(index) => index.get(&normalised).cloned().unwrap_or_default(),
+        let table = &self.tables[object];
+        match table.index(field) {
+            Some(index) => index
+                .candidates(key_hash(key, f.case_sensitive))
+                .iter()
+                .copied()
+                .filter(|slot| {
+                    self.record(object, *slot)
+                        .is_some_and(|record| matches(record.get(field)))
+                })
+                .collect(),
             None => self
                 .slots(object)
-                .filter(|s| {
-                    self.value(object, *s, field)
-                        .to_text()
-                        .eq_ignore_ascii_case(key)
-                })
+                .filter(|slot| matches(&self.value(object, *slot, field)))
                 .collect(),
         }
     }
@@ -490,7 +612,7 @@ impl Org {
         let def = self.object_def(object);
         let f = &def.fields[field];
         if f.field_type == FieldType::Id {
-            return Value::String(record.id.as_str().to_string());
+            return Value::String(record.id.as_str().into());
         }
         if let Some(formula) = self.formulas.get(&(object, field)) {
             let lookup = |name: &str| match def.field_position(name) {
@@ -527,15 +649,11 @@ impl Org {
         now: DateTime<Utc>,
     ) -> SfId {
         let id = self.next_id(object);
-        let mut record = Record {
-            id,
-            values: Vec::with_capacity(values.len() + 6),
-        };
-        for (i, v) in values {
-            record.set(i, v);
-        }
-        let user = Value::String(user.unwrap_or(self.integration_user).as_str().to_string());
+        let user = Value::String(user.unwrap_or(self.integration_user).as_str().into());
         let audit = &self.audit[object];
+        let owner_given = audit
+            .owner
+            .is_some_and(|o| values.iter().any(|(i, v)| *i == o && !v.is_null()));
         let stamps = [
             (audit.created_date, Value::DateTime(now)),
             (audit.last_modified_date, Value::DateTime(now)),
@@ -543,26 +661,25 @@ impl Org {
             (audit.created_by, user.clone()),
             (audit.last_modified_by, user.clone()),
             (audit.is_deleted, Value::Boolean(false)),
+            (audit.owner.filter(|_| !owner_given), user),
         ];
-        for (field, value) in stamps {
-            if let Some(i) = field {
-                record.set(i, value);
-            }
-        }
-        if let Some(o) = audit.owner
-            && record.get(o).is_null()
-        {
-            record.set(o, user);
-        }
-        let autos = audit.auto_numbers.clone();
-        for (i, width) in autos {
+        // Built in one go and sorted once, at its final size: the record vector is most of
+        // a stored record's memory, so no slack is left in it.
+        let mut pairs: Vec<(usize, Value)> = values;
+        pairs.extend(
+            stamps
+                .into_iter()
+                .filter_map(|(field, value)| field.map(|i| (i, value))),
+        );
+        for &(i, width) in &audit.auto_numbers {
             let counter = self.auto_numbers.entry((object, i)).or_insert(0);
             *counter += 1;
-            record.set(
+            pairs.push((
                 i,
-                Value::String(format!("{:0width$}", *counter, width = width as usize)),
-            );
+                Value::String(format!("{:0width$}", *counter, width = width as usize).into()),
+            ));
         }
+        let record = Record::from_pairs(id, pairs);
         self.store(object, record);
         id
     }
@@ -585,7 +702,7 @@ impl Org {
         user: Option<SfId>,
         now: DateTime<Utc>,
     ) {
-        let user = Value::String(user.unwrap_or(self.integration_user).as_str().to_string());
+        let user = Value::String(user.unwrap_or(self.integration_user).as_str().into());
         let fields = &self.audit[object];
         let audit: Vec<(usize, Value)> = [
             (fields.last_modified_date, Value::DateTime(now)),
@@ -599,11 +716,29 @@ impl Org {
         let Some(mut record) = table.slots.get_mut(slot as usize).and_then(Option::take) else {
             return;
         };
-        table.index_remove(slot, &record);
+        // Index entries move only for indexed fields whose normalised value changes.
+        let touched: Vec<(usize, Option<u64>)> = table
+            .indexes
+            .iter()
+            .enumerate()
+            .filter(|(_, index)| changes.iter().any(|(f, _)| *f == index.field))
+            .map(|(n, index)| (n, index.hash_of(&record)))
+            .collect();
         for (i, v) in changes.into_iter().chain(audit) {
             record.set(i, v);
         }
-        table.index_insert(slot, &record);
+        for (n, old) in touched {
+            let index = &mut table.indexes[n];
+            let new = index.hash_of(&record);
+            if old != new {
+                if let Some(hash) = old {
+                    index.remove(hash, slot);
+                }
+                if let Some(hash) = new {
+                    index.insert(hash, slot);
+                }
+            }
+        }
         table.slots[slot as usize] = Some(record);
     }
 

@@ -570,7 +570,7 @@ fn json_to_write(
                         .record(parent_obj, *slot)
                         .map(|r| r.id.to_string())
                         .unwrap_or_default();
-                    write.push((ref_field, Value::String(parent_id)));
+                    write.push((ref_field, Value::String(parent_id.into())));
                 }
                 [] => {
                     return Err(RecordError::new(
@@ -804,7 +804,7 @@ fn by_external_id(
                 if let UpsertKey::Field(f) = upsert_key
                     && !write.iter().any(|(i, _)| *i == f)
                 {
-                    write.push((f, Value::String(key.to_string())));
+                    write.push((f, Value::String(key.into())));
                 }
                 dml::upsert(&mut org, object, upsert_key, Some(key), write, ctx(head))
             });

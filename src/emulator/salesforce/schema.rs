@@ -9,13 +9,17 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+/// Text as stored in records: up to 24 bytes (Ids, names, most emails, picklist values)
+/// live inline without a heap allocation, which matters at millions of records.
+pub type Text = compact_str::CompactString;
+
 /// A stored field value. `Null` is "no value" (Salesforce does not distinguish empty text
 /// from null).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "t", content = "v")]
 pub enum Value {
     Null,
-    String(String),
+    String(Text),
     Number(f64),
     Boolean(bool),
     Date(NaiveDate),
@@ -32,7 +36,7 @@ impl Value {
     pub fn to_text(&self) -> String {
         match self {
             Value::Null => String::new(),
-            Value::String(s) => s.clone(),
+            Value::String(s) => s.to_string(),
             Value::Number(n) => format_number(*n),
             Value::Boolean(b) => b.to_string(),
             Value::Date(d) => d.format("%Y-%m-%d").to_string(),
@@ -44,7 +48,7 @@ impl Value {
     pub fn to_json(&self) -> serde_json::Value {
         match self {
             Value::Null => serde_json::Value::Null,
-            Value::String(s) => serde_json::Value::String(s.clone()),
+            Value::String(s) => serde_json::Value::String(s.to_string()),
             Value::Number(n) => {
                 if n.fract() == 0.0 && n.abs() < 9.0e15 {
                     serde_json::Value::from(*n as i64)

@@ -2346,7 +2346,7 @@ mod tests {
     }
 
     fn text(s: &str) -> Value {
-        Value::String(s.to_string())
+        Value::String(s.into())
     }
 
     fn day(y: i32, m: u32, d: u32) -> Value {

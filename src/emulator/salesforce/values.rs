@@ -84,7 +84,7 @@ pub fn parse_text_value(field: &FieldDef, text: &str) -> Result<Value, RecordErr
     }
     match field.field_type {
         FieldType::Id | FieldType::Reference => match SfId::parse(text) {
-            Some(id) => Ok(Value::String(id.as_str().to_string())),
+            Some(id) => Ok(Value::String(id.as_str().into())),
             None => Err(RecordError::on(
                 "MALFORMED_ID",
                 format!("{}: id value of incorrect type: {text}", field.label),
@@ -96,13 +96,11 @@ pub fn parse_text_value(field: &FieldDef, text: &str) -> Result<Value, RecordErr
         | FieldType::LongTextArea
         | FieldType::Phone
         | FieldType::Url
-        | FieldType::AutoNumber => {
-            check_length(field, text).map(|()| Value::String(text.to_string()))
-        }
+        | FieldType::AutoNumber => check_length(field, text).map(|()| Value::String(text.into())),
         FieldType::Email => {
             check_length(field, text)?;
             if is_valid_email(text) {
-                Ok(Value::String(text.to_string()))
+                Ok(Value::String(text.into()))
             } else {
                 Err(RecordError::on(
                     "INVALID_EMAIL_ADDRESS",
@@ -111,13 +109,13 @@ pub fn parse_text_value(field: &FieldDef, text: &str) -> Result<Value, RecordErr
                 ))
             }
         }
-        FieldType::Picklist => parse_picklist(field, text).map(Value::String),
+        FieldType::Picklist => parse_picklist(field, text).map(|s| Value::String(s.into())),
         FieldType::MultiselectPicklist => {
             let mut parts = Vec::new();
             for part in text.split(';') {
                 parts.push(parse_picklist(field, part.trim())?);
             }
-            Ok(Value::String(parts.join(";")))
+            Ok(Value::String(parts.join(";").into()))
         }
         FieldType::Number | FieldType::Currency | FieldType::Percent => {
             let n =
@@ -147,7 +145,7 @@ pub fn parse_json_value(field: &FieldDef, value: &serde_json::Value) -> Result<V
             } else if s == CSV_NULL {
                 // In JSON, "#N/A" is ordinary text, not a null marker.
                 if field.field_type.is_textual() {
-                    check_length(field, s).map(|()| Value::String(s.clone()))
+                    check_length(field, s).map(|()| Value::String(s.clone().into()))
                 } else {
                     Err(deserialize_error(field, s, "json"))
                 }
