@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+pub mod engine;
+
 use crate::emulator::salesforce::oauth::{self, ClientCertificate};
 use crate::emulator::salesforce::{self as sf_emulator, EmulatorConfig, FaultProfile, Processing};
 
@@ -20,11 +22,36 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Sync a Shopify bulk export into Salesforce (Bulk API 2.0 upserts, crash-safe).
+    Sync(engine::SyncArgs),
+    /// Show recent runs, unfinished jobs, id mappings and the dead-letter depth.
+    Status(engine::StatusArgs),
+    /// Inspect, resend or drop dead-lettered records.
+    #[command(subcommand)]
+    Dlq(engine::DlqCommand),
     /// Run a local emulator of Salesforce (and, later, Shopify) for dry runs and tests.
     #[command(subcommand)]
     Emulator(EmulatorCommand),
     /// Print a signed JWT bearer assertion (RS256) for a Salesforce token request.
     JwtAssertion(JwtAssertionArgs),
+    /// Work with the Salesforce DX project admins deploy (`sfdx/`).
+    #[command(subcommand)]
+    Sfdx(SfdxCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SfdxCommand {
+    /// Validate the project offline (what `sf project convert source` does not check): element
+    /// names and values, field rules, permission-set coverage of the engine's fields, duplicate
+    /// and matching rules, the External Client App, package.xml. Exits non-zero on problems.
+    Check(SfdxCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SfdxCheckArgs {
+    /// The Salesforce DX project folder (holding sfdx-project.json).
+    #[arg(long, default_value = "sfdx")]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,7 +132,9 @@ pub struct JwtAssertionArgs {
 /// Runs the command line; returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    if !matches!(cli.command, Command::Sync(_) | Command::Dlq(_)) {
+        init_tracing();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -121,7 +150,11 @@ pub fn main() -> ExitCode {
             Command::Emulator(EmulatorCommand::Salesforce(args)) => {
                 run_salesforce_emulator(args).await
             }
+            Command::Sync(args) => engine::sync(args).await,
+            Command::Status(args) => engine::status(args).await,
+            Command::Dlq(command) => engine::dlq(command).await,
             Command::JwtAssertion(args) => jwt_assertion(&args).map(|a| println!("{a}")),
+            Command::Sfdx(SfdxCommand::Check(args)) => sfdx_check(&args),
         }
     });
     match result {
@@ -268,6 +301,32 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = ctrl_c => {},
         _ = term => {},
+    }
+}
+
+/// `shopforce sfdx check`: prints the summary, or every problem (one per line, `file: problem`)
+/// and fails.
+fn sfdx_check(args: &SfdxCheckArgs) -> Result<(), String> {
+    match crate::sfdx_check::validate_project(&args.dir) {
+        Ok(report) => {
+            print!("{report}");
+            Ok(())
+        }
+        Err(problems) => {
+            for problem in &problems {
+                eprintln!(
+                    "{}: {}",
+                    args.dir.join(&problem.file).display(),
+                    problem.message
+                );
+            }
+            Err(format!(
+                "{} problem{} in the Salesforce DX project {}",
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" },
+                args.dir.display()
+            ))
+        }
     }
 }
 

@@ -23,7 +23,27 @@
 //! - [`emulator`]: faithful local emulators of the services shopforce talks to. Engine code
 //!   never imports it. [`emulator::salesforce`] serves OAuth JWT bearer, Bulk API 2.0 ingest
 //!   and query, and REST basics, with custom fields loaded from the project's `sfdx/` folder.
+//! - [`salesforce_fields`]: the engine's field contract: every Salesforce object and field the
+//!   engine writes or reads, and where the integration user's access to it comes from.
+//! - [`sfdx_check`]: offline validation of the `sfdx/` project admins deploy (what the
+//!   Salesforce CLI does not check), run by `shopforce sfdx check`.
 //! - [`cli`]: the `shopforce` command line (a thin layer; `src/main.rs` only calls it).
 
 pub mod cli;
+/// `shopforce.toml` and its `SHOPFORCE_*` environment overrides.
+pub mod config;
 pub mod emulator;
+/// Shopify objects → Salesforce rows and CSV (pure: values in, values out).
+pub mod mapping;
+/// The engine's Salesforce client: JWT bearer login, Bulk API 2.0 ingest and query, REST basics.
+pub mod salesforce;
+/// The Salesforce objects and fields the sync engine writes and reads.
+pub mod salesforce_fields;
+/// Offline validation of the Salesforce DX project in `sfdx/`.
+pub mod sfdx_check;
+/// Shopify objects and the bulk-operation JSONL they arrive in.
+pub mod shopify;
+/// The engine's durable state (runs, bulk jobs, mappings, cursors, DLQ) on SQLite or PostgreSQL.
+pub mod store;
+/// The bulk sync pipeline: scan, spool, prepare, Bulk API jobs, results.
+pub mod sync;

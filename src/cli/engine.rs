@@ -1,0 +1,438 @@
+//! The engine's commands: `sync`, `status`, `dlq`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use crate::config::{Config, LogFormat};
+use crate::mapping::build::MappingContext;
+use crate::salesforce::{SalesforceClient, SalesforceConfig};
+use crate::store::{DeadLetterFilter, DeadLetterId, DeadLetterStatus, StateStore, Store};
+use crate::sync::{SyncOptions, SyncReport, run_sync};
+
+/// Where the configuration comes from.
+#[derive(Debug, Args, Clone)]
+pub struct ConfigArgs {
+    /// The TOML configuration (every key can also be set with a SHOPFORCE_* variable).
+    #[arg(long, default_value = "shopforce.toml", env = "SHOPFORCE_CONFIG")]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The shop's myshopify.com domain (recorded with every mapping).
+    #[arg(long)]
+    pub shop: String,
+    /// Read a Shopify bulk export from this folder (customers.jsonl, orders.jsonl,
+    /// companies.jsonl) instead of the live Shopify API.
+    #[arg(long, value_name = "DIR")]
+    pub from_jsonl: PathBuf,
+    /// Write the CSV files that would be uploaded into DIR and send nothing.
+    #[arg(long, value_name = "DIR")]
+    pub dry_run: Option<PathBuf>,
+    /// Send every record, even those unchanged since they were last written.
+    #[arg(long)]
+    pub full: bool,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// How many recent runs to show.
+    #[arg(long, default_value_t = 10)]
+    pub runs: u32,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// List dead letters (open ones by default).
+    List(DlqListArgs),
+    /// Send dead-lettered rows to Salesforce again (rows the mapping produced; bad source
+    /// lines must be fixed at the source and exported again).
+    Retry(DlqSelectArgs),
+    /// Mark dead letters as dropped (kept for the record, no longer open).
+    Drop(DlqSelectArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DlqListArgs {
+    /// open, retried or dropped.
+    #[arg(long, default_value = "open")]
+    pub status: String,
+    /// Only this target (e.g. contact-customer) or source file (jsonl:orders.jsonl).
+    #[arg(long)]
+    pub object: Option<String>,
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DlqSelectArgs {
+    /// Dead-letter ids (see `dlq list`).
+    #[arg(long = "id", value_name = "ID")]
+    pub ids: Vec<i64>,
+    /// Every open dead letter.
+    #[arg(long, conflicts_with = "ids")]
+    pub all: bool,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
+/// Loads the configuration; the file is optional unless named explicitly.
+pub fn load_config(args: &ConfigArgs) -> Result<Config, String> {
+    let explicit = std::env::var_os("SHOPFORCE_CONFIG").is_some()
+        || args.config != std::path::Path::new("shopforce.toml");
+    Config::load(Some(&args.config), explicit, |k| std::env::var(k).ok()).map_err(|e| e.to_string())
+}
+
+/// Starts logging as the configuration says (text or JSON lines on stderr).
+pub fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,shopforce=info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+async fn open_store(config: &Config) -> Result<Store, String> {
+    if let Some(path) = config.database.url.strip_prefix("sqlite:")
+        && let Some(parent) = std::path::Path::new(path.trim_start_matches("//")).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+    }
+    Store::connect(&config.database.url)
+        .await
+        .map_err(|e| format!("state store: {e}"))
+}
+
+/// The Salesforce client the configuration describes.
+pub fn salesforce_client(config: &Config) -> Result<SalesforceClient, String> {
+    config.require_salesforce().map_err(|e| e.to_string())?;
+    let sf = &config.salesforce;
+    let mut c = SalesforceConfig::with_key_file(
+        sf.login_url.clone(),
+        sf.client_id.clone(),
+        sf.username.clone(),
+        &sf.private_key_path,
+    )
+    .map_err(|e| format!("salesforce.private_key_path: {e}"))?;
+    c.audience = sf.audience.clone();
+    c.api_version = sf.api_version.clone();
+    if let Some(rps) = std::num::NonZeroU32::new(sf.requests_per_second) {
+        c.requests_per_second = rps;
+    }
+    c.api_usage_stop_fraction = sf.api_usage_stop_fraction;
+    SalesforceClient::new(c).map_err(|e| e.to_string())
+}
+
+/// The Id of the org's standard price book (order products need it).
+pub async fn standard_pricebook(client: &SalesforceClient) -> Result<String, String> {
+    let rows = client
+        .query("SELECT Id FROM Pricebook2 WHERE IsStandard = true LIMIT 1")
+        .await
+        .map_err(|e| e.to_string())?;
+    rows.first()
+        .and_then(|r| r.get("Id"))
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+        .ok_or_else(|| "the org has no standard price book (Pricebook2 with IsStandard = true); activate it in Setup".to_string())
+}
+
+pub async fn sync(args: SyncArgs) -> Result<(), String> {
+    let config = load_config(&args.config)?;
+    init_logging(config.log.format);
+    let store = open_store(&config).await?;
+    let client = if args.dry_run.is_some() {
+        None
+    } else {
+        let client = salesforce_client(&config)?;
+        client.login().await.map_err(|e| e.to_string())?;
+        Some(client)
+    };
+    let standard_pricebook_id = match &client {
+        Some(c) => standard_pricebook(c).await?,
+        None => "STANDARD_PRICEBOOK_ID".to_string(),
+    };
+    let ctx = MappingContext {
+        shop: args.shop.clone(),
+        org_currency: config.salesforce.currency.clone(),
+        standard_pricebook_id,
+        account_model: config.sync.account_model,
+    };
+    let options = SyncOptions {
+        source_dir: args.from_jsonl.clone(),
+        dry_run: args.dry_run.clone(),
+        full: args.full,
+        work_dir: config.sync.work_dir.clone(),
+        part_size: config.sync.part_size_bytes,
+        max_concurrent_jobs: config.sync.max_concurrent_jobs,
+        max_row_retries: config.sync.max_row_retries,
+    };
+    let started = std::time::Instant::now();
+    let report = run_sync(client.as_ref(), &store, &ctx, &options)
+        .await
+        .map_err(|e| e.to_string())?;
+    print_report(&report, started.elapsed());
+    let depth = store.dead_letter_depth().await.map_err(|e| e.to_string())?;
+    if depth > 0 {
+        println!("dead-letter queue: {depth} open (see `shopforce dlq list`)");
+    }
+    store.close().await;
+    Ok(())
+}
+
+fn print_report(report: &SyncReport, elapsed: std::time::Duration) {
+    println!(
+        "run {}: {} lines read ({} bad), {} jobs resumed, {} aborted",
+        report.run,
+        report.scan.lines,
+        report.scan.bad_lines,
+        report.resumed_jobs,
+        report.aborted_jobs
+    );
+    println!(
+        "{:<18} {:>9} {:>9} {:>7} {:>9} {:>9} {:>9} {:>7} {:>6}",
+        "target", "read", "unchanged", "held", "uploaded", "created", "updated", "failed", "jobs"
+    );
+    for (name, t) in &report.targets {
+        println!(
+            "{:<18} {:>9} {:>9} {:>7} {:>9} {:>9} {:>9} {:>7} {:>6}",
+            name,
+            t.read,
+            t.unchanged,
+            t.held,
+            t.jobs.uploaded,
+            t.jobs.created,
+            t.jobs.updated,
+            t.jobs.dead_lettered,
+            t.jobs.jobs
+        );
+    }
+    let total = report.total();
+    let rows = total.jobs.created + total.jobs.updated;
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    println!(
+        "total: {} written ({} created, {} updated), {} unchanged, {} dead-lettered, in {:.1} s ({:.0} rows/s)",
+        rows,
+        total.jobs.created,
+        total.jobs.updated,
+        total.unchanged,
+        total.jobs.dead_lettered + total.held + report.scan.unmappable + report.scan.bad_lines,
+        secs,
+        rows as f64 / secs
+    );
+    if !report.dry_run_files.is_empty() {
+        println!("dry run: nothing sent; CSV files written:");
+        for f in &report.dry_run_files {
+            println!("  {}", f.display());
+        }
+    }
+}
+
+pub async fn status(args: StatusArgs) -> Result<(), String> {
+    let config = load_config(&args.config)?;
+    let store = open_store(&config).await?;
+    let runs = store
+        .recent_runs(args.runs)
+        .await
+        .map_err(|e| e.to_string())?;
+    let unfinished = store.unfinished_jobs().await.map_err(|e| e.to_string())?;
+    let depth = store.dead_letter_depth().await.map_err(|e| e.to_string())?;
+    let mappings = store
+        .count_mappings(None, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    if args.json {
+        let value = serde_json::json!({
+            "runs": runs.iter().map(|r| serde_json::json!({
+                "id": r.id.0, "shop": r.shop, "kind": r.kind, "status": r.status.to_string(),
+                "started_at": r.started_at, "finished_at": r.finished_at, "summary": r.summary,
+            })).collect::<Vec<_>>(),
+            "unfinished_jobs": unfinished.iter().map(|j| serde_json::json!({
+                "key": j.key.0, "run": j.run.0, "target": j.object, "salesforce_job": j.sf_job_id,
+                "phase": j.phase.to_string(), "rows": j.row_count,
+            })).collect::<Vec<_>>(),
+            "dead_letter_depth": depth,
+            "mappings": mappings,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+    } else {
+        println!(
+            "{:>5}  {:<28} {:<8} {:<11} {:<25} written  dead-lettered",
+            "run", "shop", "kind", "status", "started"
+        );
+        for r in &runs {
+            let totals = r.summary.as_ref().map(run_totals).unwrap_or_default();
+            println!(
+                "{:>5}  {:<28} {:<8} {:<11} {:<25} {:>7}  {:>13}",
+                r.id.0,
+                r.shop,
+                r.kind,
+                r.status.to_string(),
+                r.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
+                totals.0,
+                totals.1
+            );
+        }
+        println!("unfinished jobs: {}", unfinished.len());
+        for j in &unfinished {
+            println!(
+                "  job {} ({}) {} rows, {}",
+                j.sf_job_id.as_deref().unwrap_or("not created"),
+                j.object,
+                j.row_count,
+                j.phase
+            );
+        }
+        println!("id mappings: {mappings}");
+        println!("dead-letter queue: {depth} open");
+    }
+    store.close().await;
+    Ok(())
+}
+
+fn run_totals(summary: &serde_json::Value) -> (u64, u64) {
+    let summary = summary.get("report").unwrap_or(summary);
+    let mut written = 0;
+    let mut failed = 0;
+    if let Some(targets) = summary.get("targets").and_then(|t| t.as_object()) {
+        for t in targets.values() {
+            let n = |k: &str| t.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+            written += n("created") + n("updated");
+            failed += n("dead_lettered") + n("held");
+        }
+    }
+    (written, failed)
+}
+
+pub async fn dlq(command: DlqCommand) -> Result<(), String> {
+    match command {
+        DlqCommand::List(args) => {
+            let config = load_config(&args.config)?;
+            let store = open_store(&config).await?;
+            let status: DeadLetterStatus = args
+                .status
+                .parse()
+                .map_err(|_| format!("--status {:?}: use open, retried or dropped", args.status))?;
+            let letters = store
+                .list_dead_letters(&DeadLetterFilter {
+                    status: Some(status),
+                    object: args.object.clone(),
+                    shop: None,
+                    after: None,
+                    limit: args.limit,
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            if args.json {
+                let value: Vec<_> = letters
+                    .iter()
+                    .map(|d| serde_json::json!({
+                        "id": d.id.0, "shop": d.shop, "object": d.object, "external_id": d.external_id,
+                        "error_code": d.error_code, "message": d.message, "hint": d.hint,
+                        "attempts": d.attempts, "status": d.status.to_string(), "created_at": d.created_at,
+                        "payload": d.payload,
+                    }))
+                    .collect();
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&value).unwrap_or_default()
+                );
+            } else {
+                for d in &letters {
+                    println!(
+                        "#{} {} {} [{}] {}",
+                        d.id.0, d.object, d.external_id, d.error_code, d.message
+                    );
+                    if let Some(h) = &d.hint {
+                        println!("     hint: {h}");
+                    }
+                }
+                println!("{} shown", letters.len());
+            }
+            store.close().await;
+            Ok(())
+        }
+        DlqCommand::Drop(args) => {
+            let config = load_config(&args.config)?;
+            let store = open_store(&config).await?;
+            let ids = select(&store, &args).await?;
+            let n = store
+                .mark_dead_letters(&ids, DeadLetterStatus::Dropped)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("{n} dead letters dropped");
+            store.close().await;
+            Ok(())
+        }
+        DlqCommand::Retry(args) => {
+            let config = load_config(&args.config)?;
+            init_logging(config.log.format);
+            let store = open_store(&config).await?;
+            let ids = select(&store, &args).await?;
+            let client = salesforce_client(&config)?;
+            let summary = crate::sync::retry::retry_dead_letters(
+                &client,
+                &store,
+                &config.sync.work_dir,
+                &ids,
+                config.sync.max_row_retries,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            println!(
+                "{} rows sent again: {} written, {} failed again (new dead letters); {} could not be sent (fix at the source)",
+                summary.sent, summary.written, summary.failed_again, summary.not_resendable
+            );
+            store.close().await;
+            Ok(())
+        }
+    }
+}
+
+async fn select(store: &Store, args: &DlqSelectArgs) -> Result<Vec<DeadLetterId>, String> {
+    if args.all {
+        let mut ids = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store
+                .list_dead_letters(&DeadLetterFilter {
+                    status: Some(DeadLetterStatus::Open),
+                    object: None,
+                    shop: None,
+                    after,
+                    limit: 1000,
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            let Some(last) = page.last() else { break };
+            after = Some(last.id);
+            ids.extend(page.iter().map(|d| d.id));
+        }
+        Ok(ids)
+    } else if args.ids.is_empty() {
+        Err("name dead letters with --id N (repeatable) or use --all".to_string())
+    } else {
+        Ok(args.ids.iter().map(|i| DeadLetterId(*i)).collect())
+    }
+}

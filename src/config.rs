@@ -1,0 +1,425 @@
+//! `shopforce.toml`: the engine's configuration, every value overridable from the
+//! environment.
+//!
+//! Precedence: built-in defaults < the TOML file < `SHOPFORCE_*` environment variables.
+//! A mistake names the key (and the environment variable, when that is where the value came
+//! from) and says what is wrong.
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::mapping::build::AccountModel;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub salesforce: SalesforceSection,
+    pub sync: SyncSection,
+    pub database: DatabaseSection,
+    pub log: LogSection,
+}
+
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SalesforceSection {
+    /// Where the JWT bearer login goes: `https://login.salesforce.com` (production),
+    /// `https://test.salesforce.com` (sandbox) or the org's My Domain URL.
+    pub login_url: String,
+    /// The JWT `aud` claim; defaults to the login URL (use `https://login.salesforce.com` or
+    /// `https://test.salesforce.com` when logging in through a My Domain URL).
+    pub audience: Option<String>,
+    /// Consumer key of the External Client App.
+    pub client_id: String,
+    /// The integration user's username.
+    pub username: String,
+    /// PEM private key whose certificate is uploaded to the External Client App.
+    pub private_key_path: PathBuf,
+    pub api_version: String,
+    /// The org's currency (single-currency orgs reject prices in any other).
+    pub currency: String,
+    /// Salesforce API requests per second (a floor under the org's own limits).
+    pub requests_per_second: u32,
+    /// Stop starting new work when this share of the daily API allowance is used.
+    pub api_usage_stop_fraction: f64,
+}
+
+impl std::fmt::Debug for SalesforceSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The key path is not secret, but keep the habit: no credential material here.
+        f.debug_struct("SalesforceSection")
+            .field("login_url", &self.login_url)
+            .field("audience", &self.audience)
+            .field("client_id", &self.client_id)
+            .field("username", &self.username)
+            .field("private_key_path", &self.private_key_path)
+            .field("api_version", &self.api_version)
+            .field("currency", &self.currency)
+            .field("requests_per_second", &self.requests_per_second)
+            .field("api_usage_stop_fraction", &self.api_usage_stop_fraction)
+            .finish()
+    }
+}
+
+impl Default for SalesforceSection {
+    fn default() -> SalesforceSection {
+        SalesforceSection {
+            login_url: "https://login.salesforce.com".to_string(),
+            audience: None,
+            client_id: String::new(),
+            username: String::new(),
+            private_key_path: PathBuf::new(),
+            api_version: "66.0".to_string(),
+            currency: "USD".to_string(),
+            requests_per_second: 25,
+            api_usage_stop_fraction: 0.9,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyncSection {
+    pub account_model: AccountModel,
+    /// Bulk API jobs running at once.
+    pub max_concurrent_jobs: usize,
+    /// Largest upload per job, in bytes of CSV (Salesforce allows 150 MB base64-encoded,
+    /// about 100 MB raw).
+    pub part_size_bytes: u64,
+    /// New jobs for rows that failed for a transient reason (`UNABLE_TO_LOCK_ROW`,
+    /// unprocessed rows) before they go to the dead-letter queue.
+    pub max_row_retries: u32,
+    /// Where CSV parts and result files are written during a run.
+    pub work_dir: PathBuf,
+}
+
+impl Default for SyncSection {
+    fn default() -> SyncSection {
+        SyncSection {
+            account_model: AccountModel::PerCustomer,
+            max_concurrent_jobs: 4,
+            part_size_bytes: 100 * 1000 * 1000,
+            max_row_retries: 3,
+            work_dir: PathBuf::from(".shopforce/work"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseSection {
+    /// `sqlite:PATH` (default, created on first use) or `postgres://…`.
+    pub url: String,
+}
+
+impl Default for DatabaseSection {
+    fn default() -> DatabaseSection {
+        DatabaseSection {
+            url: "sqlite:.shopforce/state.db".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSection {
+    pub format: LogFormat,
+}
+
+/// A configuration mistake.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// Environment variables that override a key: (variable, `section.key`).
+pub const ENV_OVERRIDES: &[(&str, &str)] = &[
+    ("SHOPFORCE_SF_LOGIN_URL", "salesforce.login_url"),
+    ("SHOPFORCE_SF_AUDIENCE", "salesforce.audience"),
+    ("SHOPFORCE_SF_CLIENT_ID", "salesforce.client_id"),
+    ("SHOPFORCE_SF_USERNAME", "salesforce.username"),
+    (
+        "SHOPFORCE_SF_PRIVATE_KEY_PATH",
+        "salesforce.private_key_path",
+    ),
+    ("SHOPFORCE_SF_API_VERSION", "salesforce.api_version"),
+    ("SHOPFORCE_SF_CURRENCY", "salesforce.currency"),
+    (
+        "SHOPFORCE_SF_REQUESTS_PER_SECOND",
+        "salesforce.requests_per_second",
+    ),
+    (
+        "SHOPFORCE_SF_API_USAGE_STOP_FRACTION",
+        "salesforce.api_usage_stop_fraction",
+    ),
+    ("SHOPFORCE_SYNC_ACCOUNT_MODEL", "sync.account_model"),
+    (
+        "SHOPFORCE_SYNC_MAX_CONCURRENT_JOBS",
+        "sync.max_concurrent_jobs",
+    ),
+    ("SHOPFORCE_SYNC_PART_SIZE_BYTES", "sync.part_size_bytes"),
+    ("SHOPFORCE_SYNC_MAX_ROW_RETRIES", "sync.max_row_retries"),
+    ("SHOPFORCE_SYNC_WORK_DIR", "sync.work_dir"),
+    ("SHOPFORCE_DATABASE_URL", "database.url"),
+    ("SHOPFORCE_LOG_FORMAT", "log.format"),
+];
+
+impl Config {
+    /// Reads `path` (a missing file is an error only when `required`), then applies the
+    /// environment (`env` is a lookup so tests need not touch the process environment).
+    pub fn load(
+        path: Option<&std::path::Path>,
+        required: bool,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let mut table = match path {
+            Some(p) => match std::fs::read_to_string(p) {
+                Ok(text) => text.parse::<toml::Table>().map_err(|e| {
+                    ConfigError(format!("{}: not valid TOML: {}", p.display(), e.message()))
+                })?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+                    toml::Table::new()
+                }
+                Err(e) => {
+                    return Err(ConfigError(format!(
+                        "{}: cannot read the config file: {e}",
+                        p.display()
+                    )));
+                }
+            },
+            None => toml::Table::new(),
+        };
+        let source = path.map_or("the configuration".to_string(), |p| p.display().to_string());
+        let mut from_env = Vec::new();
+        for (var, key) in ENV_OVERRIDES {
+            if let Some(value) = env(var) {
+                set_key(&mut table, key, &value);
+                from_env.push((*var, *key));
+            }
+        }
+        let config: Config =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                let key = e.path().to_string();
+                let via_env = from_env
+                    .iter()
+                    .find(|(_, k)| *k == key)
+                    .map(|(var, _)| format!(" (set by {var})"))
+                    .unwrap_or_default();
+                ConfigError(format!("{source}: {key}: {}{via_env}", e.inner().message()))
+            })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks that need more than types.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let sf = &self.salesforce;
+        let bad = |key: &str, why: String| Err(ConfigError(format!("{key}: {why}")));
+        match url::Url::parse(&sf.login_url) {
+            Ok(u) if u.scheme() == "https" => {}
+            Ok(u) if u.scheme() == "http" && is_loopback(&u) => {}
+            Ok(_) => {
+                return bad(
+                    "salesforce.login_url",
+                    format!(
+                        "{:?} must be an https:// URL (http is allowed only for a local emulator on 127.0.0.1)",
+                        sf.login_url
+                    ),
+                );
+            }
+            Err(e) => {
+                return bad(
+                    "salesforce.login_url",
+                    format!("{:?} is not a URL: {e}", sf.login_url),
+                );
+            }
+        }
+        if sf.currency.len() != 3 || !sf.currency.bytes().all(|b| b.is_ascii_uppercase()) {
+            return bad(
+                "salesforce.currency",
+                format!(
+                    "{:?} is not an ISO 4217 currency code such as USD",
+                    sf.currency
+                ),
+            );
+        }
+        if !(0.0..=1.0).contains(&sf.api_usage_stop_fraction) || sf.api_usage_stop_fraction == 0.0 {
+            return bad(
+                "salesforce.api_usage_stop_fraction",
+                format!(
+                    "{} must be between 0 (exclusive) and 1",
+                    sf.api_usage_stop_fraction
+                ),
+            );
+        }
+        if sf.requests_per_second == 0 {
+            return bad(
+                "salesforce.requests_per_second",
+                "must be at least 1".to_string(),
+            );
+        }
+        if self.sync.max_concurrent_jobs == 0 {
+            return bad("sync.max_concurrent_jobs", "must be at least 1".to_string());
+        }
+        if self.sync.part_size_bytes < 1024 || self.sync.part_size_bytes > 100 * 1000 * 1000 {
+            return bad(
+                "sync.part_size_bytes",
+                format!(
+                    "{} must be between 1024 and 100000000 (Salesforce accepts at most 150 MB base64-encoded per job)",
+                    self.sync.part_size_bytes
+                ),
+            );
+        }
+        Ok(())
+    }
+
+    /// Checks that Salesforce can be reached with these credentials (not needed by
+    /// `--dry-run`).
+    pub fn require_salesforce(&self) -> Result<(), ConfigError> {
+        let sf = &self.salesforce;
+        for (key, var, empty) in [
+            (
+                "salesforce.client_id",
+                "SHOPFORCE_SF_CLIENT_ID",
+                sf.client_id.is_empty(),
+            ),
+            (
+                "salesforce.username",
+                "SHOPFORCE_SF_USERNAME",
+                sf.username.is_empty(),
+            ),
+            (
+                "salesforce.private_key_path",
+                "SHOPFORCE_SF_PRIVATE_KEY_PATH",
+                sf.private_key_path.as_os_str().is_empty(),
+            ),
+        ] {
+            if empty {
+                return Err(ConfigError(format!(
+                    "{key} is not set: put it in shopforce.toml or set {var}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
+}
+
+/// Sets `section.key` in a TOML table from environment text, typed by what the key holds.
+fn set_key(table: &mut toml::Table, key: &str, text: &str) {
+    let (section, name) = key.split_once('.').unwrap_or(("", key));
+    let entry = table
+        .entry(section.to_string())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    if let toml::Value::Table(t) = entry {
+        let value = if let Ok(i) = text.parse::<i64>() {
+            toml::Value::Integer(i)
+        } else if let Ok(f) = text.parse::<f64>() {
+            toml::Value::Float(f)
+        } else {
+            toml::Value::String(text.to_string())
+        };
+        // Text keys keep digits as text (a username or client id may look numeric).
+        let keep_text = matches!(
+            name,
+            "login_url"
+                | "audience"
+                | "client_id"
+                | "username"
+                | "private_key_path"
+                | "api_version"
+                | "currency"
+                | "account_model"
+                | "work_dir"
+                | "url"
+                | "format"
+        );
+        t.insert(
+            name.to_string(),
+            if keep_text {
+                toml::Value::String(text.to_string())
+            } else {
+                value
+            },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(toml_text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shopforce.toml");
+        std::fs::write(&path, toml_text).unwrap();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::load(Some(&path), true, |k| {
+            env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn defaults_file_then_environment() {
+        let c = load(
+            "[salesforce]\nclient_id = \"from-file\"\ncurrency = \"EUR\"\n[sync]\nmax_concurrent_jobs = 2\n",
+            &[("SHOPFORCE_SF_CLIENT_ID", "from-env"), ("SHOPFORCE_SYNC_PART_SIZE_BYTES", "5000")],
+        )
+        .unwrap();
+        assert_eq!(c.salesforce.client_id, "from-env");
+        assert_eq!(c.salesforce.currency, "EUR");
+        assert_eq!(c.sync.max_concurrent_jobs, 2);
+        assert_eq!(c.sync.part_size_bytes, 5000);
+        assert_eq!(c.salesforce.api_version, "66.0");
+    }
+
+    #[test]
+    fn mistakes_name_the_key() {
+        let e = load("[salesforce]\nclinet_id = \"x\"\n", &[]).unwrap_err();
+        assert!(e.0.contains("clinet_id"), "{e}");
+        let e = load("[sync]\nmax_concurrent_jobs = \"four\"\n", &[]).unwrap_err();
+        assert!(
+            e.0.contains("max_concurrent_jobs") || e.0.contains("invalid type"),
+            "{e}"
+        );
+        let e = load("", &[("SHOPFORCE_SYNC_MAX_CONCURRENT_JOBS", "lots")]).unwrap_err();
+        assert!(e.0.contains("SHOPFORCE_SYNC_MAX_CONCURRENT_JOBS"), "{e}");
+        let e = load(
+            "[salesforce]\nlogin_url = \"http://login.salesforce.com\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.0.starts_with("salesforce.login_url"), "{e}");
+        let e = load("[salesforce]\ncurrency = \"usd\"\n", &[]).unwrap_err();
+        assert!(e.0.starts_with("salesforce.currency"), "{e}");
+        let e = load("[sync]\naccount_model = \"person\"\n", &[]).unwrap_err();
+        assert!(e.0.contains("person"), "{e}");
+        let e = Config::default().require_salesforce().unwrap_err();
+        assert!(e.0.contains("SHOPFORCE_SF_CLIENT_ID"), "{e}");
+    }
+
+    #[test]
+    fn a_loopback_emulator_may_use_http() {
+        let c = load("[salesforce]\nlogin_url = \"http://127.0.0.1:8443\"\n", &[]).unwrap();
+        assert_eq!(c.salesforce.login_url, "http://127.0.0.1:8443");
+    }
+}

@@ -1,0 +1,380 @@
+//! The Salesforce upsert targets the engine writes: one per (object, external ID, header).
+//!
+//! An object can need several targets: Accounts are keyed on the company, the location or
+//! the customer id, and one Bulk API job has one header, so a Contact whose Account is a
+//! company and one whose Account is a B2C account go to different jobs.
+
+/// Where a row goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Target {
+    CompanyAccount,
+    LocationAccount,
+    CustomerAccount,
+    CustomerContact,
+    CompanyContact,
+    Product,
+    PriceEntry,
+    CustomerOrder,
+    LocationOrder,
+    OrderItem,
+}
+
+/// A relationship column: its position in the header and the target whose key it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParentColumn {
+    pub column: usize,
+    pub parent: Target,
+}
+
+/// What a target writes.
+#[derive(Debug, Clone, Copy)]
+pub struct TargetSpec {
+    pub target: Target,
+    pub object: &'static str,
+    /// The external ID the upsert keys on; always column 0.
+    pub external_id: &'static str,
+    /// The CSV header, external ID first.
+    pub columns: &'static [&'static str],
+    /// Relationship columns to rows of other targets (their jobs must finish first).
+    pub parents: &'static [ParentColumn],
+    /// The Shopify kind recorded in the id mapping (`customer`, `order`, …).
+    pub mapping_kind: &'static str,
+}
+
+const ACCOUNT_ADDRESS: [&str; 5] = [
+    "BillingStreet",
+    "BillingCity",
+    "BillingState",
+    "BillingPostalCode",
+    "BillingCountry",
+];
+
+macro_rules! columns {
+    ($($part:expr),* $(,)?) => {{
+        const PARTS: &[&[&str]] = &[$($part),*];
+        const LEN: usize = {
+            let mut n = 0;
+            let mut i = 0;
+            while i < PARTS.len() {
+                n += PARTS[i].len();
+                i += 1;
+            }
+            n
+        };
+        const COLUMNS: [&str; LEN] = {
+            let mut out = [""; LEN];
+            let mut n = 0;
+            let mut i = 0;
+            while i < PARTS.len() {
+                let mut j = 0;
+                while j < PARTS[i].len() {
+                    out[n] = PARTS[i][j];
+                    n += 1;
+                    j += 1;
+                }
+                i += 1;
+            }
+            out
+        };
+        &COLUMNS
+    }};
+}
+
+const CONTACT_COMMON: &[&str] = &[
+    "FirstName",
+    "LastName",
+    "Email",
+    "Phone",
+    "MailingStreet",
+    "MailingCity",
+    "MailingState",
+    "MailingPostalCode",
+    "MailingCountry",
+    "HasOptedOutOfEmail",
+    "Email_Consent_Status__c",
+    "Email_Consent_Updated_At__c",
+    "Email_Opt_In_Level__c",
+    "SMS_Consent_Status__c",
+    "SMS_Consent_Updated_At__c",
+    "Shopify_Tags__c",
+    "Shopify_Verified_Email__c",
+    "Shopify_Created_At__c",
+    "Shopify_Store__c",
+];
+
+const ORDER_COMMON: &[&str] = &[
+    "BillToContact.Shopify_Customer_ID__c",
+    "Pricebook2Id",
+    "EffectiveDate",
+    "Status",
+    "Shopify_Order_Name__c",
+    "Shopify_Total_Price__c",
+    "Shopify_Currency__c",
+    "Shopify_Financial_Status__c",
+    "Shopify_Fulfillment_Status__c",
+    "Shopify_Cancelled_At__c",
+    "Shopify_Store__c",
+];
+
+impl Target {
+    /// Every target, parents before children.
+    pub const ALL: [Target; 10] = [
+        Target::CompanyAccount,
+        Target::LocationAccount,
+        Target::CustomerAccount,
+        Target::CustomerContact,
+        Target::CompanyContact,
+        Target::Product,
+        Target::PriceEntry,
+        Target::CustomerOrder,
+        Target::LocationOrder,
+        Target::OrderItem,
+    ];
+
+    pub fn spec(self) -> &'static TargetSpec {
+        &SPECS[self as usize]
+    }
+
+    /// Targets this one's rows point at.
+    pub fn parent_targets(self) -> impl Iterator<Item = Target> {
+        self.spec().parents.iter().map(|p| p.parent)
+    }
+
+    /// A short stable name (file names, job records, logs).
+    pub fn name(self) -> &'static str {
+        match self {
+            Target::CompanyAccount => "account-company",
+            Target::LocationAccount => "account-location",
+            Target::CustomerAccount => "account-customer",
+            Target::CustomerContact => "contact-customer",
+            Target::CompanyContact => "contact-company",
+            Target::Product => "product",
+            Target::PriceEntry => "pricebook-entry",
+            Target::CustomerOrder => "order-customer",
+            Target::LocationOrder => "order-location",
+            Target::OrderItem => "order-item",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Target> {
+        Target::ALL.into_iter().find(|t| t.name() == name)
+    }
+}
+
+static SPECS: [TargetSpec; 10] = [
+    TargetSpec {
+        target: Target::CompanyAccount,
+        object: "Account",
+        external_id: "Shopify_Company_ID__c",
+        columns: columns!(&[
+            "Shopify_Company_ID__c",
+            "Name",
+            "Shopify_Company_External_ID__c",
+            "Shopify_Store__c"
+        ],),
+        parents: &[],
+        mapping_kind: "company",
+    },
+    TargetSpec {
+        target: Target::LocationAccount,
+        object: "Account",
+        external_id: "Shopify_Location_ID__c",
+        columns: columns!(
+            &[
+                "Shopify_Location_ID__c",
+                "Parent.Shopify_Company_ID__c",
+                "Name",
+                "Phone"
+            ],
+            &ACCOUNT_ADDRESS,
+            &["Shopify_Store__c"],
+        ),
+        parents: &[ParentColumn {
+            column: 1,
+            parent: Target::CompanyAccount,
+        }],
+        mapping_kind: "company_location",
+    },
+    TargetSpec {
+        target: Target::CustomerAccount,
+        object: "Account",
+        external_id: "Shopify_Customer_ID__c",
+        columns: columns!(
+            &["Shopify_Customer_ID__c", "Name", "Phone"],
+            &ACCOUNT_ADDRESS,
+            &["Shopify_Store__c"],
+        ),
+        parents: &[],
+        mapping_kind: "customer_account",
+    },
+    TargetSpec {
+        target: Target::CustomerContact,
+        object: "Contact",
+        external_id: "Shopify_Customer_ID__c",
+        columns: columns!(
+            &["Shopify_Customer_ID__c", "Account.Shopify_Customer_ID__c"],
+            CONTACT_COMMON,
+        ),
+        parents: &[ParentColumn {
+            column: 1,
+            parent: Target::CustomerAccount,
+        }],
+        mapping_kind: "customer",
+    },
+    TargetSpec {
+        target: Target::CompanyContact,
+        object: "Contact",
+        external_id: "Shopify_Customer_ID__c",
+        columns: columns!(
+            &[
+                "Shopify_Customer_ID__c",
+                "Account.Shopify_Company_ID__c",
+                "Title"
+            ],
+            CONTACT_COMMON,
+        ),
+        parents: &[ParentColumn {
+            column: 1,
+            parent: Target::CompanyAccount,
+        }],
+        mapping_kind: "customer",
+    },
+    TargetSpec {
+        target: Target::Product,
+        object: "Product2",
+        external_id: "Shopify_Variant_ID__c",
+        columns: columns!(&[
+            "Shopify_Variant_ID__c",
+            "Name",
+            "ProductCode",
+            "IsActive",
+            "Shopify_Product_ID__c",
+        ]),
+        parents: &[],
+        mapping_kind: "variant",
+    },
+    TargetSpec {
+        target: Target::PriceEntry,
+        object: "PricebookEntry",
+        external_id: "Shopify_Price_Key__c",
+        columns: columns!(&[
+            "Shopify_Price_Key__c",
+            "Product2.Shopify_Variant_ID__c",
+            "Pricebook2Id",
+            "UnitPrice",
+            "IsActive",
+        ]),
+        parents: &[ParentColumn {
+            column: 1,
+            parent: Target::Product,
+        }],
+        mapping_kind: "price",
+    },
+    TargetSpec {
+        target: Target::CustomerOrder,
+        object: "Order",
+        external_id: "Shopify_Order_ID__c",
+        columns: columns!(
+            &["Shopify_Order_ID__c", "Account.Shopify_Customer_ID__c"],
+            ORDER_COMMON,
+        ),
+        parents: &[
+            ParentColumn {
+                column: 1,
+                parent: Target::CustomerAccount,
+            },
+            ParentColumn {
+                column: 2,
+                parent: Target::CustomerContact,
+            },
+        ],
+        mapping_kind: "order",
+    },
+    TargetSpec {
+        target: Target::LocationOrder,
+        object: "Order",
+        external_id: "Shopify_Order_ID__c",
+        columns: columns!(
+            &["Shopify_Order_ID__c", "Account.Shopify_Location_ID__c"],
+            ORDER_COMMON,
+        ),
+        parents: &[
+            ParentColumn {
+                column: 1,
+                parent: Target::LocationAccount,
+            },
+            ParentColumn {
+                column: 2,
+                parent: Target::CompanyContact,
+            },
+        ],
+        mapping_kind: "order",
+    },
+    TargetSpec {
+        target: Target::OrderItem,
+        object: "OrderItem",
+        external_id: "Shopify_Line_Item_ID__c",
+        columns: columns!(&[
+            "Shopify_Line_Item_ID__c",
+            "Order.Shopify_Order_ID__c",
+            "PricebookEntry.Shopify_Price_Key__c",
+            "Quantity",
+            "UnitPrice",
+            "Shopify_SKU__c",
+        ]),
+        parents: &[
+            ParentColumn {
+                column: 1,
+                parent: Target::CustomerOrder,
+            },
+            ParentColumn {
+                column: 2,
+                parent: Target::PriceEntry,
+            },
+        ],
+        mapping_kind: "line_item",
+    },
+];
+
+/// The column index of `name` in a target's header.
+pub fn column(target: Target, name: &str) -> usize {
+    target
+        .spec()
+        .columns
+        .iter()
+        .position(|c| *c == name)
+        .unwrap_or_else(|| panic!("{} has no column {name}", target.name()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_are_indexed_by_target_and_keyed_on_column_zero() {
+        for target in Target::ALL {
+            let spec = target.spec();
+            assert_eq!(spec.target, target);
+            assert_eq!(spec.columns[0], spec.external_id);
+            assert_eq!(Target::from_name(target.name()), Some(target));
+            for p in spec.parents {
+                assert!(p.column < spec.columns.len());
+                assert!(
+                    spec.columns[p.column].contains('.'),
+                    "{}",
+                    spec.columns[p.column]
+                );
+                // Parents come earlier in the dependency order.
+                assert!((p.parent as usize) < (target as usize));
+            }
+            let mut seen = std::collections::HashSet::new();
+            for c in spec.columns {
+                assert!(
+                    seen.insert(c.to_ascii_lowercase()),
+                    "{} repeats {c}",
+                    target.name()
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,1259 @@
+//! The [`StateStore`](super::StateStore) implementation shared by both backends.
+//!
+//! The SQL is the same on SQLite and PostgreSQL (`$N` placeholders, `ON CONFLICT … DO UPDATE`,
+//! `RETURNING`, partial indexes) except where a JSON column is written or read; those
+//! statements live in each backend's `sql` module. The method bodies are written once, in
+//! [`impl_state_store!`], and expanded for each typed pool, so every statement is compiled
+//! against the driver that runs it (no `Any` driver, no lowest-common-denominator types).
+
+use std::collections::HashSet;
+use std::hash::Hash;
+
+use sqlx::error::ErrorKind;
+
+use super::error::{Backend, StoreError};
+use super::ts::Ts;
+use super::types::{
+    CachedOrder, CustomerOrderStats, DeadLetter, DeadLetterId, JobKey, JobPhase, JobRecord,
+    MappingRecord, Review, ReviewId, RunId, RunRecord,
+};
+
+/// Portable statements (identical text on both backends).
+pub(crate) mod shared {
+    pub const INTERRUPT_RUNNING: &str = "UPDATE runs SET status = 'interrupted', finished_at = $3 \
+         WHERE shop = $1 AND kind = $2 AND status = 'running'";
+    pub const INSERT_RUN: &str = "INSERT INTO runs (shop, kind, status, started_at) \
+         VALUES ($1, $2, 'running', $3) RETURNING id";
+
+    pub const INSERT_JOB: &str = "INSERT INTO bulk_jobs (run_id, object, operation, \
+         external_id_field, part, attempt, row_count, payload_path, phase, processed, failed, \
+         created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'planned', 0, 0, $9, $9) RETURNING id";
+    pub const SET_JOB_SF_ID: &str =
+        "UPDATE bulk_jobs SET sf_job_id = $2, updated_at = $3 WHERE id = $1";
+    /// `$4..$8`: the phases the job may move from (padded with repeats).
+    pub const SET_JOB_PHASE: &str = "UPDATE bulk_jobs SET phase = $2, updated_at = $3 \
+         WHERE id = $1 AND phase IN ($4, $5, $6, $7, $8)";
+    pub const JOB_PHASE: &str = "SELECT phase FROM bulk_jobs WHERE id = $1";
+    pub const SET_JOB_COUNTS: &str =
+        "UPDATE bulk_jobs SET processed = $2, failed = $3, updated_at = $4 WHERE id = $1";
+    pub const GET_JOB: &str = "SELECT id, run_id, object, operation, external_id_field, part, \
+         attempt, row_count, payload_path, sf_job_id, phase, processed, failed, created_at, \
+         updated_at FROM bulk_jobs WHERE id = $1";
+    pub const UNFINISHED_JOBS: &str = "SELECT id, run_id, object, operation, external_id_field, \
+         part, attempt, row_count, payload_path, sf_job_id, phase, processed, failed, created_at, \
+         updated_at FROM bulk_jobs \
+         WHERE phase NOT IN ('results_stored', 'aborted', 'failed') ORDER BY id";
+    pub const JOBS_FOR_RUN: &str = "SELECT id, run_id, object, operation, external_id_field, \
+         part, attempt, row_count, payload_path, sf_job_id, phase, processed, failed, created_at, \
+         updated_at FROM bulk_jobs WHERE run_id = $1 ORDER BY id";
+
+    pub const MAPPING_UPSERT_HEAD: &str =
+        "INSERT INTO id_mappings (shop, kind, shopify_id, sf_object, sf_id, updated_at) ";
+    pub const MAPPING_UPSERT_TAIL: &str = " ON CONFLICT (shop, kind, shopify_id) DO UPDATE SET \
+         sf_object = excluded.sf_object, sf_id = excluded.sf_id, updated_at = excluded.updated_at";
+    pub const GET_MAPPING: &str = "SELECT shop, kind, shopify_id, sf_object, sf_id, updated_at \
+         FROM id_mappings WHERE shop = $1 AND kind = $2 AND shopify_id = $3";
+    pub const GET_MAPPINGS_HEAD: &str = "SELECT shop, kind, shopify_id, sf_object, sf_id, \
+         updated_at FROM id_mappings WHERE shop = ";
+    pub const COUNT_MAPPINGS: &str = "SELECT COUNT(*) FROM id_mappings \
+         WHERE ($1 IS NULL OR shop = $1) AND ($2 IS NULL OR kind = $2)";
+
+    pub const GET_CURSOR: &str = "SELECT value FROM cursors WHERE shop = $1 AND resource = $2";
+    pub const SET_CURSOR: &str = "INSERT INTO cursors (shop, resource, value, updated_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (shop, resource) DO UPDATE SET \
+         value = excluded.value, updated_at = excluded.updated_at";
+
+    pub const ORDER_UPSERT_HEAD: &str = "INSERT INTO order_cache (shop, order_id, customer_id, \
+         email, phone, processed_at, total_minor, currency, cancelled, financial_status, \
+         updated_at) ";
+    pub const ORDER_UPSERT_TAIL: &str = " ON CONFLICT (shop, order_id) DO UPDATE SET \
+         customer_id = excluded.customer_id, email = excluded.email, phone = excluded.phone, \
+         processed_at = excluded.processed_at, total_minor = excluded.total_minor, \
+         currency = excluded.currency, cancelled = excluded.cancelled, \
+         financial_status = excluded.financial_status, updated_at = excluded.updated_at";
+    pub const ORDERS_FOR_CUSTOMER: &str = "SELECT shop, order_id, customer_id, email, phone, \
+         processed_at, total_minor, currency, cancelled, financial_status FROM order_cache \
+         WHERE shop = $1 AND customer_id = $2 ORDER BY processed_at, order_id";
+    pub const CUSTOMER_ORDER_STATS: &str = "SELECT customer_id, currency, \
+         COUNT(*) AS order_count, CAST(SUM(total_minor) AS BIGINT) AS total_spent_minor, \
+         MIN(processed_at) AS first_order_at, MAX(processed_at) AS last_order_at \
+         FROM order_cache WHERE shop = $1 AND customer_id IS NOT NULL AND NOT cancelled \
+         GROUP BY customer_id, currency ORDER BY customer_id, currency";
+
+    pub const DEAD_LETTER_HEAD: &str = "INSERT INTO dead_letters (run_id, shop, object, \
+         external_id, payload, error_code, message, hint, status, attempts, created_at, \
+         updated_at) ";
+    pub const DEAD_LETTER_TAIL: &str = " ON CONFLICT (object, external_id) WHERE status = 'open' \
+         DO UPDATE SET run_id = excluded.run_id, shop = excluded.shop, \
+         payload = excluded.payload, error_code = excluded.error_code, \
+         message = excluded.message, hint = excluded.hint, \
+         attempts = dead_letters.attempts + 1, updated_at = excluded.updated_at";
+    pub const DEAD_LETTER_DEPTH: &str = "SELECT COUNT(*) FROM dead_letters WHERE status = 'open'";
+    pub const MARK_DEAD_LETTERS_HEAD: &str = "UPDATE dead_letters SET status = ";
+    pub const BUMP_ATTEMPTS_HEAD: &str =
+        "UPDATE dead_letters SET attempts = attempts + 1, updated_at = ";
+
+    pub const GET_HASHES_HEAD: &str =
+        "SELECT external_id, hash FROM payload_hashes WHERE object = ";
+    pub const HASH_UPSERT_HEAD: &str =
+        "INSERT INTO payload_hashes (object, external_id, hash, updated_at) ";
+    pub const HASH_UPSERT_TAIL: &str = " ON CONFLICT (object, external_id) DO UPDATE SET \
+         hash = excluded.hash, updated_at = excluded.updated_at";
+    pub const FORGET_HASHES_HEAD: &str = "DELETE FROM payload_hashes WHERE object = ";
+
+    pub const RESOLVE_REVIEW: &str = "UPDATE reviews SET status = 'resolved', resolution = $2, \
+         resolved_at = $3, updated_at = $3 WHERE id = $1 AND status = 'open'";
+    pub const REVIEW_STATUS: &str = "SELECT status FROM reviews WHERE id = $1";
+}
+
+/// Maps a driver error to [`StoreError::Query`].
+pub(crate) fn query_error(
+    backend: Backend,
+    op: &'static str,
+) -> impl Fn(sqlx::Error) -> StoreError {
+    move |source| StoreError::Query {
+        backend,
+        op,
+        source,
+    }
+}
+
+/// The kind of database error behind `err`, if it is one.
+pub(crate) fn db_error_kind(err: &sqlx::Error) -> Option<ErrorKind> {
+    err.as_database_error().map(|e| e.kind())
+}
+
+/// The rows of `rows` whose key does not occur again later: one row per key, the last one
+/// wins, original order kept. PostgreSQL refuses an `INSERT … ON CONFLICT DO UPDATE` that
+/// touches the same row twice, so batches are deduplicated before they are written.
+pub(crate) fn dedup_last<'a, T, K: Hash + Eq>(
+    rows: &'a [T],
+    key: impl Fn(&'a T) -> K,
+) -> Vec<&'a T> {
+    if rows.len() < 2 {
+        return rows.iter().collect();
+    }
+    let mut seen = HashSet::with_capacity(rows.len());
+    let mut kept: Vec<&T> = rows.iter().rev().filter(|r| seen.insert(key(r))).collect();
+    kept.reverse();
+    kept
+}
+
+/// Rows per multi-row statement: as many as fit in `max_params` bind parameters.
+pub(crate) fn rows_per_statement(max_params: usize, params_per_row: usize) -> usize {
+    (max_params / params_per_row).max(1)
+}
+
+/// The phases a job may be in for a move to `to` to be allowed, padded to five entries (the
+/// `IN` list of [`shared::SET_JOB_PHASE`]). Jobs only move forward; a final phase is reached
+/// from any phase that is not final; setting the current phase again is a no-op.
+pub(crate) fn allowed_predecessors(to: JobPhase) -> [JobPhase; 5] {
+    let rank = |p: JobPhase| {
+        JobPhase::ALL
+            .iter()
+            .position(|q| *q == p)
+            .unwrap_or(usize::MAX)
+    };
+    let mut out = [to; 5];
+    let mut n = 1;
+    for p in JobPhase::ALL.iter().copied() {
+        if p != to && !p.is_final() && (to.is_final() || rank(p) < rank(to)) && n < out.len() {
+            out[n] = p;
+            n += 1;
+        }
+    }
+    out
+}
+
+fn corrupt(backend: Backend, op: &'static str, detail: String) -> StoreError {
+    StoreError::Corrupt {
+        backend,
+        op,
+        detail,
+    }
+}
+
+fn parse_json(
+    backend: Backend,
+    op: &'static str,
+    what: &str,
+    text: &str,
+) -> Result<serde_json::Value, StoreError> {
+    serde_json::from_str(text).map_err(|e| corrupt(backend, op, format!("{what} is not JSON: {e}")))
+}
+
+/// A `runs` row.
+#[derive(sqlx::FromRow)]
+pub(crate) struct RunRow {
+    id: i64,
+    shop: String,
+    kind: String,
+    status: String,
+    started_at: Ts,
+    finished_at: Option<Ts>,
+    summary: Option<String>,
+}
+
+impl RunRow {
+    pub(crate) fn decode(
+        self,
+        backend: Backend,
+        op: &'static str,
+    ) -> Result<RunRecord, StoreError> {
+        Ok(RunRecord {
+            id: RunId(self.id),
+            status: self.status.parse().map_err(|e| corrupt(backend, op, e))?,
+            summary: self
+                .summary
+                .as_deref()
+                .map(|s| parse_json(backend, op, "run summary", s))
+                .transpose()?,
+            shop: self.shop,
+            kind: self.kind,
+            started_at: self.started_at.0,
+            finished_at: self.finished_at.map(|t| t.0),
+        })
+    }
+}
+
+/// A `bulk_jobs` row.
+#[derive(sqlx::FromRow)]
+pub(crate) struct JobRow {
+    id: i64,
+    run_id: i64,
+    object: String,
+    operation: String,
+    external_id_field: Option<String>,
+    part: i32,
+    attempt: i32,
+    row_count: i64,
+    payload_path: Option<String>,
+    sf_job_id: Option<String>,
+    phase: String,
+    processed: i64,
+    failed: i64,
+    created_at: Ts,
+    updated_at: Ts,
+}
+
+impl JobRow {
+    pub(crate) fn decode(
+        self,
+        backend: Backend,
+        op: &'static str,
+    ) -> Result<JobRecord, StoreError> {
+        Ok(JobRecord {
+            key: JobKey(self.id),
+            run: RunId(self.run_id),
+            phase: self.phase.parse().map_err(|e| corrupt(backend, op, e))?,
+            object: self.object,
+            operation: self.operation,
+            external_id_field: self.external_id_field,
+            part: self.part,
+            attempt: self.attempt,
+            row_count: self.row_count,
+            payload_path: self.payload_path,
+            sf_job_id: self.sf_job_id,
+            processed: self.processed,
+            failed: self.failed,
+            created_at: self.created_at.0,
+            updated_at: self.updated_at.0,
+        })
+    }
+}
+
+/// An `id_mappings` row.
+#[derive(sqlx::FromRow)]
+pub(crate) struct MappingRow {
+    shop: String,
+    kind: String,
+    shopify_id: String,
+    sf_object: String,
+    sf_id: String,
+    updated_at: Ts,
+}
+
+impl From<MappingRow> for MappingRecord {
+    fn from(r: MappingRow) -> Self {
+        MappingRecord {
+            shop: r.shop,
+            kind: r.kind,
+            shopify_id: r.shopify_id,
+            sf_object: r.sf_object,
+            sf_id: r.sf_id,
+            updated_at: r.updated_at.0,
+        }
+    }
+}
+
+/// An `order_cache` row.
+#[derive(sqlx::FromRow)]
+pub(crate) struct OrderRow {
+    shop: String,
+    order_id: String,
+    customer_id: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    processed_at: Ts,
+    total_minor: i64,
+    currency: String,
+    cancelled: bool,
+    financial_status: Option<String>,
+}
+
+impl From<OrderRow> for CachedOrder {
+    fn from(r: OrderRow) -> Self {
+        CachedOrder {
+            shop: r.shop,
+            order_id: r.order_id,
+            customer_id: r.customer_id,
+            email: r.email,
+            phone: r.phone,
+            processed_at: r.processed_at.0,
+            total_minor: r.total_minor,
+            currency: r.currency,
+            cancelled: r.cancelled,
+            financial_status: r.financial_status,
+        }
+    }
+}
+
+/// One row of [`shared::CUSTOMER_ORDER_STATS`].
+#[derive(sqlx::FromRow)]
+pub(crate) struct StatsRow {
+    customer_id: String,
+    currency: String,
+    order_count: i64,
+    total_spent_minor: i64,
+    first_order_at: Ts,
+    last_order_at: Ts,
+}
+
+impl From<StatsRow> for CustomerOrderStats {
+    fn from(r: StatsRow) -> Self {
+        CustomerOrderStats {
+            customer_id: r.customer_id,
+            currency: r.currency,
+            order_count: r.order_count,
+            total_spent_minor: r.total_spent_minor,
+            first_order_at: r.first_order_at.0,
+            last_order_at: r.last_order_at.0,
+        }
+    }
+}
+
+/// A `dead_letters` row.
+#[derive(sqlx::FromRow)]
+pub(crate) struct DeadLetterRow {
+    id: i64,
+    run_id: Option<i64>,
+    shop: String,
+    object: String,
+    external_id: String,
+    payload: String,
+    error_code: String,
+    message: String,
+    hint: Option<String>,
+    status: String,
+    attempts: i32,
+    created_at: Ts,
+    updated_at: Ts,
+}
+
+impl DeadLetterRow {
+    pub(crate) fn decode(
+        self,
+        backend: Backend,
+        op: &'static str,
+    ) -> Result<DeadLetter, StoreError> {
+        Ok(DeadLetter {
+            id: DeadLetterId(self.id),
+            run: self.run_id.map(RunId),
+            payload: parse_json(backend, op, "dead-letter payload", &self.payload)?,
+            status: self.status.parse().map_err(|e| corrupt(backend, op, e))?,
+            shop: self.shop,
+            object: self.object,
+            external_id: self.external_id,
+            error_code: self.error_code,
+            message: self.message,
+            hint: self.hint,
+            attempts: self.attempts,
+            created_at: self.created_at.0,
+            updated_at: self.updated_at.0,
+        })
+    }
+}
+
+/// A `reviews` row.
+#[derive(sqlx::FromRow)]
+pub(crate) struct ReviewRow {
+    id: i64,
+    shop: String,
+    shopify_kind: String,
+    shopify_id: String,
+    sf_object: String,
+    reason: String,
+    candidates: String,
+    status: String,
+    resolution: Option<String>,
+    created_at: Ts,
+    updated_at: Ts,
+    resolved_at: Option<Ts>,
+}
+
+impl ReviewRow {
+    pub(crate) fn decode(self, backend: Backend, op: &'static str) -> Result<Review, StoreError> {
+        Ok(Review {
+            id: ReviewId(self.id),
+            candidates: serde_json::from_str(&self.candidates).map_err(|e| {
+                corrupt(
+                    backend,
+                    op,
+                    format!("review candidates are not a JSON list of strings: {e}"),
+                )
+            })?,
+            status: self.status.parse().map_err(|e| corrupt(backend, op, e))?,
+            shop: self.shop,
+            shopify_kind: self.shopify_kind,
+            shopify_id: self.shopify_id,
+            sf_object: self.sf_object,
+            reason: self.reason,
+            resolution: self.resolution,
+            created_at: self.created_at.0,
+            updated_at: self.updated_at.0,
+            resolved_at: self.resolved_at.map(|t| t.0),
+        })
+    }
+}
+
+/// Converts a count read from the database.
+pub(crate) fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or_default()
+}
+
+/// Expands the [`StateStore`](super::StateStore) implementation for one typed pool.
+///
+/// The invoking module provides: a store type with fields `pool: sqlx::Pool<$db>` and a
+/// `const BACKEND: Backend`; a module `sql` with the dialect statements (`FINISH_RUN`,
+/// `GET_RUN`, `RECENT_RUNS`, `INTERRUPTED_RUNS`, `DEAD_LETTER_COLUMNS`, `LIST_DEAD_LETTERS`,
+/// `JSON_PARAM`, `ADD_REVIEW`, `GET_REVIEW`, `LIST_REVIEWS`) and `MAX_BIND_PARAMS`.
+macro_rules! impl_state_store {
+    ($store:ty, $db:ty) => {
+        impl $crate::store::StateStore for $store {
+            async fn start_run(&self, shop: &str, kind: &str) -> Result<RunId, StoreError> {
+                const OP: &str = "start_run";
+                let err = query_error(Self::BACKEND, OP);
+                let now = Ts::now();
+                let mut tx = self.pool.begin().await.map_err(&err)?;
+                let interrupted = sqlx::query(shared::INTERRUPT_RUNNING)
+                    .bind(shop)
+                    .bind(kind)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(&err)?
+                    .rows_affected();
+                let id: i64 = sqlx::query_scalar(shared::INSERT_RUN)
+                    .bind(shop)
+                    .bind(kind)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(&err)?;
+                tx.commit().await.map_err(&err)?;
+                if interrupted > 0 {
+                    tracing::warn!(
+                        message = "Earlier runs never finished; marked them interrupted.",
+                        shop,
+                        kind,
+                        count = interrupted,
+                        run = id,
+                    );
+                }
+                Ok(RunId(id))
+            }
+
+            async fn finish_run(
+                &self,
+                run: RunId,
+                status: RunStatus,
+                summary: &serde_json::Value,
+            ) -> Result<(), StoreError> {
+                const OP: &str = "finish_run";
+                if status == RunStatus::Running {
+                    return Err(StoreError::InvalidArgument {
+                        backend: Self::BACKEND,
+                        op: OP,
+                        detail: "a run cannot finish as `running`".to_owned(),
+                    });
+                }
+                let done = sqlx::query(sql::FINISH_RUN)
+                    .bind(run.0)
+                    .bind(status.as_str())
+                    .bind(Ts::now())
+                    .bind(summary.to_string())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(query_error(Self::BACKEND, OP))?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound {
+                        backend: Self::BACKEND,
+                        op: OP,
+                        entity: "run",
+                        id: run.0,
+                    });
+                }
+                Ok(())
+            }
+
+            async fn get_run(&self, run: RunId) -> Result<Option<RunRecord>, StoreError> {
+                const OP: &str = "get_run";
+                sqlx::query_as::<_, RunRow>(sql::GET_RUN)
+                    .bind(run.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(query_error(Self::BACKEND, OP))?
+                    .map(|r| r.decode(Self::BACKEND, OP))
+                    .transpose()
+            }
+
+            async fn recent_runs(&self, limit: u32) -> Result<Vec<RunRecord>, StoreError> {
+                const OP: &str = "recent_runs";
+                sqlx::query_as::<_, RunRow>(sql::RECENT_RUNS)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(query_error(Self::BACKEND, OP))?
+                    .into_iter()
+                    .map(|r| r.decode(Self::BACKEND, OP))
+                    .collect()
+            }
+
+            async fn interrupted_runs(&self) -> Result<Vec<RunRecord>, StoreError> {
+                const OP: &str = "interrupted_runs";
+                sqlx::query_as::<_, RunRow>(sql::INTERRUPTED_RUNS)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(query_error(Self::BACKEND, OP))?
+                    .into_iter()
+                    .map(|r| r.decode(Self::BACKEND, OP))
+                    .collect()
+            }
+
+            async fn record_job(&self, job: &NewJob) -> Result<JobKey, StoreError> {
+                const OP: &str = "record_job";
+                if job.row_count < 0 {
+                    return Err(StoreError::InvalidArgument {
+                        backend: Self::BACKEND,
+                        op: OP,
+                        detail: format!("row_count {} is negative", job.row_count),
+                    });
+                }
+                let id: i64 = sqlx::query_scalar(shared::INSERT_JOB)
+                    .bind(job.run.0)
+                    .bind(job.object.as_str())
+                    .bind(job.operation.as_str())
+                    .bind(job.external_id_field.as_deref())
+                    .bind(job.part)
+                    .bind(job.attempt)
+                    .bind(job.row_count)
+                    .bind(job.payload_path.as_deref())
+                    .bind(Ts::now())
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(|e| match db_error_kind(&e) {
+                        Some(ErrorKind::ForeignKeyViolation) => StoreError::NotFound {
+                            backend: Self::BACKEND,
+                            op: OP,
+                            entity: "run",
+                            id: job.run.0,
+                        },
+                        _ => query_error(Self::BACKEND, OP)(e),
+                    })?;
+                Ok(JobKey(id))
+            }
+
+            async fn set_job_salesforce_id(
+                &self,
+                key: JobKey,
+                sf_job_id: &str,
+            ) -> Result<(), StoreError> {
+                const OP: &str = "set_job_salesforce_id";
+                let done = sqlx::query(shared::SET_JOB_SF_ID)
+                    .bind(key.0)
+                    .bind(sf_job_id)
+                    .bind(Ts::now())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(|e| match db_error_kind(&e) {
+                        Some(ErrorKind::UniqueViolation) => StoreError::InvalidState {
+                            backend: Self::BACKEND,
+                            op: OP,
+                            detail: format!(
+                                "Salesforce job {sf_job_id} is already recorded for another \
+                                 bulk job"
+                            ),
+                        },
+                        _ => query_error(Self::BACKEND, OP)(e),
+                    })?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound {
+                        backend: Self::BACKEND,
+                        op: OP,
+                        entity: "bulk job",
+                        id: key.0,
+                    });
+                }
+                Ok(())
+            }
+
+            async fn set_job_state(&self, key: JobKey, phase: JobPhase) -> Result<(), StoreError> {
+                const OP: &str = "set_job_state";
+                let err = query_error(Self::BACKEND, OP);
+                let from = allowed_predecessors(phase);
+                let done = sqlx::query(shared::SET_JOB_PHASE)
+                    .bind(key.0)
+                    .bind(phase.as_str())
+                    .bind(Ts::now())
+                    .bind(from[0].as_str())
+                    .bind(from[1].as_str())
+                    .bind(from[2].as_str())
+                    .bind(from[3].as_str())
+                    .bind(from[4].as_str())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(&err)?;
+                if done.rows_affected() > 0 {
+                    return Ok(());
+                }
+                let current: Option<String> = sqlx::query_scalar(shared::JOB_PHASE)
+                    .bind(key.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(&err)?;
+                Err(match current {
+                    None => StoreError::NotFound {
+                        backend: Self::BACKEND,
+                        op: OP,
+                        entity: "bulk job",
+                        id: key.0,
+                    },
+                    Some(current) => StoreError::InvalidState {
+                        backend: Self::BACKEND,
+                        op: OP,
+                        detail: format!(
+                            "bulk job {key} is `{current}` and cannot move to `{phase}` \
+                             (jobs only move forward, and final phases are final)"
+                        ),
+                    },
+                })
+            }
+
+            async fn set_job_counts(
+                &self,
+                key: JobKey,
+                processed: i64,
+                failed: i64,
+            ) -> Result<(), StoreError> {
+                const OP: &str = "set_job_counts";
+                if processed < 0 || failed < 0 {
+                    return Err(StoreError::InvalidArgument {
+                        backend: Self::BACKEND,
+                        op: OP,
+                        detail: format!("negative count (processed {processed}, failed {failed})"),
+                    });
+                }
+                let done = sqlx::query(shared::SET_JOB_COUNTS)
+                    .bind(key.0)
+                    .bind(processed)
+                    .bind(failed)
+                    .bind(Ts::now())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(query_error(Self::BACKEND, OP))?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound {
+                        backend: Self::BACKEND,
+                        op: OP,
+                        entity: "bulk job",
+                        id: key.0,
+                    });
+                }
+                Ok(())
+            }
+
+            async fn get_job(&self, key: JobKey) -> Result<Option<JobRecord>, StoreError> {
+                const OP: &str = "get_job";
+                sqlx::query_as::<_, JobRow>(shared::GET_JOB)
+                    .bind(key.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(query_error(Self::BACKEND, OP))?
+                    .map(|r| r.decode(Self::BACKEND, OP))
+                    .transpose()
+            }
+
+            async fn unfinished_jobs(&self) -> Result<Vec<JobRecord>, StoreError> {
+                const OP: &str = "unfinished_jobs";
+                sqlx::query_as::<_, JobRow>(shared::UNFINISHED_JOBS)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(query_error(Self::BACKEND, OP))?
+                    .into_iter()
+                    .map(|r| r.decode(Self::BACKEND, OP))
+                    .collect()
+            }
+
+            async fn jobs_for_run(&self, run: RunId) -> Result<Vec<JobRecord>, StoreError> {
+                const OP: &str = "jobs_for_run";
+                sqlx::query_as::<_, JobRow>(shared::JOBS_FOR_RUN)
+                    .bind(run.0)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(query_error(Self::BACKEND, OP))?
+                    .into_iter()
+                    .map(|r| r.decode(Self::BACKEND, OP))
+                    .collect()
+            }
+
+            async fn put_mappings(&self, rows: &[Mapping]) -> Result<u64, StoreError> {
+                const OP: &str = "put_mappings";
+                let rows = dedup_last(rows, |m| (&m.shop, &m.kind, &m.shopify_id));
+                if rows.is_empty() {
+                    return Ok(0);
+                }
+                let err = query_error(Self::BACKEND, OP);
+                let now = Ts::now();
+                let mut tx = self.pool.begin().await.map_err(&err)?;
+                for chunk in rows.chunks(rows_per_statement(sql::MAX_BIND_PARAMS, 6)) {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new(shared::MAPPING_UPSERT_HEAD);
+                    qb.push_values(chunk, |mut b, m| {
+                        b.push_bind(m.shop.as_str())
+                            .push_bind(m.kind.as_str())
+                            .push_bind(m.shopify_id.as_str())
+                            .push_bind(m.sf_object.as_str())
+                            .push_bind(m.sf_id.as_str())
+                            .push_bind(now);
+                    });
+                    qb.push(shared::MAPPING_UPSERT_TAIL);
+                    qb.build().execute(&mut *tx).await.map_err(&err)?;
+                }
+                tx.commit().await.map_err(&err)?;
+                Ok(rows.len() as u64)
+            }
+
+            async fn get_mapping(
+                &self,
+                shop: &str,
+                kind: &str,
+                shopify_id: &str,
+            ) -> Result<Option<MappingRecord>, StoreError> {
+                const OP: &str = "get_mapping";
+                Ok(sqlx::query_as::<_, MappingRow>(shared::GET_MAPPING)
+                    .bind(shop)
+                    .bind(kind)
+                    .bind(shopify_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(query_error(Self::BACKEND, OP))?
+                    .map(MappingRecord::from))
+            }
+
+            async fn get_mappings<S: AsRef<str> + Sync>(
+                &self,
+                shop: &str,
+                kind: &str,
+                shopify_ids: &[S],
+            ) -> Result<HashMap<String, MappingRecord>, StoreError> {
+                const OP: &str = "get_mappings";
+                let err = query_error(Self::BACKEND, OP);
+                let mut out = HashMap::with_capacity(shopify_ids.len());
+                for chunk in shopify_ids.chunks(sql::MAX_BIND_PARAMS - 2) {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new(shared::GET_MAPPINGS_HEAD);
+                    qb.push_bind(shop).push(" AND kind = ").push_bind(kind);
+                    qb.push(" AND shopify_id IN (");
+                    let mut list = qb.separated(", ");
+                    for id in chunk {
+                        list.push_bind(id.as_ref());
+                    }
+                    qb.push(")");
+                    let rows = qb
+                        .build_query_as::<MappingRow>()
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(&err)?;
+                    for record in rows.into_iter().map(MappingRecord::from) {
+                        out.insert(record.shopify_id.clone(), record);
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn count_mappings(
+                &self,
+                shop: Option<&str>,
+                kind: Option<&str>,
+            ) -> Result<u64, StoreError> {
+                const OP: &str = "count_mappings";
+                let n: i64 = sqlx::query_scalar(shared::COUNT_MAPPINGS)
+                    .bind(shop)
+                    .bind(kind)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(query_error(Self::BACKEND, OP))?;
+                Ok(count(n))
+            }
+
+            async fn get_cursor(
+                &self,
+                shop: &str,
+                resource: &str,
+            ) -> Result<Option<String>, StoreError> {
+                const OP: &str = "get_cursor";
+                sqlx::query_scalar(shared::GET_CURSOR)
+                    .bind(shop)
+                    .bind(resource)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(query_error(Self::BACKEND, OP))
+            }
+
+            async fn set_cursor(
+                &self,
+                shop: &str,
+                resource: &str,
+                value: &str,
+            ) -> Result<(), StoreError> {
+                const OP: &str = "set_cursor";
+                sqlx::query(shared::SET_CURSOR)
+                    .bind(shop)
+                    .bind(resource)
+                    .bind(value)
+                    .bind(Ts::now())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(query_error(Self::BACKEND, OP))?;
+                Ok(())
+            }
+
+            async fn put_orders(&self, orders: &[CachedOrder]) -> Result<u64, StoreError> {
+                const OP: &str = "put_orders";
+                let orders = dedup_last(orders, |o| (&o.shop, &o.order_id));
+                if orders.is_empty() {
+                    return Ok(0);
+                }
+                let err = query_error(Self::BACKEND, OP);
+                let now = Ts::now();
+                let mut tx = self.pool.begin().await.map_err(&err)?;
+                for chunk in orders.chunks(rows_per_statement(sql::MAX_BIND_PARAMS, 11)) {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new(shared::ORDER_UPSERT_HEAD);
+                    qb.push_values(chunk, |mut b, o| {
+                        b.push_bind(o.shop.as_str())
+                            .push_bind(o.order_id.as_str())
+                            .push_bind(o.customer_id.as_deref())
+                            .push_bind(o.email.as_deref())
+                            .push_bind(o.phone.as_deref())
+                            .push_bind(Ts::new(o.processed_at))
+                            .push_bind(o.total_minor)
+                            .push_bind(o.currency.as_str())
+                            .push_bind(o.cancelled)
+                            .push_bind(o.financial_status.as_deref())
+                            .push_bind(now);
+                    });
+                    qb.push(shared::ORDER_UPSERT_TAIL);
+                    qb.build().execute(&mut *tx).await.map_err(&err)?;
+                }
+                tx.commit().await.map_err(&err)?;
+                Ok(orders.len() as u64)
+            }
+
+            async fn orders_for_customer(
+                &self,
+                shop: &str,
+                customer_id: &str,
+            ) -> Result<Vec<CachedOrder>, StoreError> {
+                const OP: &str = "orders_for_customer";
+                Ok(sqlx::query_as::<_, OrderRow>(shared::ORDERS_FOR_CUSTOMER)
+                    .bind(shop)
+                    .bind(customer_id)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(query_error(Self::BACKEND, OP))?
+                    .into_iter()
+                    .map(CachedOrder::from)
+                    .collect())
+            }
+
+            async fn customer_order_stats(
+                &self,
+                shop: &str,
+            ) -> Result<Vec<CustomerOrderStats>, StoreError> {
+                const OP: &str = "customer_order_stats";
+                Ok(sqlx::query_as::<_, StatsRow>(shared::CUSTOMER_ORDER_STATS)
+                    .bind(shop)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(query_error(Self::BACKEND, OP))?
+                    .into_iter()
+                    .map(CustomerOrderStats::from)
+                    .collect())
+            }
+
+            async fn dead_letter(&self, letters: &[NewDeadLetter]) -> Result<u64, StoreError> {
+                const OP: &str = "dead_letter";
+                let letters = dedup_last(letters, |l| (&l.object, &l.external_id));
+                if letters.is_empty() {
+                    return Ok(0);
+                }
+                let err = |e: sqlx::Error| match db_error_kind(&e) {
+                    Some(ErrorKind::ForeignKeyViolation) => StoreError::InvalidArgument {
+                        backend: Self::BACKEND,
+                        op: OP,
+                        detail: "a dead letter names a run that does not exist".to_owned(),
+                    },
+                    _ => query_error(Self::BACKEND, OP)(e),
+                };
+                let now = Ts::now();
+                let mut tx = self.pool.begin().await.map_err(err)?;
+                for chunk in letters.chunks(rows_per_statement(sql::MAX_BIND_PARAMS, 10)) {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new(shared::DEAD_LETTER_HEAD);
+                    qb.push_values(chunk, |mut b, l| {
+                        b.push_bind(l.run.map(|r| r.0))
+                            .push_bind(l.shop.as_str())
+                            .push_bind(l.object.as_str())
+                            .push_bind(l.external_id.as_str())
+                            .push_bind(l.payload.to_string())
+                            .push_unseparated(sql::JSON_PARAM)
+                            .push_bind(l.error_code.as_str())
+                            .push_bind(l.message.as_str())
+                            .push_bind(l.hint.as_deref())
+                            .push("'open'")
+                            .push("1")
+                            .push_bind(now)
+                            .push_bind(now);
+                    });
+                    qb.push(shared::DEAD_LETTER_TAIL);
+                    qb.build().execute(&mut *tx).await.map_err(err)?;
+                }
+                tx.commit().await.map_err(err)?;
+                Ok(letters.len() as u64)
+            }
+
+            async fn list_dead_letters(
+                &self,
+                filter: &DeadLetterFilter,
+            ) -> Result<Vec<DeadLetter>, StoreError> {
+                const OP: &str = "list_dead_letters";
+                sqlx::query_as::<_, DeadLetterRow>(sql::LIST_DEAD_LETTERS)
+                    .bind(filter.status.map(DeadLetterStatus::as_str))
+                    .bind(filter.object.as_deref())
+                    .bind(filter.shop.as_deref())
+                    .bind(filter.after.map_or(0, |id| id.0))
+                    .bind(i64::from(filter.limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(query_error(Self::BACKEND, OP))?
+                    .into_iter()
+                    .map(|r| r.decode(Self::BACKEND, OP))
+                    .collect()
+            }
+
+            async fn dead_letter_depth(&self) -> Result<u64, StoreError> {
+                const OP: &str = "dead_letter_depth";
+                let n: i64 = sqlx::query_scalar(shared::DEAD_LETTER_DEPTH)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(query_error(Self::BACKEND, OP))?;
+                Ok(count(n))
+            }
+
+            async fn mark_dead_letters(
+                &self,
+                ids: &[DeadLetterId],
+                status: DeadLetterStatus,
+            ) -> Result<u64, StoreError> {
+                const OP: &str = "mark_dead_letters";
+                if ids.is_empty() {
+                    return Ok(0);
+                }
+                let err = |e: sqlx::Error| match db_error_kind(&e) {
+                    Some(ErrorKind::UniqueViolation) => StoreError::InvalidState {
+                        backend: Self::BACKEND,
+                        op: OP,
+                        detail: "cannot reopen a dead letter: its record already has an open one"
+                            .to_owned(),
+                    },
+                    _ => query_error(Self::BACKEND, OP)(e),
+                };
+                let now = Ts::now();
+                let mut changed = 0;
+                let mut tx = self.pool.begin().await.map_err(err)?;
+                for chunk in ids.chunks(sql::MAX_BIND_PARAMS - 2) {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new(shared::MARK_DEAD_LETTERS_HEAD);
+                    qb.push_bind(status.as_str())
+                        .push(", updated_at = ")
+                        .push_bind(now);
+                    qb.push(" WHERE id IN (");
+                    let mut list = qb.separated(", ");
+                    for id in chunk {
+                        list.push_bind(id.0);
+                    }
+                    qb.push(")");
+                    changed += qb
+                        .build()
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(err)?
+                        .rows_affected();
+                }
+                tx.commit().await.map_err(err)?;
+                Ok(changed)
+            }
+
+            async fn bump_attempts(&self, ids: &[DeadLetterId]) -> Result<u64, StoreError> {
+                const OP: &str = "bump_attempts";
+                if ids.is_empty() {
+                    return Ok(0);
+                }
+                let err = query_error(Self::BACKEND, OP);
+                let now = Ts::now();
+                let mut changed = 0;
+                let mut tx = self.pool.begin().await.map_err(&err)?;
+                for chunk in ids.chunks(sql::MAX_BIND_PARAMS - 1) {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new(shared::BUMP_ATTEMPTS_HEAD);
+                    qb.push_bind(now).push(" WHERE id IN (");
+                    let mut list = qb.separated(", ");
+                    for id in chunk {
+                        list.push_bind(id.0);
+                    }
+                    qb.push(")");
+                    changed += qb
+                        .build()
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(&err)?
+                        .rows_affected();
+                }
+                tx.commit().await.map_err(&err)?;
+                Ok(changed)
+            }
+
+            async fn get_payload_hashes<S: AsRef<str> + Sync>(
+                &self,
+                object: &str,
+                external_ids: &[S],
+            ) -> Result<HashMap<String, i64>, StoreError> {
+                const OP: &str = "get_payload_hashes";
+                let err = query_error(Self::BACKEND, OP);
+                let mut out = HashMap::with_capacity(external_ids.len());
+                for chunk in external_ids.chunks(sql::MAX_BIND_PARAMS - 1) {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new(shared::GET_HASHES_HEAD);
+                    qb.push_bind(object).push(" AND external_id IN (");
+                    let mut list = qb.separated(", ");
+                    for id in chunk {
+                        list.push_bind(id.as_ref());
+                    }
+                    qb.push(")");
+                    let rows: Vec<(String, i64)> = qb
+                        .build_query_as()
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(&err)?;
+                    out.extend(rows);
+                }
+                Ok(out)
+            }
+
+            async fn put_payload_hashes<S: AsRef<str> + Sync>(
+                &self,
+                object: &str,
+                hashes: &[(S, i64)],
+            ) -> Result<u64, StoreError> {
+                const OP: &str = "put_payload_hashes";
+                let hashes = dedup_last(hashes, |(id, _)| id.as_ref());
+                if hashes.is_empty() {
+                    return Ok(0);
+                }
+                let err = query_error(Self::BACKEND, OP);
+                let now = Ts::now();
+                let mut tx = self.pool.begin().await.map_err(&err)?;
+                for chunk in hashes.chunks(rows_per_statement(sql::MAX_BIND_PARAMS, 4)) {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new(shared::HASH_UPSERT_HEAD);
+                    qb.push_values(chunk, |mut b, (id, hash)| {
+                        b.push_bind(object)
+                            .push_bind(id.as_ref())
+                            .push_bind(*hash)
+                            .push_bind(now);
+                    });
+                    qb.push(shared::HASH_UPSERT_TAIL);
+                    qb.build().execute(&mut *tx).await.map_err(&err)?;
+                }
+                tx.commit().await.map_err(&err)?;
+                Ok(hashes.len() as u64)
+            }
+
+            async fn forget_payload_hashes<S: AsRef<str> + Sync>(
+                &self,
+                object: &str,
+                external_ids: &[S],
+            ) -> Result<u64, StoreError> {
+                const OP: &str = "forget_payload_hashes";
+                if external_ids.is_empty() {
+                    return Ok(0);
+                }
+                let err = query_error(Self::BACKEND, OP);
+                let mut removed = 0;
+                let mut tx = self.pool.begin().await.map_err(&err)?;
+                for chunk in external_ids.chunks(sql::MAX_BIND_PARAMS - 1) {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new(shared::FORGET_HASHES_HEAD);
+                    qb.push_bind(object).push(" AND external_id IN (");
+                    let mut list = qb.separated(", ");
+                    for id in chunk {
+                        list.push_bind(id.as_ref());
+                    }
+                    qb.push(")");
+                    removed += qb
+                        .build()
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(&err)?
+                        .rows_affected();
+                }
+                tx.commit().await.map_err(&err)?;
+                Ok(removed)
+            }
+
+            async fn add_review(&self, review: &NewReview) -> Result<ReviewId, StoreError> {
+                const OP: &str = "add_review";
+                let candidates = serde_json::Value::from(review.candidates.clone()).to_string();
+                let id: i64 = sqlx::query_scalar(sql::ADD_REVIEW)
+                    .bind(review.shop.as_str())
+                    .bind(review.shopify_kind.as_str())
+                    .bind(review.shopify_id.as_str())
+                    .bind(review.sf_object.as_str())
+                    .bind(review.reason.as_str())
+                    .bind(candidates)
+                    .bind(Ts::now())
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(query_error(Self::BACKEND, OP))?;
+                Ok(ReviewId(id))
+            }
+
+            async fn get_review(&self, id: ReviewId) -> Result<Option<Review>, StoreError> {
+                const OP: &str = "get_review";
+                sqlx::query_as::<_, ReviewRow>(sql::GET_REVIEW)
+                    .bind(id.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(query_error(Self::BACKEND, OP))?
+                    .map(|r| r.decode(Self::BACKEND, OP))
+                    .transpose()
+            }
+
+            async fn list_reviews(
+                &self,
+                status: ReviewStatus,
+                limit: u32,
+            ) -> Result<Vec<Review>, StoreError> {
+                const OP: &str = "list_reviews";
+                sqlx::query_as::<_, ReviewRow>(sql::LIST_REVIEWS)
+                    .bind(status.as_str())
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(query_error(Self::BACKEND, OP))?
+                    .into_iter()
+                    .map(|r| r.decode(Self::BACKEND, OP))
+                    .collect()
+            }
+
+            async fn resolve_review(
+                &self,
+                id: ReviewId,
+                resolution: &str,
+            ) -> Result<(), StoreError> {
+                const OP: &str = "resolve_review";
+                if resolution.trim().is_empty() {
+                    return Err(StoreError::InvalidArgument {
+                        backend: Self::BACKEND,
+                        op: OP,
+                        detail: "the resolution is empty".to_owned(),
+                    });
+                }
+                let err = query_error(Self::BACKEND, OP);
+                let done = sqlx::query(shared::RESOLVE_REVIEW)
+                    .bind(id.0)
+                    .bind(resolution)
+                    .bind(Ts::now())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(&err)?;
+                if done.rows_affected() > 0 {
+                    return Ok(());
+                }
+                let status: Option<String> = sqlx::query_scalar(shared::REVIEW_STATUS)
+                    .bind(id.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(&err)?;
+                Err(match status {
+                    None => StoreError::NotFound {
+                        backend: Self::BACKEND,
+                        op: OP,
+                        entity: "review",
+                        id: id.0,
+                    },
+                    Some(status) => StoreError::InvalidState {
+                        backend: Self::BACKEND,
+                        op: OP,
+                        detail: format!("review {id} is already {status}"),
+                    },
+                })
+            }
+        }
+    };
+}
+pub(crate) use impl_state_store;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dedup_keeps_the_last_row_per_key_in_order() {
+        let rows = [("a", 1), ("b", 2), ("a", 3), ("c", 4), ("b", 5)];
+        let kept: Vec<_> = dedup_last(&rows, |r| r.0).into_iter().copied().collect();
+        assert_eq!(kept, [("a", 3), ("c", 4), ("b", 5)]);
+    }
+
+    #[test]
+    fn chunk_sizes_respect_the_parameter_limit() {
+        assert_eq!(rows_per_statement(32_766, 6), 5_461);
+        assert!(rows_per_statement(32_766, 11) * 11 <= 32_766);
+        assert_eq!(rows_per_statement(3, 11), 1);
+    }
+
+    #[test]
+    fn job_phases_only_move_forward() {
+        use JobPhase::*;
+        let allowed = |to| {
+            let mut v: Vec<_> = allowed_predecessors(to).to_vec();
+            v.sort_by_key(|p| p.as_str());
+            v.dedup();
+            v
+        };
+        assert_eq!(allowed(Planned), [Planned]);
+        assert_eq!(allowed(Created), [Created, Planned]);
+        assert_eq!(allowed(Completed), [Completed, Created, Planned, Uploaded]);
+        assert_eq!(
+            allowed(Aborted),
+            [Aborted, Completed, Created, Planned, Uploaded]
+        );
+        assert_eq!(
+            allowed(ResultsStored),
+            [Completed, Created, Planned, ResultsStored, Uploaded]
+        );
+    }
+}

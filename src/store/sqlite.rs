@@ -1,0 +1,193 @@
+//! The SQLite backend: one local file, WAL journal, one engine process.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::error::ErrorKind;
+use sqlx::sqlite::{
+    Sqlite, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
+};
+
+use super::error::{Backend, StoreError};
+use super::imp::{
+    DeadLetterRow, JobRow, MappingRow, OrderRow, ReviewRow, RunRow, StatsRow, allowed_predecessors,
+    count, db_error_kind, dedup_last, impl_state_store, query_error, rows_per_statement, shared,
+};
+use super::migrate;
+use super::target::{redact, scrub};
+use super::ts::Ts;
+use super::types::*;
+
+/// How long a statement waits for another connection's write lock before failing with
+/// `SQLITE_BUSY`. Batched writes of a few hundred thousand rows hold it for about a second.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Connections in the pool. SQLite allows one writer at a time; in WAL mode readers do not
+/// block it, so a few connections let reads run beside a batched write.
+const POOL_SIZE: u32 = 4;
+
+/// The SQLite dialect of the statements that differ between backends.
+mod sql {
+    /// `SQLITE_MAX_VARIABLE_NUMBER` of the bundled SQLite (3.32+).
+    pub const MAX_BIND_PARAMS: usize = 32_766;
+    /// JSON columns are TEXT: a JSON parameter needs no cast.
+    pub const JSON_PARAM: &str = "";
+
+    pub const FINISH_RUN: &str =
+        "UPDATE runs SET status = $2, finished_at = $3, summary = $4 WHERE id = $1";
+    pub const GET_RUN: &str = "SELECT id, shop, kind, status, started_at, finished_at, summary \
+         FROM runs WHERE id = $1";
+    pub const RECENT_RUNS: &str = "SELECT id, shop, kind, status, started_at, finished_at, \
+         summary FROM runs ORDER BY id DESC LIMIT $1";
+    pub const INTERRUPTED_RUNS: &str = "SELECT id, shop, kind, status, started_at, finished_at, \
+         summary FROM runs WHERE status = 'interrupted' ORDER BY id";
+
+    pub const LIST_DEAD_LETTERS: &str = "SELECT id, run_id, shop, object, external_id, payload, \
+         error_code, message, hint, status, attempts, created_at, updated_at FROM dead_letters \
+         WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR object = $2) \
+         AND ($3 IS NULL OR shop = $3) AND id > $4 ORDER BY id LIMIT $5";
+
+    pub const ADD_REVIEW: &str = "INSERT INTO reviews (shop, shopify_kind, shopify_id, \
+         sf_object, reason, candidates, status, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'open', $7, $7) \
+         ON CONFLICT (shop, shopify_kind, shopify_id) WHERE status = 'open' DO UPDATE SET \
+         sf_object = excluded.sf_object, reason = excluded.reason, \
+         candidates = excluded.candidates, updated_at = excluded.updated_at RETURNING id";
+    pub const GET_REVIEW: &str = "SELECT id, shop, shopify_kind, shopify_id, sf_object, reason, \
+         candidates, status, resolution, created_at, updated_at, resolved_at FROM reviews \
+         WHERE id = $1";
+    pub const LIST_REVIEWS: &str = "SELECT id, shop, shopify_kind, shopify_id, sf_object, \
+         reason, candidates, status, resolution, created_at, updated_at, resolved_at \
+         FROM reviews WHERE status = $1 ORDER BY id LIMIT $2";
+}
+
+/// The state store in a SQLite database.
+///
+/// Opened with WAL journaling, `synchronous = NORMAL` (a power cut may lose the last
+/// transactions, never corrupt the file), foreign keys on, and a busy timeout. The file and
+/// its parent directory are created on first use.
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    /// The URL as given (SQLite URLs carry no secrets), for logs and errors.
+    url: String,
+    /// The database file; `None` for an in-memory database.
+    path: Option<PathBuf>,
+}
+
+impl SqliteStore {
+    const BACKEND: Backend = Backend::Sqlite;
+
+    /// Opens (creating if needed) the SQLite database at `path` and applies the migrations.
+    pub async fn open(path: impl AsRef<Path>) -> Result<SqliteStore, StoreError> {
+        let path = path.as_ref();
+        Self::connect(&path.display().to_string(), Some(path.to_path_buf())).await
+    }
+
+    /// Opens a private in-memory database (gone when the store is closed or dropped).
+    pub async fn open_in_memory() -> Result<SqliteStore, StoreError> {
+        Self::connect("sqlite::memory:", None).await
+    }
+
+    /// `path` is `None` for an in-memory database.
+    pub(crate) async fn connect(
+        url: &str,
+        path: Option<PathBuf>,
+    ) -> Result<SqliteStore, StoreError> {
+        let shown = redact(url);
+        let connect_error = |message: String| StoreError::Connect {
+            backend: Self::BACKEND,
+            url: shown.clone(),
+            message: scrub(&message, url),
+        };
+        let (options, pool_options) = match &path {
+            Some(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    tokio::fs::create_dir_all(dir).await.map_err(|e| {
+                        connect_error(format!("cannot create directory {}: {e}", dir.display()))
+                    })?;
+                }
+                (
+                    SqliteConnectOptions::new().filename(path),
+                    SqlitePoolOptions::new().max_connections(POOL_SIZE),
+                )
+            }
+            None => (
+                // A uniquely named shared-cache database that every pool connection sees;
+                // keep one connection open for good so it does not vanish.
+                SqliteConnectOptions::from_str("sqlite::memory:")
+                    .map_err(|e| connect_error(e.to_string()))?,
+                SqlitePoolOptions::new()
+                    .max_connections(POOL_SIZE)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None),
+            ),
+        };
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT)
+            // The default page cache (2 MiB) thrashes once the id-mapping and hash tables
+            // outgrow it: every batched upsert then re-reads and re-writes pages, and a
+            // million-row run writes gigabytes to the WAL. Up to 16 MiB per connection; the
+            // memory is taken only as pages are used.
+            .pragma("cache_size", "-16384")
+            .pragma("temp_store", "memory");
+        let pool = pool_options
+            .connect_with(options)
+            .await
+            .map_err(|e| connect_error(e.to_string()))?;
+        migrate::SQLITE
+            .run(&pool)
+            .await
+            .map_err(|source| StoreError::Migrate {
+                backend: Self::BACKEND,
+                url: shown.clone(),
+                source,
+            })?;
+        tracing::debug!(message = "State store opened.", backend = %Self::BACKEND, url = %shown);
+        Ok(SqliteStore {
+            pool,
+            url: shown,
+            path,
+        })
+    }
+
+    /// The URL the store was opened with, password redacted.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The database file, or `None` for an in-memory database.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The connection pool, for callers that need a statement the store does not offer.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Closes every connection (checkpointing the WAL into the database file).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+impl fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("url", &self.url)
+            .field("connections", &self.pool.size())
+            .finish()
+    }
+}
+
+impl_state_store!(SqliteStore, Sqlite);

@@ -1,0 +1,499 @@
+//! One Bulk API 2.0 upsert job per CSV part, recorded in the state store at every step so a
+//! restarted process knows where each job stood, and its results turned into id mappings,
+//! payload hashes, dead letters and retries.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::mapping::csv_file::{CsvWriter, payload_hash};
+use crate::mapping::target::Target;
+use crate::salesforce::{IngestJobSpec, JobInfo, ResultKind, SalesforceClient, UploadSource};
+use crate::store::{JobKey, JobPhase, Mapping, NewDeadLetter, NewJob, RunId, StateStore, Store};
+
+use super::SyncError;
+use super::outcome::{RowFate, classify, split_error};
+use super::prepare::{FailedKeys, key_space, row_json};
+
+/// Shared by every job of a run.
+pub struct JobContext<'a> {
+    pub client: &'a SalesforceClient,
+    pub store: &'a Store,
+    pub run: RunId,
+    pub shop: &'a str,
+    pub work_dir: &'a Path,
+    pub max_row_retries: u32,
+    pub failed: &'a Mutex<FailedKeys>,
+    pub pace: &'a Pace,
+}
+
+/// How fast the org has been processing rows, learned from finished jobs, so the first
+/// status poll of a job lands about when it should finish: fewer API calls than polling
+/// on a fixed schedule, and no fixed 5-second waits.
+#[derive(Debug, Default)]
+pub struct Pace {
+    rows_per_second: Mutex<Option<f64>>,
+}
+
+impl Pace {
+    /// Rows per second assumed before any job has finished.
+    const FIRST_GUESS: f64 = 200_000.0;
+    /// The longest wait before the first poll.
+    const MAX_FIRST_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+    /// When to make the first poll of a job of `rows` rows.
+    pub fn first_poll_after(&self, rows: u64) -> std::time::Duration {
+        let rate = self
+            .rows_per_second
+            .lock()
+            .ok()
+            .and_then(|r| *r)
+            .unwrap_or(Self::FIRST_GUESS);
+        let seconds = rows as f64 / rate.max(1.0);
+        std::time::Duration::from_secs_f64(seconds).min(Self::MAX_FIRST_WAIT)
+    }
+
+    /// Learns from a finished job (Salesforce's own processing time when it reports one).
+    pub fn learn(&self, info: &JobInfo, waited: std::time::Duration) {
+        let seconds = if info.total_processing_time > 0 {
+            info.total_processing_time as f64 / 1000.0
+        } else {
+            waited.as_secs_f64()
+        };
+        if info.number_records_processed < 100 || seconds <= 0.0 {
+            return;
+        }
+        let observed = info.number_records_processed as f64 / seconds;
+        if let Ok(mut rate) = self.rows_per_second.lock() {
+            // Weighted towards what was just seen, without forgetting the past entirely.
+            *rate = Some(match *rate {
+                Some(old) => old * 0.3 + observed * 0.7,
+                None => observed,
+            });
+        }
+    }
+}
+
+/// What happened to the rows of one part (over all its attempts).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct JobTally {
+    pub jobs: u64,
+    pub uploaded: u64,
+    pub created: u64,
+    pub updated: u64,
+    pub dead_lettered: u64,
+    pub retried: u64,
+}
+
+impl JobTally {
+    pub fn add(&mut self, other: JobTally) {
+        self.jobs += other.jobs;
+        self.uploaded += other.uploaded;
+        self.created += other.created;
+        self.updated += other.updated;
+        self.dead_lettered += other.dead_lettered;
+        self.retried += other.retried;
+    }
+}
+
+/// Rows per state-store write. Large batches, sorted by key, touch each B-tree page once
+/// per transaction instead of once per row.
+const STORE_BATCH: usize = 50_000;
+
+/// Runs a part through Salesforce, then its transient failures again in new jobs, up to
+/// the retry limit; what still fails is dead-lettered.
+pub async fn run_part(
+    ctx: &JobContext<'_>,
+    target: Target,
+    part_no: i32,
+    path: &Path,
+    rows: u64,
+) -> Result<JobTally, SyncError> {
+    let spec = target.spec();
+    let mut tally = JobTally::default();
+    let mut source = path.to_path_buf();
+    let mut row_count = rows;
+    let mut attempt: u32 = 1;
+    loop {
+        ctx.client.ensure_allowance()?;
+        let key = ctx
+            .store
+            .record_job(&NewJob {
+                run: ctx.run,
+                object: target.name().to_string(),
+                operation: "upsert".to_string(),
+                external_id_field: Some(spec.external_id.to_string()),
+                part: part_no,
+                attempt: attempt as i32,
+                row_count: row_count as i64,
+                payload_path: Some(source.display().to_string()),
+            })
+            .await?;
+        let info = ctx
+            .client
+            .create_ingest_job(&IngestJobSpec::upsert(spec.object, spec.external_id))
+            .await?;
+        ctx.store.set_job_salesforce_id(key, &info.id).await?;
+        ctx.store.set_job_state(key, JobPhase::Created).await?;
+        crash_point("before-upload");
+        ctx.client
+            .upload_job_data(&info.id, UploadSource::File(source.clone()))
+            .await?;
+        ctx.client.close_job(&info.id).await?;
+        ctx.store.set_job_state(key, JobPhase::Uploaded).await?;
+        crash_point("after-upload");
+        if crash_armed("mid-poll") {
+            ctx.client.job_info(&info.id).await?;
+            crash_point("mid-poll");
+        }
+        tally.jobs += 1;
+        tally.uploaded += row_count;
+        let waiting = std::time::Instant::now();
+        tokio::time::sleep(ctx.pace.first_poll_after(row_count)).await;
+        let done = ctx.client.wait_for_job(&info.id).await?;
+        ctx.pace.learn(&done, waiting.elapsed());
+        tracing::info!(
+            target_name = target.name(),
+            job = %info.id,
+            state = done.state.as_str(),
+            processed = done.number_records_processed,
+            failed = done.number_records_failed,
+            attempt,
+            "bulk job finished"
+        );
+        let results_started = std::time::Instant::now();
+        let outcome = store_results(ctx, key, target, &done, true).await?;
+        tracing::info!(
+            target_name = target.name(),
+            elapsed_ms = results_started.elapsed().as_millis() as u64,
+            "results stored"
+        );
+        crash_point("after-results");
+        tally.created += outcome.created;
+        tally.updated += outcome.updated;
+        tally.dead_lettered += outcome.dead_lettered;
+        let Some((retry_path, retry_rows)) = outcome.retry else {
+            break;
+        };
+        if attempt > ctx.max_row_retries {
+            tally.dead_lettered += dead_letter_file(
+                ctx,
+                target,
+                &retry_path,
+                "RETRIES_EXHAUSTED",
+                &format!("still failing for a transient reason after {attempt} attempts"),
+                "Salesforce kept the rows locked or unprocessed; run the sync again later or retry from the dead-letter queue",
+            )
+            .await?;
+            break;
+        }
+        tally.retried += retry_rows;
+        source = retry_path;
+        row_count = retry_rows;
+        attempt += 1;
+    }
+    Ok(tally)
+}
+
+/// What a finished job's results held.
+#[derive(Debug, Default)]
+pub struct StoredResults {
+    pub created: u64,
+    pub updated: u64,
+    pub dead_lettered: u64,
+    /// Rows to send again (transient failures, unprocessed rows), as a CSV part.
+    pub retry: Option<(PathBuf, u64)>,
+}
+
+/// Downloads a finished job's result files and stores what they say: mappings and payload
+/// hashes for successes, dead letters for permanent failures, a retry part for the rest
+/// (when `retry`; otherwise those rows are left for the next run to send). Matching is by
+/// the external ID echoed in each result row, never by row order.
+pub async fn store_results(
+    ctx: &JobContext<'_>,
+    key: JobKey,
+    target: Target,
+    info: &JobInfo,
+    retry: bool,
+) -> Result<StoredResults, SyncError> {
+    ctx.store.set_job_state(key, JobPhase::Completed).await?;
+    ctx.store
+        .set_job_counts(
+            key,
+            info.number_records_processed as i64,
+            info.number_records_failed as i64,
+        )
+        .await?;
+    let spec = target.spec();
+    let space = key_space(target);
+    let dir = ctx.work_dir.join("results");
+    std::fs::create_dir_all(&dir).map_err(|e| SyncError::io(&dir, e))?;
+    let base = dir.join(format!("job{}-{}", key.0, info.id));
+    let mut out = StoredResults::default();
+
+    // Successes.
+    let ok_path = base.with_extension("success.csv");
+    ctx.client
+        .download_results(&info.id, ResultKind::Successful, &ok_path)
+        .await?;
+    // Every success of the job, compactly, then written in key order: the id-mapping and
+    // hash tables are B-trees, and inserting in key order is several times faster than
+    // inserting in the (parent-grouped) order the results come in.
+    let mut successes = Successes::default();
+    let mut reader = csv_reader(&ok_path)?;
+    let mut record = csv::StringRecord::new();
+    while read(&mut reader, &mut record, &ok_path)? {
+        let (Some(id), Some(created), Some(external)) =
+            (record.get(0), record.get(1), record.get(2))
+        else {
+            continue;
+        };
+        if created.eq_ignore_ascii_case("true") {
+            out.created += 1;
+        } else {
+            out.updated += 1;
+        }
+        successes.push(external, id, payload_hash(record.iter().skip(2)));
+    }
+    successes.write(ctx, target, &space).await?;
+
+    // Failures and unprocessed rows.
+    let retry_path = base.with_extension("retry.csv");
+    let mut retry_writer = if retry {
+        let file = std::fs::File::create(&retry_path).map_err(|e| SyncError::io(&retry_path, e))?;
+        Some(
+            CsvWriter::new(target, std::io::BufWriter::new(file))
+                .map_err(|e| SyncError::io(&retry_path, e))?,
+        )
+    } else {
+        None
+    };
+    let failed_path = base.with_extension("failed.csv");
+    ctx.client
+        .download_results(&info.id, ResultKind::Failed, &failed_path)
+        .await?;
+    let mut letters = Vec::new();
+    let mut failed_keys = Vec::new();
+    let mut reader = csv_reader(&failed_path)?;
+    while read(&mut reader, &mut record, &failed_path)? {
+        let error = record.get(1).unwrap_or("");
+        let (code, message) = split_error(error);
+        match classify(code, message) {
+            RowFate::Retry => {
+                if let Some(w) = retry_writer.as_mut() {
+                    w.write_texts(record.iter().skip(2))
+                        .map_err(|e| SyncError::io(&retry_path, e))?;
+                }
+            }
+            RowFate::DeadLetter { hint } => {
+                let external = record.get(2).unwrap_or("").to_string();
+                let cells = csv::StringRecord::from(record.iter().skip(2).collect::<Vec<_>>());
+                letters.push(NewDeadLetter {
+                    run: Some(ctx.run),
+                    shop: ctx.shop.to_string(),
+                    object: target.name().to_string(),
+                    external_id: external.clone(),
+                    payload: row_json(spec.columns, &cells),
+                    error_code: code.to_string(),
+                    message: message.to_string(),
+                    hint: Some(hint.to_string()),
+                });
+                failed_keys.push(external);
+            }
+        }
+    }
+    let unprocessed_path = base.with_extension("unprocessed.csv");
+    ctx.client
+        .download_results(&info.id, ResultKind::Unprocessed, &unprocessed_path)
+        .await?;
+    let mut reader = csv_reader(&unprocessed_path)?;
+    while read(&mut reader, &mut record, &unprocessed_path)? {
+        if let Some(w) = retry_writer.as_mut() {
+            w.write_texts(record.iter())
+                .map_err(|e| SyncError::io(&retry_path, e))?;
+        }
+    }
+    if !letters.is_empty() {
+        out.dead_lettered += letters.len() as u64;
+        for chunk in letters.chunks(STORE_BATCH) {
+            ctx.store.dead_letter(chunk).await?;
+        }
+        if let Ok(mut failed) = ctx.failed.lock() {
+            failed.entry(space.clone()).or_default().extend(failed_keys);
+        }
+    }
+    if let Some(w) = retry_writer {
+        let rows = w.rows();
+        let mut inner = w.finish().map_err(|e| SyncError::io(&retry_path, e))?;
+        std::io::Write::flush(&mut inner).map_err(|e| SyncError::io(&retry_path, e))?;
+        if rows > 0 {
+            out.retry = Some((retry_path, rows));
+        }
+    }
+    for p in [&ok_path, &failed_path, &unprocessed_path] {
+        let _ = std::fs::remove_file(p);
+    }
+    ctx.store
+        .set_job_state(key, JobPhase::ResultsStored)
+        .await?;
+    Ok(out)
+}
+
+/// A job's successful rows: external IDs in one text arena, Salesforce Ids inline
+/// (about 40 bytes a row).
+#[derive(Default)]
+struct Successes {
+    keys: String,
+    rows: Vec<SuccessRow>,
+}
+
+struct SuccessRow {
+    key_start: u32,
+    key_len: u32,
+    sf_id: [u8; 18],
+    sf_id_len: u8,
+    hash: i64,
+}
+
+impl Successes {
+    fn push(&mut self, key: &str, sf_id: &str, hash: i64) {
+        let mut id = [0u8; 18];
+        let n = sf_id.len().min(18);
+        id[..n].copy_from_slice(&sf_id.as_bytes()[..n]);
+        self.rows.push(SuccessRow {
+            key_start: self.keys.len() as u32,
+            key_len: key.len() as u32,
+            sf_id: id,
+            sf_id_len: n as u8,
+            hash,
+        });
+        self.keys.push_str(key);
+    }
+
+    fn key(&self, row: &SuccessRow) -> &str {
+        &self.keys[row.key_start as usize..(row.key_start + row.key_len) as usize]
+    }
+
+    async fn write(
+        mut self,
+        ctx: &JobContext<'_>,
+        target: Target,
+        space: &str,
+    ) -> Result<(), SyncError> {
+        let spec = target.spec();
+        let mut rows = std::mem::take(&mut self.rows);
+        rows.sort_unstable_by(|a, b| self.key(a).cmp(self.key(b)));
+        for chunk in rows.chunks(STORE_BATCH) {
+            let mappings: Vec<Mapping> = chunk
+                .iter()
+                .map(|r| Mapping {
+                    shop: ctx.shop.to_string(),
+                    kind: spec.mapping_kind.to_string(),
+                    shopify_id: self.key(r).to_string(),
+                    sf_object: spec.object.to_string(),
+                    sf_id: String::from_utf8_lossy(&r.sf_id[..r.sf_id_len as usize]).into_owned(),
+                })
+                .collect();
+            ctx.store.put_mappings(&mappings).await?;
+            let hashes: Vec<(&str, i64)> = chunk.iter().map(|r| (self.key(r), r.hash)).collect();
+            ctx.store.put_payload_hashes(space, &hashes).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Dead-letters every row of a part file with one reason; returns how many.
+pub async fn dead_letter_file(
+    ctx: &JobContext<'_>,
+    target: Target,
+    path: &Path,
+    code: &str,
+    message: &str,
+    hint: &str,
+) -> Result<u64, SyncError> {
+    let spec = target.spec();
+    let mut reader = csv_reader(path)?;
+    let mut record = csv::StringRecord::new();
+    let mut letters = Vec::new();
+    let mut keys = Vec::new();
+    while read(&mut reader, &mut record, path)? {
+        let external = record.get(0).unwrap_or("").to_string();
+        letters.push(NewDeadLetter {
+            run: Some(ctx.run),
+            shop: ctx.shop.to_string(),
+            object: target.name().to_string(),
+            external_id: external.clone(),
+            payload: row_json(spec.columns, &record),
+            error_code: code.to_string(),
+            message: message.to_string(),
+            hint: Some(hint.to_string()),
+        });
+        keys.push(external);
+    }
+    for chunk in letters.chunks(STORE_BATCH) {
+        ctx.store.dead_letter(chunk).await?;
+    }
+    if let Ok(mut failed) = ctx.failed.lock() {
+        failed.entry(key_space(target)).or_default().extend(keys);
+    }
+    Ok(letters.len() as u64)
+}
+
+fn csv_reader(path: &Path) -> Result<csv::Reader<std::fs::File>, SyncError> {
+    csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_path(path)
+        .map_err(|e| SyncError::Spool(format!("{}: {e}", path.display())))
+}
+
+fn read(
+    reader: &mut csv::Reader<std::fs::File>,
+    record: &mut csv::StringRecord,
+    path: &Path,
+) -> Result<bool, SyncError> {
+    reader
+        .read_record(record)
+        .map_err(|e| SyncError::Spool(format!("{}: {e}", path.display())))
+}
+
+/// Fault injection for crash-safety tests: with `SHOPFORCE_CRASH_AT=<point>` (or
+/// `<point>#<n>` for the n-th time) the process aborts on the spot when a job reaches that
+/// point, as `kill -9` would stop it. Points: `before-upload` (the Salesforce job exists,
+/// nothing uploaded), `after-upload` (`UploadComplete` sent), `mid-poll` (after the first
+/// status poll), `after-results` (results stored). Unset, it costs one environment lookup
+/// per job.
+pub fn crash_point(point: &str) {
+    static SEEN: Mutex<Vec<(String, u32)>> = Mutex::new(Vec::new());
+    let Ok(spec) = std::env::var("SHOPFORCE_CRASH_AT") else {
+        return;
+    };
+    let (name, nth) = match spec.split_once('#') {
+        Some((n, k)) => (n.to_string(), k.parse::<u32>().unwrap_or(1)),
+        None => (spec.clone(), 1),
+    };
+    if name != point {
+        return;
+    }
+    let count = match SEEN.lock() {
+        Ok(mut seen) => match seen.iter_mut().find(|(p, _)| p == point) {
+            Some((_, c)) => {
+                *c += 1;
+                *c
+            }
+            None => {
+                seen.push((point.to_string(), 1));
+                1
+            }
+        },
+        Err(_) => return,
+    };
+    if count == nth {
+        eprintln!("SHOPFORCE_CRASH_AT={spec}: aborting at {point}");
+        std::process::abort();
+    }
+}
+
+/// Whether a crash point is armed (so the extra poll of `mid-poll` is only made then).
+fn crash_armed(point: &str) -> bool {
+    std::env::var("SHOPFORCE_CRASH_AT").is_ok_and(|s| s.split('#').next() == Some(point))
+}

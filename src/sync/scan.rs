@@ -1,0 +1,448 @@
+//! Reading a Shopify bulk export (`companies.jsonl`, `customers.jsonl`, `orders.jsonl`) into
+//! the spool, line by line. Bad lines and records that cannot be mapped are dead-lettered
+//! with their reason; the read goes on.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+
+use crate::mapping::build::{self, AccountModel, MappingContext, MappingError};
+use crate::shopify::bulk_jsonl::{
+    CompanyLine, CustomerLine, JsonlLines, LineError, OrderLine, parse_company_line,
+    parse_customer_line, parse_order_line,
+};
+use crate::shopify::model::{Customer, Order, legacy_id};
+use crate::store::{CachedOrder, NewDeadLetter, RunId, StateStore, Store};
+
+use super::SyncError;
+use super::prepare::{FailedKeys, key_space};
+use super::spool::Spool;
+
+const FLUSH_EVERY: usize = 5000;
+
+/// Counts of what the read saw.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct ScanTally {
+    pub lines: u64,
+    pub bad_lines: u64,
+    pub companies: u64,
+    pub locations: u64,
+    pub company_contacts: u64,
+    pub customers: u64,
+    pub customers_without_email_or_phone: u64,
+    pub orders: u64,
+    pub line_items: u64,
+    pub unmappable: u64,
+    /// Latest `updatedAt` per resource (the incremental cursor once the run succeeds).
+    pub cursors: HashMap<String, String>,
+}
+
+/// The reader's running state.
+pub struct Scanner<'a> {
+    pub store: &'a Store,
+    pub run: RunId,
+    pub ctx: &'a MappingContext,
+    pub spool: Spool,
+    pub failed: FailedKeys,
+    pub tally: ScanTally,
+    letters: Vec<NewDeadLetter>,
+    orders: Vec<CachedOrder>,
+    /// B2B contacts by customer id: (company gid, title, the customer as the company
+    /// export holds it). Filled from companies.jsonl, consumed by customers.jsonl.
+    company_contacts: HashMap<String, (String, Option<String>, Customer)>,
+    /// Orders without a customer were seen: the guest Account and Contact are needed.
+    pub guest_orders_seen: bool,
+    bucket_written: bool,
+}
+
+impl<'a> Scanner<'a> {
+    pub fn new(store: &'a Store, run: RunId, ctx: &'a MappingContext, spool: Spool) -> Scanner<'a> {
+        Scanner {
+            store,
+            run,
+            ctx,
+            spool,
+            failed: FailedKeys::new(),
+            tally: ScanTally::default(),
+            letters: Vec::new(),
+            orders: Vec::new(),
+            company_contacts: HashMap::new(),
+            guest_orders_seen: false,
+            bucket_written: false,
+        }
+    }
+
+    /// Reads `companies.jsonl` then `customers.jsonl` (companies first: they decide which
+    /// customers are B2B contacts). Returns whether either existed.
+    pub async fn scan_customers_side(&mut self, dir: &Path) -> Result<bool, SyncError> {
+        let mut found = false;
+        for name in ["companies.jsonl", "customers.jsonl"] {
+            let path = dir.join(name);
+            if !path.exists() {
+                continue;
+            }
+            found = true;
+            let file = File::open(&path).map_err(|e| SyncError::io(&path, e))?;
+            let reader = BufReader::with_capacity(1 << 16, file);
+            if name == "companies.jsonl" {
+                self.scan_companies(name, reader, &path).await?;
+            } else {
+                self.scan_customers(name, reader, &path).await?;
+            }
+        }
+        // Company contacts whose customer was not in customers.jsonl: use the company
+        // export's copy.
+        let rest: Vec<_> = self.company_contacts.drain().collect();
+        for (_, (company, title, customer)) in rest {
+            self.push(build::company_contact(
+                self.ctx,
+                &company,
+                &customer,
+                title.as_deref(),
+            ))?;
+        }
+        self.flush().await?;
+        Ok(found)
+    }
+
+    /// Reads `orders.jsonl`. Returns whether it existed.
+    pub async fn scan_orders_side(&mut self, dir: &Path) -> Result<bool, SyncError> {
+        let path = dir.join("orders.jsonl");
+        if !path.exists() {
+            return Ok(false);
+        }
+        let file = File::open(&path).map_err(|e| SyncError::io(&path, e))?;
+        let reader = BufReader::with_capacity(1 << 16, file);
+        self.scan_orders("orders.jsonl", reader, &path).await?;
+        self.flush().await?;
+        Ok(true)
+    }
+
+    /// The shop's guest-checkout Account and Contact (orders without a customer bill to them).
+    pub fn push_guest_rows(&mut self) -> Result<(), SyncError> {
+        let account = build::shared_account(
+            self.ctx,
+            self.ctx.guest_account_key(),
+            format!("Shopify guest checkouts ({})", self.ctx.shop),
+        );
+        self.push(account)?;
+        self.push(build::guest_contact(self.ctx))
+    }
+
+    fn push(&mut self, row: crate::mapping::row::Row) -> Result<(), SyncError> {
+        self.spool.push(&row).map_err(|e| {
+            SyncError::Spool(format!("writing the {} spool: {e}", row.target.name()))
+        })?;
+        Ok(())
+    }
+
+    fn bad_line(&mut self, error: LineError) {
+        self.tally.bad_lines += 1;
+        tracing::warn!(file = %error.file, line = error.line, "skipping a bad JSONL line: {}", error.message);
+        self.letters.push(NewDeadLetter {
+            run: Some(self.run),
+            shop: self.ctx.shop.clone(),
+            object: format!("jsonl:{}", error.file),
+            external_id: format!("line {}", error.line),
+            payload: serde_json::json!({ "file": error.file, "line": error.line }),
+            error_code: "MALFORMED_JSONL".to_string(),
+            message: error.message,
+            hint: Some("the line is not a Shopify object of the expected shape; check the bulk query and re-export".to_string()),
+        });
+    }
+
+    fn unmappable(&mut self, error: MappingError, payload: serde_json::Value) {
+        self.tally.unmappable += 1;
+        self.failed
+            .entry(key_space(error.target))
+            .or_default()
+            .insert(error.key.clone());
+        self.letters.push(NewDeadLetter {
+            run: Some(self.run),
+            shop: self.ctx.shop.clone(),
+            object: error.target.name().to_string(),
+            external_id: error.key,
+            payload,
+            error_code: error.code.to_string(),
+            message: error.message,
+            hint: Some(error.hint.to_string()),
+        });
+    }
+
+    fn cursor(&mut self, resource: &str, updated_at: Option<&str>) {
+        if let Some(u) = updated_at {
+            let entry = self.tally.cursors.entry(resource.to_string()).or_default();
+            if u > entry.as_str() {
+                *entry = u.to_string();
+            }
+        }
+    }
+
+    async fn flush_if_full(&mut self) -> Result<(), SyncError> {
+        if self.letters.len() >= FLUSH_EVERY || self.orders.len() >= FLUSH_EVERY {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), SyncError> {
+        if !self.letters.is_empty() {
+            self.store.dead_letter(&self.letters).await?;
+            self.letters.clear();
+        }
+        if !self.orders.is_empty() {
+            self.store.put_orders(&self.orders).await?;
+            self.orders.clear();
+        }
+        Ok(())
+    }
+
+    async fn scan_companies(
+        &mut self,
+        name: &str,
+        reader: BufReader<File>,
+        path: &Path,
+    ) -> Result<(), SyncError> {
+        for line in JsonlLines::new(name, reader, parse_company_line) {
+            self.tally.lines += 1;
+            match line.map_err(|e| SyncError::io(path, e))? {
+                Err(e) => self.bad_line(e),
+                Ok(CompanyLine::Company(c)) => {
+                    self.tally.companies += 1;
+                    self.cursor("companies", c.updated_at.as_deref());
+                    self.push(build::company_account(self.ctx, &c))?;
+                }
+                Ok(CompanyLine::Location(l)) => {
+                    self.tally.locations += 1;
+                    self.push(build::location_account(self.ctx, &l))?;
+                }
+                Ok(CompanyLine::Contact(c)) => {
+                    self.tally.company_contacts += 1;
+                    if let Some(customer) = c.customer {
+                        self.company_contacts.insert(
+                            legacy_id(&customer.id).to_string(),
+                            (c.parent_id.clone(), c.title.clone(), customer),
+                        );
+                    }
+                }
+                Ok(CompanyLine::Ignored) => {}
+            }
+            self.flush_if_full().await?;
+        }
+        Ok(())
+    }
+
+    async fn scan_customers(
+        &mut self,
+        name: &str,
+        reader: BufReader<File>,
+        path: &Path,
+    ) -> Result<(), SyncError> {
+        for line in JsonlLines::new(name, reader, parse_customer_line) {
+            self.tally.lines += 1;
+            match line.map_err(|e| SyncError::io(path, e))? {
+                Err(e) => self.bad_line(e),
+                Ok(CustomerLine::Customer(c)) => {
+                    self.tally.customers += 1;
+                    self.cursor("customers", c.updated_at.as_deref());
+                    if c.email().is_none() && c.phone().is_none() {
+                        // Still synced (the Shopify id is the key), but identity resolution
+                        // has nothing to match on: counted and logged.
+                        self.tally.customers_without_email_or_phone += 1;
+                        tracing::debug!(
+                            customer = legacy_id(&c.id),
+                            "customer has no email and no phone"
+                        );
+                    }
+                    if let Some((company, title, _)) =
+                        self.company_contacts.remove(legacy_id(&c.id))
+                    {
+                        self.push(build::company_contact(
+                            self.ctx,
+                            &company,
+                            &c,
+                            title.as_deref(),
+                        ))?;
+                        continue;
+                    }
+                    match self.ctx.account_model {
+                        AccountModel::PerCustomer => {
+                            self.push(build::customer_account(self.ctx, &c))?
+                        }
+                        AccountModel::Bucket if !self.bucket_written => {
+                            self.bucket_written = true;
+                            let row = build::shared_account(
+                                self.ctx,
+                                self.ctx.bucket_account_key(),
+                                format!("Shopify customers ({})", self.ctx.shop),
+                            );
+                            self.push(row)?;
+                        }
+                        AccountModel::Bucket => {}
+                    }
+                    self.push(build::customer_contact(self.ctx, &c))?;
+                }
+                Ok(CustomerLine::Ignored) => {}
+            }
+            self.flush_if_full().await?;
+        }
+        Ok(())
+    }
+
+    async fn scan_orders(
+        &mut self,
+        name: &str,
+        reader: BufReader<File>,
+        path: &Path,
+    ) -> Result<(), SyncError> {
+        for line in JsonlLines::new(name, reader, parse_order_line) {
+            self.tally.lines += 1;
+            match line.map_err(|e| SyncError::io(path, e))? {
+                Err(e) => self.bad_line(e),
+                Ok(OrderLine::Order(o)) => {
+                    self.tally.orders += 1;
+                    self.cursor("orders", o.updated_at.as_deref());
+                    if let Some(cached) = cached_order(&self.ctx.shop, &o) {
+                        self.orders.push(cached);
+                    }
+                    if o.customer_id().is_none() && o.company_location().is_none() {
+                        self.guest_orders_seen = true;
+                    }
+                    match build::order(self.ctx, &o) {
+                        Ok(row) => self.push(row)?,
+                        Err(e) => {
+                            let payload = serde_json::json!({ "id": o.id, "name": o.name });
+                            self.unmappable(e, payload);
+                        }
+                    }
+                }
+                Ok(OrderLine::LineItem(item)) => {
+                    self.tally.line_items += 1;
+                    match build::line_item(self.ctx, &item) {
+                        Ok([product, price, order_item]) => {
+                            self.push(product)?;
+                            self.push(price)?;
+                            self.push(order_item)?;
+                        }
+                        Err(e) => {
+                            let payload = serde_json::json!({ "id": item.id, "order": item.parent_id, "sku": item.sku });
+                            self.unmappable(e, payload);
+                        }
+                    }
+                }
+                Ok(OrderLine::Ignored) => {}
+            }
+            self.flush_if_full().await?;
+        }
+        Ok(())
+    }
+}
+
+/// The order as the local cache keeps it (commerce metrics are computed from it).
+fn cached_order(shop: &str, order: &Order) -> Option<CachedOrder> {
+    let at = order
+        .processed_at
+        .as_deref()
+        .or(order.created_at.as_deref())?;
+    let processed_at = DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc);
+    let total = order.total();
+    let total_minor = total
+        .and_then(|m| m.amount.trim().parse::<f64>().ok())
+        .map(|a| (a * 100.0).round() as i64)
+        .unwrap_or(0);
+    let currency = total
+        .and_then(|m| m.currency_code.clone())
+        .or(order.currency_code.clone())
+        .unwrap_or_default();
+    Some(CachedOrder {
+        shop: shop.to_string(),
+        order_id: legacy_id(&order.id).to_string(),
+        customer_id: order.customer_id().map(|c| legacy_id(c).to_string()),
+        email: order.email.clone(),
+        phone: order.phone.clone(),
+        processed_at,
+        total_minor,
+        currency,
+        cancelled: order.cancelled_at.is_some(),
+        financial_status: order.display_financial_status.clone(),
+    })
+}
+
+/// What reading the whole export produced.
+pub struct Scanned {
+    pub spools: Vec<Spool>,
+    pub tally: ScanTally,
+    pub failed: FailedKeys,
+}
+
+/// Reads an export: `orders.jsonl` on one task and the customer side on another, in
+/// parallel (they feed disjoint targets; the guest rows are added once both are done).
+pub async fn scan_export(
+    store: &Store,
+    run: RunId,
+    ctx: &MappingContext,
+    dir: &Path,
+    spool_dir: &Path,
+) -> Result<Scanned, SyncError> {
+    // Two spools in one folder: their targets (and so their file names) do not overlap.
+    let customers_spool = Spool::new(spool_dir).map_err(|e| SyncError::io(spool_dir, e))?;
+    let orders_spool = Spool::new(spool_dir).map_err(|e| SyncError::io(spool_dir, e))?;
+    let source = dir.to_path_buf();
+    let (store2, ctx2, source2) = (store.clone(), ctx.clone(), source.clone());
+    let orders = tokio::spawn(async move {
+        let mut scanner = Scanner::new(&store2, run, &ctx2, orders_spool);
+        let found = scanner.scan_orders_side(&source2).await?;
+        Ok::<_, SyncError>((
+            found,
+            scanner.spool,
+            scanner.tally,
+            scanner.failed,
+            scanner.guest_orders_seen,
+        ))
+    });
+    let mut scanner = Scanner::new(store, run, ctx, customers_spool);
+    let customers_found = scanner.scan_customers_side(&source).await;
+    let (orders_found, orders_spool, orders_tally, orders_failed, guests) = orders
+        .await
+        .map_err(|e| SyncError::Input(format!("the orders reader stopped: {e}")))??;
+    let customers_found = customers_found?;
+    if !customers_found && !orders_found {
+        return Err(SyncError::Input(format!(
+            "{} holds none of companies.jsonl, customers.jsonl, orders.jsonl",
+            source.display()
+        )));
+    }
+    if guests {
+        scanner.push_guest_rows()?;
+    }
+    let mut tally = scanner.tally.clone();
+    tally.merge(orders_tally);
+    let mut failed = std::mem::take(&mut scanner.failed);
+    for (space, keys) in orders_failed {
+        failed.entry(space).or_default().extend(keys);
+    }
+    Ok(Scanned {
+        spools: vec![scanner.spool, orders_spool],
+        tally,
+        failed,
+    })
+}
+
+impl ScanTally {
+    fn merge(&mut self, other: ScanTally) {
+        self.lines += other.lines;
+        self.bad_lines += other.bad_lines;
+        self.companies += other.companies;
+        self.locations += other.locations;
+        self.company_contacts += other.company_contacts;
+        self.customers += other.customers;
+        self.customers_without_email_or_phone += other.customers_without_email_or_phone;
+        self.orders += other.orders;
+        self.line_items += other.line_items;
+        self.unmappable += other.unmappable;
+        self.cursors.extend(other.cursors);
+    }
+}

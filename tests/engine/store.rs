@@ -1,0 +1,1543 @@
+//! The state store against both real backends: every behaviour runs once on a SQLite file in
+//! a temporary directory and once on PostgreSQL, in a fresh schema of the database at
+//! `SHOPFORCE_TEST_POSTGRES_URL` (dropped afterwards), so tests run in parallel.
+//!
+//! PostgreSQL tests fail, naming the variable, when it is not set: `.ci/run` sets it.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use serde_json::json;
+use shopforce::store::{
+    Backend, CachedOrder, DeadLetterFilter, DeadLetterId, DeadLetterStatus, JobKey, JobPhase,
+    Mapping, NewDeadLetter, NewJob, NewReview, ReviewId, ReviewStatus, RunId, RunStatus,
+    SQLITE_MIGRATOR, SqliteStore, StateStore, Store, StoreError,
+};
+use sqlx::Connection;
+use tempfile::TempDir;
+
+const PG_ENV: &str = "SHOPFORCE_TEST_POSTGRES_URL";
+const SHOP: &str = "acme.myshopify.com";
+const OTHER_SHOP: &str = "globex.myshopify.com";
+
+// ---------------------------------------------------------------------------------------
+// Harness
+// ---------------------------------------------------------------------------------------
+
+/// A database a test may connect to (as often as it likes).
+#[derive(Clone)]
+struct Db {
+    url: String,
+    backend: Backend,
+}
+
+impl Db {
+    async fn connect(&self) -> Store {
+        let store = Store::connect(&self.url)
+            .await
+            .unwrap_or_else(|e| panic!("connect to {}: {e}", self.backend));
+        assert_eq!(store.backend(), self.backend);
+        store
+    }
+}
+
+fn postgres_base_url() -> String {
+    std::env::var(PG_ENV).unwrap_or_else(|_| {
+        panic!(
+            "{PG_ENV} is not set. The PostgreSQL state store tests need a server: set \
+             {PG_ENV}=postgres://postgres@127.0.0.1:5432/test (any database the user may create \
+             schemas in; each test uses its own schema and drops it)"
+        )
+    })
+}
+
+fn unique_name(prefix: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    format!(
+        "{prefix}_{}_{}_{nanos}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// `base` with `options[search_path]=schema` added to its query.
+fn with_search_path(base: &str, schema: &str) -> String {
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options[search_path]={schema}")
+}
+
+async fn on_sqlite<F, Fut>(check: F)
+where
+    F: FnOnce(Db) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let dir = TempDir::new().expect("temp dir");
+    let db = Db {
+        url: format!("sqlite:{}", dir.path().join("state.db").display()),
+        backend: Backend::Sqlite,
+    };
+    let outcome = tokio::spawn(check(db)).await;
+    drop(dir);
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+async fn on_postgres<F, Fut>(check: F)
+where
+    F: FnOnce(Db) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let base = postgres_base_url();
+    let schema = unique_name("shopforce_test");
+    let mut admin = sqlx::PgConnection::connect(&base)
+        .await
+        .unwrap_or_else(|e| panic!("connect to {PG_ENV}: {e}"));
+    // The name is ours (letters, digits, underscores): safe to splice.
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&mut admin)
+        .await
+        .expect("create schema");
+    let db = Db {
+        url: with_search_path(&base, &schema),
+        backend: Backend::Postgres,
+    };
+    let outcome = tokio::spawn(check(db)).await;
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .execute(&mut admin)
+        .await
+        .expect("drop schema");
+    let _ = admin.close().await;
+    if let Err(e) = outcome {
+        std::panic::resume_unwind(e.into_panic());
+    }
+}
+
+/// For each check `name`, tests `name::sqlite` and `name::postgres`.
+macro_rules! on_both_backends {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::on_sqlite(super::$name).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                super::on_postgres(super::$name).await;
+            }
+        }
+    )+};
+}
+
+on_both_backends!(
+    runs_lifecycle,
+    unfinished_runs_are_interrupted_by_the_next_start,
+    bulk_jobs_lifecycle,
+    bulk_job_phases_only_move_forward,
+    mappings_upsert_in_batches,
+    mappings_at_scale_cross_chunk_boundaries,
+    cursors,
+    order_cache_and_customer_stats,
+    dead_letter_queue_lifecycle,
+    dead_letter_batches_are_atomic,
+    payload_hashes,
+    review_queue,
+    reconnect_keeps_data_and_migrations_are_idempotent,
+    store_futures_can_be_spawned_concurrently,
+);
+
+fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap()
+}
+
+fn mapping(shop: &str, kind: &str, shopify_id: &str, sf_id: &str) -> Mapping {
+    Mapping {
+        shop: shop.into(),
+        kind: kind.into(),
+        shopify_id: shopify_id.into(),
+        sf_object: "Contact".into(),
+        sf_id: sf_id.into(),
+    }
+}
+
+fn new_job(run: RunId, object: &str, part: i32) -> NewJob {
+    NewJob {
+        run,
+        object: object.into(),
+        operation: "upsert".into(),
+        external_id_field: Some("Shopify_Customer_ID__c".into()),
+        part,
+        attempt: 1,
+        row_count: 1000,
+        payload_path: Some(format!("/var/lib/shopforce/jobs/{object}-{part}.csv")),
+    }
+}
+
+fn letter(object: &str, external_id: &str, run: Option<RunId>) -> NewDeadLetter {
+    NewDeadLetter {
+        run,
+        shop: SHOP.into(),
+        object: object.into(),
+        external_id: external_id.into(),
+        payload: json!({"Email": format!("{external_id}@example"), "nested": {"tags": ["a", "b"]}}),
+        error_code: "INVALID_EMAIL_ADDRESS".into(),
+        message: "Email: invalid email address".into(),
+        hint: Some("Fix the customer's email in Shopify.".into()),
+    }
+}
+
+fn order(id: &str, customer: Option<&str>, processed_at: DateTime<Utc>, total: i64) -> CachedOrder {
+    CachedOrder {
+        shop: SHOP.into(),
+        order_id: id.into(),
+        customer_id: customer.map(Into::into),
+        email: customer.map(|c| format!("{c}@example.com")),
+        phone: None,
+        processed_at,
+        total_minor: total,
+        currency: "USD".into(),
+        cancelled: false,
+        financial_status: Some("PAID".into()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Runs
+// ---------------------------------------------------------------------------------------
+
+async fn runs_lifecycle(db: Db) {
+    let store = db.connect().await;
+    let before = Utc::now() - TimeDelta::seconds(1);
+    let first = store.start_run(SHOP, "backfill").await.unwrap();
+    let second = store.start_run(SHOP, "incremental").await.unwrap();
+    assert!(second > first);
+
+    let running = store.get_run(first).await.unwrap().expect("run exists");
+    assert_eq!(running.status, RunStatus::Running);
+    assert_eq!(
+        (running.shop.as_str(), running.kind.as_str()),
+        (SHOP, "backfill")
+    );
+    assert!(running.started_at >= before && running.finished_at.is_none());
+    assert_eq!(running.summary, None);
+
+    let summary = json!({"upserted": 1200, "failed": 3, "objects": ["Contact", "Order"]});
+    store
+        .finish_run(first, RunStatus::Succeeded, &summary)
+        .await
+        .unwrap();
+    let done = store.get_run(first).await.unwrap().unwrap();
+    assert_eq!(done.status, RunStatus::Succeeded);
+    assert_eq!(done.summary, Some(summary));
+    assert!(done.finished_at.unwrap() >= done.started_at);
+
+    store
+        .finish_run(
+            second,
+            RunStatus::Failed,
+            &json!({"error": "token expired"}),
+        )
+        .await
+        .unwrap();
+
+    let recent = store.recent_runs(10).await.unwrap();
+    assert_eq!(
+        recent.iter().map(|r| r.id).collect::<Vec<_>>(),
+        [second, first]
+    );
+    assert_eq!(recent[0].status, RunStatus::Failed);
+    assert_eq!(store.recent_runs(1).await.unwrap().len(), 1);
+
+    let err = store
+        .finish_run(first, RunStatus::Running, &json!(null))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::InvalidArgument { .. }), "{err}");
+    let err = store
+        .finish_run(RunId(999_999), RunStatus::Succeeded, &json!({}))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.contains("finish_run")
+            && text.contains("run 999999")
+            && text.contains(db.backend.name()),
+        "{text}"
+    );
+    assert!(store.get_run(RunId(999_999)).await.unwrap().is_none());
+}
+
+async fn unfinished_runs_are_interrupted_by_the_next_start(db: Db) {
+    let store = db.connect().await;
+    let crashed = store.start_run(SHOP, "backfill").await.unwrap();
+    let other_kind = store.start_run(SHOP, "webhooks").await.unwrap();
+    let other_shop = store.start_run(OTHER_SHOP, "backfill").await.unwrap();
+    assert!(store.interrupted_runs().await.unwrap().is_empty());
+
+    // A new process starts the same shop's backfill: the old one never finished.
+    let next = store.start_run(SHOP, "backfill").await.unwrap();
+    let interrupted = store.interrupted_runs().await.unwrap();
+    assert_eq!(interrupted.len(), 1, "{interrupted:?}");
+    assert_eq!(interrupted[0].id, crashed);
+    assert_eq!(interrupted[0].status, RunStatus::Interrupted);
+    assert!(interrupted[0].finished_at.is_some());
+    for untouched in [other_kind, other_shop, next] {
+        let run = store.get_run(untouched).await.unwrap().unwrap();
+        assert_eq!(run.status, RunStatus::Running, "{run:?}");
+    }
+
+    // A graceful shutdown finishes a run as interrupted, too.
+    store
+        .finish_run(next, RunStatus::Interrupted, &json!({"signal": "SIGTERM"}))
+        .await
+        .unwrap();
+    let ids: Vec<RunId> = store
+        .interrupted_runs()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ids, [crashed, next]);
+}
+
+// ---------------------------------------------------------------------------------------
+// Bulk jobs
+// ---------------------------------------------------------------------------------------
+
+async fn bulk_jobs_lifecycle(db: Db) {
+    let store = db.connect().await;
+    let run = store.start_run(SHOP, "backfill").await.unwrap();
+    let other_run = store.start_run(OTHER_SHOP, "backfill").await.unwrap();
+
+    // Recorded before upload.
+    let contacts = store.record_job(&new_job(run, "Contact", 0)).await.unwrap();
+    let orders = store.record_job(&new_job(run, "Order", 0)).await.unwrap();
+    let mut insert = new_job(other_run, "Task", 0);
+    insert.operation = "insert".into();
+    insert.external_id_field = None;
+    insert.payload_path = None;
+    let tasks = store.record_job(&insert).await.unwrap();
+
+    let job = store.get_job(contacts).await.unwrap().expect("job exists");
+    assert_eq!(job.key, contacts);
+    assert_eq!(job.run, run);
+    assert_eq!(job.phase, JobPhase::Planned);
+    assert_eq!(
+        (job.object.as_str(), job.operation.as_str()),
+        ("Contact", "upsert")
+    );
+    assert_eq!(
+        job.external_id_field.as_deref(),
+        Some("Shopify_Customer_ID__c")
+    );
+    assert_eq!((job.part, job.attempt, job.row_count), (0, 1, 1000));
+    assert_eq!(
+        job.payload_path.as_deref(),
+        Some("/var/lib/shopforce/jobs/Contact-0.csv")
+    );
+    assert_eq!((job.sf_job_id, job.processed, job.failed), (None, 0, 0));
+    let task_job = store.get_job(tasks).await.unwrap().unwrap();
+    assert_eq!(
+        (task_job.external_id_field, task_job.payload_path),
+        (None, None)
+    );
+
+    store
+        .set_job_salesforce_id(contacts, "750xx0000000001AAA")
+        .await
+        .unwrap();
+    store
+        .set_job_state(contacts, JobPhase::Created)
+        .await
+        .unwrap();
+    store
+        .set_job_state(contacts, JobPhase::Uploaded)
+        .await
+        .unwrap();
+    store
+        .set_job_state(orders, JobPhase::Created)
+        .await
+        .unwrap();
+    store
+        .set_job_state(contacts, JobPhase::Completed)
+        .await
+        .unwrap();
+    store.set_job_counts(contacts, 1000, 7).await.unwrap();
+
+    let job = store.get_job(contacts).await.unwrap().unwrap();
+    assert_eq!(job.sf_job_id.as_deref(), Some("750xx0000000001AAA"));
+    assert_eq!(job.phase, JobPhase::Completed);
+    assert_eq!((job.processed, job.failed), (1000, 7));
+    assert!(job.updated_at >= job.created_at);
+
+    let unfinished: Vec<_> = store
+        .unfinished_jobs()
+        .await
+        .unwrap()
+        .iter()
+        .map(|j| (j.key, j.phase))
+        .collect();
+    assert_eq!(
+        unfinished,
+        [
+            (contacts, JobPhase::Completed),
+            (orders, JobPhase::Created),
+            (tasks, JobPhase::Planned)
+        ]
+    );
+
+    store
+        .set_job_state(contacts, JobPhase::ResultsStored)
+        .await
+        .unwrap();
+    store
+        .set_job_state(orders, JobPhase::Aborted)
+        .await
+        .unwrap();
+    let unfinished: Vec<_> = store
+        .unfinished_jobs()
+        .await
+        .unwrap()
+        .iter()
+        .map(|j| j.key)
+        .collect();
+    assert_eq!(unfinished, [tasks]);
+    store.set_job_state(tasks, JobPhase::Failed).await.unwrap();
+    assert!(store.unfinished_jobs().await.unwrap().is_empty());
+
+    let for_run: Vec<_> = store
+        .jobs_for_run(run)
+        .await
+        .unwrap()
+        .iter()
+        .map(|j| (j.key, j.phase))
+        .collect();
+    assert_eq!(
+        for_run,
+        [
+            (contacts, JobPhase::ResultsStored),
+            (orders, JobPhase::Aborted)
+        ]
+    );
+    assert_eq!(store.jobs_for_run(other_run).await.unwrap().len(), 1);
+
+    // Errors name the operation and what is missing.
+    let missing = store
+        .record_job(&new_job(RunId(424_242), "Contact", 0))
+        .await;
+    assert!(
+        matches!(
+            missing,
+            Err(StoreError::NotFound {
+                entity: "run",
+                id: 424_242,
+                ..
+            })
+        ),
+        "{missing:?}"
+    );
+    let unknown = store.set_job_state(JobKey(31_337), JobPhase::Created).await;
+    assert!(
+        matches!(
+            unknown,
+            Err(StoreError::NotFound {
+                entity: "bulk job",
+                ..
+            })
+        ),
+        "{unknown:?}"
+    );
+    let unknown = store.set_job_counts(JobKey(31_337), 1, 1).await;
+    assert!(
+        matches!(unknown, Err(StoreError::NotFound { .. })),
+        "{unknown:?}"
+    );
+    let unknown = store.set_job_salesforce_id(JobKey(31_337), "750x").await;
+    assert!(
+        matches!(unknown, Err(StoreError::NotFound { .. })),
+        "{unknown:?}"
+    );
+    let negative = store.set_job_counts(contacts, -1, 0).await;
+    assert!(
+        matches!(negative, Err(StoreError::InvalidArgument { .. })),
+        "{negative:?}"
+    );
+
+    // A Salesforce job id belongs to one job.
+    let dup = store
+        .set_job_salesforce_id(orders, "750xx0000000001AAA")
+        .await
+        .unwrap_err();
+    assert!(matches!(dup, StoreError::InvalidState { .. }), "{dup}");
+    assert!(dup.to_string().contains("750xx0000000001AAA"), "{dup}");
+}
+
+async fn bulk_job_phases_only_move_forward(db: Db) {
+    let store = db.connect().await;
+    let run = store.start_run(SHOP, "backfill").await.unwrap();
+    let key = store.record_job(&new_job(run, "Contact", 0)).await.unwrap();
+
+    store.set_job_state(key, JobPhase::Uploaded).await.unwrap();
+    // Setting the same phase again is a no-op (a retried write after a timeout).
+    store.set_job_state(key, JobPhase::Uploaded).await.unwrap();
+    let back = store
+        .set_job_state(key, JobPhase::Created)
+        .await
+        .unwrap_err();
+    assert!(matches!(back, StoreError::InvalidState { .. }), "{back}");
+    assert!(back.to_string().contains("`uploaded`"), "{back}");
+
+    store
+        .set_job_state(key, JobPhase::ResultsStored)
+        .await
+        .unwrap();
+    store
+        .set_job_state(key, JobPhase::ResultsStored)
+        .await
+        .unwrap();
+    for phase in [JobPhase::Completed, JobPhase::Aborted, JobPhase::Failed] {
+        let err = store.set_job_state(key, phase).await.unwrap_err();
+        assert!(matches!(err, StoreError::InvalidState { .. }), "{err}");
+    }
+    assert_eq!(
+        store.get_job(key).await.unwrap().unwrap().phase,
+        JobPhase::ResultsStored
+    );
+
+    // Any phase that is not final may be aborted.
+    let other = store.record_job(&new_job(run, "Contact", 1)).await.unwrap();
+    store.set_job_state(other, JobPhase::Aborted).await.unwrap();
+    assert!(store.unfinished_jobs().await.unwrap().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------
+// Mappings
+// ---------------------------------------------------------------------------------------
+
+async fn mappings_upsert_in_batches(db: Db) {
+    let store = db.connect().await;
+    assert_eq!(store.put_mappings(&[]).await.unwrap(), 0);
+    let written = store
+        .put_mappings(&[
+            mapping(SHOP, "customer", "1", "003A"),
+            mapping(SHOP, "customer", "2", "003B"),
+            mapping(SHOP, "order", "1", "801A"),
+            mapping(OTHER_SHOP, "customer", "1", "003Z"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(written, 4);
+
+    let one = store
+        .get_mapping(SHOP, "customer", "1")
+        .await
+        .unwrap()
+        .expect("mapping");
+    assert_eq!(
+        (one.sf_object.as_str(), one.sf_id.as_str()),
+        ("Contact", "003A")
+    );
+    assert_eq!(
+        (
+            one.shop.as_str(),
+            one.kind.as_str(),
+            one.shopify_id.as_str()
+        ),
+        (SHOP, "customer", "1")
+    );
+    assert!(
+        store
+            .get_mapping(SHOP, "customer", "3")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store
+            .get_mapping(OTHER_SHOP, "customer", "1")
+            .await
+            .unwrap()
+            .unwrap()
+            .sf_id,
+        "003Z"
+    );
+
+    // The second put updates; within one batch the last row for a key wins.
+    let mut moved = mapping(SHOP, "customer", "1", "003NEW");
+    moved.sf_object = "Account".into();
+    let written = store
+        .put_mappings(&[
+            mapping(SHOP, "customer", "2", "003B-first"),
+            moved,
+            mapping(SHOP, "customer", "2", "003B-last"),
+            mapping(SHOP, "customer", "3", "003C"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(written, 3);
+    let updated = store
+        .get_mapping(SHOP, "customer", "1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (updated.sf_object.as_str(), updated.sf_id.as_str()),
+        ("Account", "003NEW")
+    );
+    assert!(updated.updated_at >= one.updated_at);
+
+    let found = store
+        .get_mappings(SHOP, "customer", &["1", "2", "3", "missing"])
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 3);
+    assert_eq!(found["2"].sf_id, "003B-last");
+    assert_eq!(found["3"].sf_id, "003C");
+    let owned: Vec<String> = vec!["1".into()];
+    assert_eq!(
+        store
+            .get_mappings(SHOP, "order", &owned)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .get_mappings(SHOP, "customer", &[] as &[&str])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    assert_eq!(store.count_mappings(None, None).await.unwrap(), 5);
+    assert_eq!(store.count_mappings(Some(SHOP), None).await.unwrap(), 4);
+    assert_eq!(
+        store
+            .count_mappings(Some(SHOP), Some("customer"))
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        store.count_mappings(None, Some("customer")).await.unwrap(),
+        4
+    );
+    assert_eq!(store.count_mappings(Some("nobody"), None).await.unwrap(), 0);
+}
+
+async fn mappings_at_scale_cross_chunk_boundaries(db: Db) {
+    // More rows than one statement can bind on either backend (SQLite 5 461 rows of 6
+    // parameters; PostgreSQL 10 922), and more ids than one IN list holds on SQLite.
+    const N: usize = 40_000;
+    let store = db.connect().await;
+    let rows: Vec<Mapping> = (0..N)
+        .map(|i| {
+            mapping(
+                SHOP,
+                "line_item",
+                &format!("gid://shopify/LineItem/{i}"),
+                &format!("802{i:012}"),
+            )
+        })
+        .collect();
+    assert_eq!(store.put_mappings(&rows).await.unwrap(), N as u64);
+    assert_eq!(
+        store
+            .count_mappings(Some(SHOP), Some("line_item"))
+            .await
+            .unwrap(),
+        N as u64
+    );
+
+    let ids: Vec<&str> = rows.iter().map(|m| m.shopify_id.as_str()).collect();
+    let found = store.get_mappings(SHOP, "line_item", &ids).await.unwrap();
+    assert_eq!(found.len(), N);
+    assert_eq!(
+        found["gid://shopify/LineItem/39999"].sf_id,
+        "802000000039999"
+    );
+
+    // Re-put everything with new ids: all updated, none added.
+    let rows: Vec<Mapping> = rows
+        .into_iter()
+        .map(|mut m| {
+            m.sf_id.push('X');
+            m
+        })
+        .collect();
+    assert_eq!(store.put_mappings(&rows).await.unwrap(), N as u64);
+    assert_eq!(store.count_mappings(None, None).await.unwrap(), N as u64);
+    let last = store
+        .get_mapping(SHOP, "line_item", "gid://shopify/LineItem/39999")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(last.sf_id, "802000000039999X");
+}
+
+// ---------------------------------------------------------------------------------------
+// Cursors
+// ---------------------------------------------------------------------------------------
+
+async fn cursors(db: Db) {
+    let store = db.connect().await;
+    assert_eq!(store.get_cursor(SHOP, "customers").await.unwrap(), None);
+    store
+        .set_cursor(SHOP, "customers", "2026-03-01T00:00:00Z")
+        .await
+        .unwrap();
+    store
+        .set_cursor(OTHER_SHOP, "customers", "2026-01-01T00:00:00Z")
+        .await
+        .unwrap();
+    store
+        .set_cursor(SHOP, "orders", "gid://shopify/Order/42")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_cursor(SHOP, "customers")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("2026-03-01T00:00:00Z")
+    );
+    store
+        .set_cursor(SHOP, "customers", "2026-03-02T00:00:00Z")
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .get_cursor(SHOP, "customers")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("2026-03-02T00:00:00Z")
+    );
+    assert_eq!(
+        store
+            .get_cursor(OTHER_SHOP, "customers")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("2026-01-01T00:00:00Z")
+    );
+    assert_eq!(
+        store.get_cursor(SHOP, "orders").await.unwrap().as_deref(),
+        Some("gid://shopify/Order/42")
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Order cache
+// ---------------------------------------------------------------------------------------
+
+async fn order_cache_and_customer_stats(db: Db) {
+    let store = db.connect().await;
+    let t0 = at(2026, 1, 5, 10, 0, 0);
+    // Sub-microsecond digits are dropped; a whole second and a fractional one must still
+    // sort in time order (SQLite keeps timestamps as text).
+    let t_half = t0 + TimeDelta::nanoseconds(500_000_789);
+    let mut cancelled = order("1004", Some("c1"), at(2026, 3, 1, 0, 0, 0), 99_999);
+    cancelled.cancelled = true;
+    cancelled.financial_status = Some("VOIDED".into());
+    let mut eur = order("1005", Some("c2"), at(2026, 2, 1, 0, 0, 0), 700);
+    eur.currency = "EUR".into();
+    let mut other_shop = order("1001", Some("c1"), t0, 1);
+    other_shop.shop = OTHER_SHOP.into();
+    let orders = vec![
+        order("1002", Some("c1"), t_half, 2_500),
+        order("1001", Some("c1"), t0, 1_000),
+        cancelled,
+        order("1003", Some("c2"), at(2026, 1, 20, 8, 30, 0), 4_200),
+        order("1006", None, at(2026, 1, 6, 0, 0, 0), 300),
+        eur,
+        other_shop,
+    ];
+    assert_eq!(store.put_orders(&orders).await.unwrap(), 7);
+
+    let c1 = store.orders_for_customer(SHOP, "c1").await.unwrap();
+    assert_eq!(
+        c1.iter().map(|o| o.order_id.as_str()).collect::<Vec<_>>(),
+        ["1001", "1002", "1004"]
+    );
+    assert_eq!(c1[0], orders[1]);
+    assert_eq!(
+        c1[1].processed_at,
+        t0 + TimeDelta::microseconds(500_000),
+        "timestamps keep microseconds"
+    );
+    assert!(c1[2].cancelled);
+    assert_eq!(c1[2].financial_status.as_deref(), Some("VOIDED"));
+    assert!(
+        store
+            .orders_for_customer(SHOP, "nobody")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let stats = store.customer_order_stats(SHOP).await.unwrap();
+    let rows: Vec<_> = stats
+        .iter()
+        .map(|s| {
+            (
+                s.customer_id.as_str(),
+                s.currency.as_str(),
+                s.order_count,
+                s.total_spent_minor,
+                s.first_order_at,
+                s.last_order_at,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (
+                "c1",
+                "USD",
+                2,
+                3_500,
+                t0,
+                t0 + TimeDelta::microseconds(500_000)
+            ),
+            (
+                "c2",
+                "EUR",
+                1,
+                700,
+                at(2026, 2, 1, 0, 0, 0),
+                at(2026, 2, 1, 0, 0, 0)
+            ),
+            (
+                "c2",
+                "USD",
+                1,
+                4_200,
+                at(2026, 1, 20, 8, 30, 0),
+                at(2026, 1, 20, 8, 30, 0)
+            ),
+        ]
+    );
+
+    // An update replaces the cached order: cancelling 1001 moves c1's first order.
+    let mut cancel = orders[1].clone();
+    cancel.cancelled = true;
+    let mut refund = orders[0].clone();
+    refund.total_minor = 2_000;
+    refund.financial_status = Some("PARTIALLY_REFUNDED".into());
+    assert_eq!(store.put_orders(&[cancel, refund]).await.unwrap(), 2);
+    let c1 = store.customer_order_stats(SHOP).await.unwrap();
+    assert_eq!(
+        (
+            c1[0].order_count,
+            c1[0].total_spent_minor,
+            c1[0].first_order_at
+        ),
+        (1, 2_000, t0 + TimeDelta::microseconds(500_000))
+    );
+    let other = store.customer_order_stats(OTHER_SHOP).await.unwrap();
+    assert_eq!(other.len(), 1);
+    assert_eq!(other[0].total_spent_minor, 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// Dead-letter queue
+// ---------------------------------------------------------------------------------------
+
+async fn dead_letter_queue_lifecycle(db: Db) {
+    let store = db.connect().await;
+    let run = store.start_run(SHOP, "backfill").await.unwrap();
+    assert_eq!(store.dead_letter_depth().await.unwrap(), 0);
+    assert_eq!(store.dead_letter(&[]).await.unwrap(), 0);
+
+    let mut other_shop = letter("Order", "o-1", None);
+    other_shop.shop = OTHER_SHOP.into();
+    let written = store
+        .dead_letter(&[
+            letter("Contact", "c-1", Some(run)),
+            letter("Contact", "c-2", Some(run)),
+            other_shop,
+        ])
+        .await
+        .unwrap();
+    assert_eq!(written, 3);
+    assert_eq!(store.dead_letter_depth().await.unwrap(), 3);
+
+    let all = store
+        .list_dead_letters(&DeadLetterFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 3);
+    let first = &all[0];
+    assert_eq!(first.run, Some(run));
+    assert_eq!(
+        (first.object.as_str(), first.external_id.as_str()),
+        ("Contact", "c-1")
+    );
+    assert_eq!(first.payload, letter("Contact", "c-1", None).payload);
+    assert_eq!(first.error_code, "INVALID_EMAIL_ADDRESS");
+    assert_eq!(
+        first.hint.as_deref(),
+        Some("Fix the customer's email in Shopify.")
+    );
+    assert_eq!((first.status, first.attempts), (DeadLetterStatus::Open, 1));
+    assert_eq!(all[2].run, None);
+
+    // Filters.
+    let contacts = DeadLetterFilter {
+        object: Some("Contact".into()),
+        ..DeadLetterFilter::default()
+    };
+    assert_eq!(store.list_dead_letters(&contacts).await.unwrap().len(), 2);
+    let globex = DeadLetterFilter {
+        shop: Some(OTHER_SHOP.into()),
+        ..DeadLetterFilter::default()
+    };
+    assert_eq!(
+        store.list_dead_letters(&globex).await.unwrap()[0].external_id,
+        "o-1"
+    );
+    let page = DeadLetterFilter {
+        after: Some(all[0].id),
+        limit: 1,
+        ..DeadLetterFilter::default()
+    };
+    let page = store.list_dead_letters(&page).await.unwrap();
+    assert_eq!(page.iter().map(|l| l.id).collect::<Vec<_>>(), [all[1].id]);
+
+    // The same record failing again refreshes its open letter and counts the attempt.
+    let mut again = letter("Contact", "c-1", Some(run));
+    again.error_code = "DUPLICATE_VALUE".into();
+    again.message = "duplicate value found".into();
+    again.hint = None;
+    again.payload = json!({"Email": "new@example.com"});
+    assert_eq!(store.dead_letter(&[again]).await.unwrap(), 1);
+    assert_eq!(store.dead_letter_depth().await.unwrap(), 3);
+    let c1 = &store.list_dead_letters(&contacts).await.unwrap()[0];
+    assert_eq!(c1.id, all[0].id);
+    assert_eq!(
+        (c1.attempts, c1.error_code.as_str(), c1.hint.as_deref()),
+        (2, "DUPLICATE_VALUE", None)
+    );
+    assert_eq!(c1.payload, json!({"Email": "new@example.com"}));
+    assert_eq!(c1.created_at, all[0].created_at);
+    assert!(c1.updated_at >= all[0].updated_at);
+
+    assert_eq!(
+        store
+            .bump_attempts(&[all[0].id, DeadLetterId(987_654)])
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.bump_attempts(&[]).await.unwrap(), 0);
+    let c1 = &store.list_dead_letters(&contacts).await.unwrap()[0];
+    assert_eq!(c1.attempts, 3);
+
+    // Replay c-1, drop o-1.
+    assert_eq!(
+        store
+            .mark_dead_letters(&[all[0].id], DeadLetterStatus::Retried)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .mark_dead_letters(&[all[2].id], DeadLetterStatus::Dropped)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.dead_letter_depth().await.unwrap(), 1);
+    let open = DeadLetterFilter {
+        status: Some(DeadLetterStatus::Open),
+        ..DeadLetterFilter::default()
+    };
+    let open = store.list_dead_letters(&open).await.unwrap();
+    assert_eq!(
+        open.iter()
+            .map(|l| l.external_id.as_str())
+            .collect::<Vec<_>>(),
+        ["c-2"]
+    );
+    let retried = DeadLetterFilter {
+        status: Some(DeadLetterStatus::Retried),
+        object: Some("Contact".into()),
+        ..DeadLetterFilter::default()
+    };
+    assert_eq!(
+        store.list_dead_letters(&retried).await.unwrap()[0].id,
+        all[0].id
+    );
+
+    // The replayed record fails again: a new open letter; the retried one stays as history.
+    assert_eq!(
+        store
+            .dead_letter(&[letter("Contact", "c-1", None)])
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.dead_letter_depth().await.unwrap(), 2);
+    let c1_letters = store.list_dead_letters(&contacts).await.unwrap();
+    assert_eq!(c1_letters.len(), 3);
+    let newest = c1_letters.last().unwrap();
+    assert!(newest.id > all[0].id);
+    assert_eq!(
+        (newest.status, newest.attempts),
+        (DeadLetterStatus::Open, 1)
+    );
+
+    // Reopening the old letter would give c-1 two open letters.
+    let err = store
+        .mark_dead_letters(&[all[0].id], DeadLetterStatus::Open)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::InvalidState { .. }), "{err}");
+    assert_eq!(store.dead_letter_depth().await.unwrap(), 2);
+
+    // A letter naming a run that does not exist is refused.
+    let err = store
+        .dead_letter(&[letter("Contact", "c-9", Some(RunId(777_777)))])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::InvalidArgument { .. }), "{err}");
+}
+
+async fn dead_letter_batches_are_atomic(db: Db) {
+    // More rows than one statement holds on either backend, with a bad row at the end: the
+    // failing chunk rolls back the chunks before it.
+    let store = db.connect().await;
+    let run = store.start_run(SHOP, "backfill").await.unwrap();
+    let mut letters: Vec<NewDeadLetter> = (0..7_000)
+        .map(|i| letter("Contact", &format!("c-{i}"), Some(run)))
+        .collect();
+    letters.push(letter("Contact", "bad", Some(RunId(555_555))));
+    assert!(store.dead_letter(&letters).await.is_err());
+    assert_eq!(store.dead_letter_depth().await.unwrap(), 0);
+    letters.pop();
+    assert_eq!(store.dead_letter(&letters).await.unwrap(), 7_000);
+    assert_eq!(store.dead_letter_depth().await.unwrap(), 7_000);
+    let ids: Vec<DeadLetterId> = store
+        .list_dead_letters(&DeadLetterFilter {
+            limit: 10_000,
+            ..DeadLetterFilter::default()
+        })
+        .await
+        .unwrap()
+        .iter()
+        .map(|l| l.id)
+        .collect();
+    assert_eq!(ids.len(), 7_000);
+    assert_eq!(
+        store
+            .mark_dead_letters(&ids, DeadLetterStatus::Dropped)
+            .await
+            .unwrap(),
+        7_000
+    );
+    assert_eq!(store.dead_letter_depth().await.unwrap(), 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// Payload hashes
+// ---------------------------------------------------------------------------------------
+
+async fn payload_hashes(db: Db) {
+    let store = db.connect().await;
+    assert!(
+        store
+            .get_payload_hashes("Contact", &["a"])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let written = store
+        .put_payload_hashes(
+            "Contact",
+            &[("a", 1_i64), ("b", -2), ("c", i64::MAX), ("a", 11)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(written, 3);
+    store
+        .put_payload_hashes("Account", &[(String::from("a"), 99_i64)])
+        .await
+        .unwrap();
+
+    let got = store
+        .get_payload_hashes("Contact", &["a", "b", "c", "zzz"])
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 3);
+    assert_eq!((got["a"], got["b"], got["c"]), (11, -2, i64::MAX));
+    assert_eq!(
+        store.get_payload_hashes("Account", &["a"]).await.unwrap()["a"],
+        99
+    );
+
+    store
+        .put_payload_hashes("Contact", &[("b", 22_i64)])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_payload_hashes("Contact", &["b"]).await.unwrap()["b"],
+        22
+    );
+
+    assert_eq!(
+        store
+            .forget_payload_hashes("Contact", &["a", "nope"])
+            .await
+            .unwrap(),
+        1
+    );
+    let got = store
+        .get_payload_hashes("Contact", &["a", "b"])
+        .await
+        .unwrap();
+    assert_eq!(got.keys().map(String::as_str).collect::<Vec<_>>(), ["b"]);
+    assert_eq!(
+        store
+            .get_payload_hashes("Account", &["a"])
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // Across chunk boundaries (SQLite: 8 191 rows per statement, 32 765 ids per IN list).
+    let many: Vec<(String, i64)> = (0..50_000).map(|i| (format!("ext-{i}"), i)).collect();
+    assert_eq!(
+        store.put_payload_hashes("Order", &many).await.unwrap(),
+        50_000
+    );
+    let ids: Vec<&str> = many.iter().map(|(id, _)| id.as_str()).collect();
+    let got = store.get_payload_hashes("Order", &ids).await.unwrap();
+    assert_eq!(got.len(), 50_000);
+    assert_eq!(got["ext-49999"], 49_999);
+    assert_eq!(
+        store.forget_payload_hashes("Order", &ids).await.unwrap(),
+        50_000
+    );
+    assert!(
+        store
+            .get_payload_hashes("Order", &ids)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Review queue
+// ---------------------------------------------------------------------------------------
+
+async fn review_queue(db: Db) {
+    let store = db.connect().await;
+    let review = NewReview {
+        shop: SHOP.into(),
+        shopify_kind: "customer".into(),
+        shopify_id: "gid://shopify/Customer/7".into(),
+        sf_object: "Contact".into(),
+        reason: "email matches 2 contacts".into(),
+        candidates: vec!["003A".into(), "003B".into()],
+    };
+    let id = store.add_review(&review).await.unwrap();
+    let other = store
+        .add_review(&NewReview {
+            shopify_id: "gid://shopify/Customer/8".into(),
+            candidates: vec![],
+            ..review.clone()
+        })
+        .await
+        .unwrap();
+
+    let stored = store.get_review(id).await.unwrap().expect("review");
+    assert_eq!(stored.status, ReviewStatus::Open);
+    assert_eq!(stored.candidates, ["003A", "003B"]);
+    assert_eq!(stored.reason, "email matches 2 contacts");
+    assert_eq!((stored.resolution, stored.resolved_at), (None, None));
+
+    // Flagging the same record again refreshes its open review.
+    let again = store
+        .add_review(&NewReview {
+            reason: "email matches 3 contacts".into(),
+            candidates: vec!["003A".into(), "003B".into(), "003C".into()],
+            ..review.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(again, id);
+    let open = store.list_reviews(ReviewStatus::Open, 100).await.unwrap();
+    assert_eq!(open.iter().map(|r| r.id).collect::<Vec<_>>(), [id, other]);
+    assert_eq!(open[0].candidates.len(), 3);
+    assert_eq!(open[0].reason, "email matches 3 contacts");
+    assert!(open[1].candidates.is_empty());
+    assert_eq!(
+        store
+            .list_reviews(ReviewStatus::Open, 1)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+
+    store.resolve_review(id, "003B").await.unwrap();
+    let resolved = store.get_review(id).await.unwrap().unwrap();
+    assert_eq!(resolved.status, ReviewStatus::Resolved);
+    assert_eq!(resolved.resolution.as_deref(), Some("003B"));
+    assert!(resolved.resolved_at.is_some());
+    assert_eq!(
+        store
+            .list_reviews(ReviewStatus::Resolved, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.id)
+            .collect::<Vec<_>>(),
+        [id]
+    );
+
+    let twice = store.resolve_review(id, "003A").await.unwrap_err();
+    assert!(matches!(twice, StoreError::InvalidState { .. }), "{twice}");
+    let missing = store
+        .resolve_review(ReviewId(4_040), "x")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            missing,
+            StoreError::NotFound {
+                entity: "review",
+                ..
+            }
+        ),
+        "{missing}"
+    );
+    let empty = store.resolve_review(other, "  ").await.unwrap_err();
+    assert!(
+        matches!(empty, StoreError::InvalidArgument { .. }),
+        "{empty}"
+    );
+
+    // Once resolved, a new ambiguity for the same record opens a new review.
+    let reopened = store.add_review(&review).await.unwrap();
+    assert_ne!(reopened, id);
+    assert!(store.get_review(ReviewId(4_040)).await.unwrap().is_none());
+}
+
+// ---------------------------------------------------------------------------------------
+// Connection, persistence, migrations, concurrency
+// ---------------------------------------------------------------------------------------
+
+async fn applied_migrations(store: &Store) -> i64 {
+    const SQL: &str = "SELECT COUNT(*) FROM _sqlx_migrations WHERE success";
+    match store {
+        Store::Sqlite(s) => sqlx::query_scalar(SQL).fetch_one(s.pool()).await,
+        Store::Postgres(s) => sqlx::query_scalar(SQL).fetch_one(s.pool()).await,
+    }
+    .expect("read _sqlx_migrations")
+}
+
+async fn reconnect_keeps_data_and_migrations_are_idempotent(db: Db) {
+    let first = db.connect().await;
+    let run = first.start_run(SHOP, "backfill").await.unwrap();
+    let key = first.record_job(&new_job(run, "Contact", 0)).await.unwrap();
+    first
+        .put_mappings(&[mapping(SHOP, "customer", "1", "003A")])
+        .await
+        .unwrap();
+    first.set_cursor(SHOP, "customers", "c-1").await.unwrap();
+    first
+        .put_payload_hashes("Contact", &[("1", 5_i64)])
+        .await
+        .unwrap();
+    let expected = SQLITE_MIGRATOR.iter().count() as i64;
+    assert_eq!(applied_migrations(&first).await, expected);
+
+    // A second store on the same database while the first is open (migrations are a no-op),
+    // then a fresh one after both are closed.
+    let second = db.connect().await;
+    assert_eq!(applied_migrations(&second).await, expected);
+    assert_eq!(
+        second
+            .get_cursor(SHOP, "customers")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("c-1")
+    );
+    first.close().await;
+    second.close().await;
+    assert!(
+        first.get_cursor(SHOP, "customers").await.is_err(),
+        "closed store still answers"
+    );
+
+    let third = db.connect().await;
+    assert_eq!(applied_migrations(&third).await, expected);
+    assert_eq!(
+        third.get_run(run).await.unwrap().unwrap().status,
+        RunStatus::Running
+    );
+    assert_eq!(third.unfinished_jobs().await.unwrap()[0].key, key);
+    assert_eq!(
+        third
+            .get_mapping(SHOP, "customer", "1")
+            .await
+            .unwrap()
+            .unwrap()
+            .sf_id,
+        "003A"
+    );
+    assert_eq!(
+        third
+            .get_cursor(SHOP, "customers")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("c-1")
+    );
+    assert_eq!(
+        third.get_payload_hashes("Contact", &["1"]).await.unwrap()["1"],
+        5
+    );
+    third.close().await;
+}
+
+async fn store_futures_can_be_spawned_concurrently(db: Db) {
+    let store = db.connect().await;
+    let mut tasks = Vec::new();
+    for worker in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let rows: Vec<Mapping> = (0..500)
+                .map(|i| mapping(SHOP, "variant", &format!("{worker}-{i}"), "02iX"))
+                .collect();
+            store.put_mappings(&rows).await.unwrap();
+            store
+                .set_cursor(SHOP, &format!("worker-{worker}"), "done")
+                .await
+                .unwrap();
+            let run = store
+                .start_run(SHOP, &format!("kind-{worker}"))
+                .await
+                .unwrap();
+            store
+                .finish_run(run, RunStatus::Succeeded, &json!({"worker": worker}))
+                .await
+                .unwrap();
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    assert_eq!(
+        store
+            .count_mappings(Some(SHOP), Some("variant"))
+            .await
+            .unwrap(),
+        4_000
+    );
+    assert_eq!(store.recent_runs(100).await.unwrap().len(), 8);
+}
+
+// ---------------------------------------------------------------------------------------
+// Backend-specific
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn sqlite_url_forms_create_the_file_and_its_directory() {
+    let dir = TempDir::new().unwrap();
+    let nested = dir.path().join("a/b/state.db");
+    let forms = [
+        format!("sqlite:{}", dir.path().join("one.db").display()),
+        format!("sqlite://{}", dir.path().join("two.db").display()),
+        dir.path().join("three.db").display().to_string(),
+        nested.display().to_string(),
+    ];
+    for url in &forms {
+        let store = Store::connect(url)
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {e}"));
+        assert_eq!(store.backend(), Backend::Sqlite);
+        store.set_cursor(SHOP, "customers", url).await.unwrap();
+        store.close().await;
+    }
+    for name in ["one.db", "two.db", "three.db", "a/b/state.db"] {
+        assert!(dir.path().join(name).is_file(), "{name} was not created");
+    }
+
+    let direct = SqliteStore::open(dir.path().join("direct.db"))
+        .await
+        .unwrap();
+    assert_eq!(direct.path(), Some(dir.path().join("direct.db").as_path()));
+    direct
+        .put_orders(&[order("1", None, at(2026, 1, 1, 0, 0, 0), 5)])
+        .await
+        .unwrap();
+    let in_memory = SqliteStore::open_in_memory().await.unwrap();
+    assert_eq!(in_memory.path(), None);
+    assert!(
+        in_memory
+            .get_cursor(SHOP, "customers")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let memory = Store::connect("sqlite::memory:").await.unwrap();
+    memory.set_cursor(SHOP, "customers", "x").await.unwrap();
+    assert_eq!(
+        memory
+            .get_cursor(SHOP, "customers")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("x")
+    );
+}
+
+#[tokio::test]
+async fn sqlite_runs_in_wal_mode_with_foreign_keys() {
+    let dir = TempDir::new().unwrap();
+    let store = Store::connect(&dir.path().join("state.db").display().to_string())
+        .await
+        .unwrap();
+    let Store::Sqlite(sqlite) = &store else {
+        panic!("expected SQLite");
+    };
+    let mut conn = sqlite.pool().acquire().await.unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(sync, 1, "synchronous = NORMAL");
+    let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(fk, 1);
+    let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert!(busy >= 5_000, "busy_timeout {busy}");
+    assert!(format!("{store}").starts_with("SQLite state store at "));
+}
+
+#[tokio::test]
+async fn unusable_urls_fail_with_clear_errors() {
+    let err = Store::connect("mysql://root:hunter2@db/shop")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::InvalidUrl { .. }), "{err}");
+    assert!(
+        err.to_string().contains("mysql") && !err.to_string().contains("hunter2"),
+        "{err}"
+    );
+
+    // A file cannot be a directory.
+    let dir = TempDir::new().unwrap();
+    let file = dir.path().join("plain");
+    std::fs::write(&file, b"x").unwrap();
+    let err = Store::connect(&file.join("state.db").display().to_string())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Connect {
+                backend: Backend::Sqlite,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("SQLite state store"), "{err}");
+}
+
+/// The test URL with a password in it (the one it has, or a made-up one: the local server
+/// trusts loopback connections and ignores it).
+fn postgres_url_with_password(schema: Option<&str>) -> (String, String) {
+    let base = postgres_base_url();
+    let mut url = url::Url::parse(&base).expect("SHOPFORCE_TEST_POSTGRES_URL is a URL");
+    let password = match url.password() {
+        Some(p) => p.to_owned(),
+        None => {
+            url.set_password(Some("Sup3r-Secret-pw")).unwrap();
+            "Sup3r-Secret-pw".to_owned()
+        }
+    };
+    let url = match schema {
+        Some(schema) => with_search_path(url.as_str(), schema),
+        None => url.to_string(),
+    };
+    (url, password)
+}
+
+#[tokio::test]
+async fn postgres_store_never_shows_its_password() {
+    let check = |db: Db| async move {
+        let schema = db.url.rsplit('=').next().unwrap().to_owned();
+        let (url, password) = postgres_url_with_password(Some(&schema));
+        let store = Store::connect(&url)
+            .await
+            .expect("connect with password URL");
+        let debug = format!("{store:?}");
+        let display = format!("{store}");
+        for shown in [&debug, &display] {
+            assert!(!shown.contains(&password), "password leaked: {shown}");
+            assert!(shown.contains("***"), "{shown}");
+        }
+        assert!(
+            display.starts_with("PostgreSQL state store at postgres"),
+            "{display}"
+        );
+        store.close().await;
+
+        // A failed connection's error hides it too.
+        let mut missing = url::Url::parse(&url).unwrap();
+        missing.set_path(&unique_name("/shopforce_no_such_db"));
+        let err = Store::connect(missing.as_str()).await.unwrap_err();
+        let (text, debug) = (err.to_string(), format!("{err:?}"));
+        assert!(
+            matches!(
+                err,
+                StoreError::Connect {
+                    backend: Backend::Postgres,
+                    ..
+                }
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("PostgreSQL state store") && text.contains("***"),
+            "{text}"
+        );
+        assert!(
+            !text.contains(&password) && !debug.contains(&password),
+            "{debug}"
+        );
+    };
+    on_postgres(check).await;
+}

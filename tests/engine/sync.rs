@@ -1,0 +1,759 @@
+//! The bulk sync end to end: a generated Shopify export, the Salesforce emulator over
+//! HTTP, and a real state store (SQLite file, and PostgreSQL).
+
+use std::collections::{HashMap, HashSet};
+use std::num::NonZeroU32;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+use shopforce::mapping::build::{AccountModel, MappingContext};
+use shopforce::salesforce::{PollBackoff, SalesforceClient, SalesforceConfig};
+use shopforce::shopify::generate::{self, Generated, StoreShape};
+use shopforce::store::{DeadLetterFilter, DeadLetterStatus, StateStore, Store};
+use shopforce::sync::{SyncOptions, SyncReport, run_sync};
+use sqlx::Connection;
+use tempfile::TempDir;
+
+use crate::support::{CONSUMER_KEY, Options, Org, USERNAME};
+
+const SHOP: &str = "acme.myshopify.com";
+const PG_ENV: &str = "SHOPFORCE_TEST_POSTGRES_URL";
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Everything one sync test needs.
+struct Harness {
+    org: Org,
+    dir: TempDir,
+    db_url: String,
+    pg_schema: Option<String>,
+}
+
+fn unique(prefix: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    format!(
+        "{prefix}_{}_{}_{nanos}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+impl Harness {
+    async fn new(backend: Backend, options: Options) -> Harness {
+        let org = Org::start_with(options).await;
+        let dir = TempDir::new().unwrap();
+        let (db_url, pg_schema) = match backend {
+            Backend::Sqlite => (
+                format!("sqlite:{}", dir.path().join("state.db").display()),
+                None,
+            ),
+            Backend::Postgres => {
+                let base = std::env::var(PG_ENV).unwrap_or_else(|_| {
+                    panic!("{PG_ENV} is not set: the PostgreSQL sync tests need a server (e.g. postgres://postgres@127.0.0.1:5432/test)")
+                });
+                let schema = unique("shopforce_sync");
+                let mut admin = sqlx::PgConnection::connect(&base)
+                    .await
+                    .expect("connect to PostgreSQL");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+                    .execute(&mut admin)
+                    .await
+                    .expect("create schema");
+                let sep = if base.contains('?') { '&' } else { '?' };
+                (
+                    format!("{base}{sep}options[search_path]={schema}"),
+                    Some(schema),
+                )
+            }
+        };
+        Harness {
+            org,
+            dir,
+            db_url,
+            pg_schema,
+        }
+    }
+
+    async fn store(&self) -> Store {
+        Store::connect(&self.db_url).await.expect("state store")
+    }
+
+    fn client(&self) -> SalesforceClient {
+        let mut config = SalesforceConfig::with_key_file(
+            &self.org.base,
+            CONSUMER_KEY,
+            USERNAME,
+            &self.org.key_path,
+        )
+        .unwrap();
+        config.requests_per_second = NonZeroU32::new(2000).unwrap();
+        config.max_retries = 10;
+        config.retry_min_delay = Duration::from_millis(2);
+        config.retry_max_delay = Duration::from_millis(20);
+        config.max_retry_after = Duration::from_millis(20);
+        config.poll = PollBackoff {
+            initial: Duration::from_millis(2),
+            factor: 2.0,
+            max: Duration::from_millis(50),
+            jitter: true,
+        };
+        config.poll_timeout = Duration::from_secs(120);
+        SalesforceClient::new(config).unwrap()
+    }
+
+    fn export(&self, shape: &StoreShape) -> (PathBuf, Generated) {
+        let path = self.dir.path().join("export");
+        let generated = generate::generate(&path, shape).unwrap();
+        (path, generated)
+    }
+
+    fn options(&self, source: &Path) -> SyncOptions {
+        SyncOptions {
+            source_dir: source.to_path_buf(),
+            dry_run: None,
+            full: false,
+            work_dir: self.dir.path().join("work"),
+            part_size: 100_000_000,
+            max_concurrent_jobs: 4,
+            max_row_retries: 3,
+        }
+    }
+
+    async fn context(&self, client: &SalesforceClient) -> MappingContext {
+        let rows = client
+            .query("SELECT Id FROM Pricebook2 WHERE IsStandard = true")
+            .await
+            .unwrap();
+        MappingContext {
+            shop: SHOP.to_string(),
+            org_currency: "USD".to_string(),
+            standard_pricebook_id: rows[0]["Id"].as_str().unwrap().to_string(),
+            account_model: AccountModel::PerCustomer,
+        }
+    }
+
+    async fn sync(&self, source: &Path) -> SyncReport {
+        let client = self.client();
+        let store = self.store().await;
+        let ctx = self.context(&client).await;
+        let report = run_sync(Some(&client), &store, &ctx, &self.options(source))
+            .await
+            .expect("sync");
+        store.close().await;
+        report
+    }
+
+    async fn finish(self) {
+        self.org.shutdown().await;
+        if let (Some(schema), Ok(base)) = (&self.pg_schema, std::env::var(PG_ENV))
+            && let Ok(mut admin) = sqlx::PgConnection::connect(&base).await
+        {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+                .execute(&mut admin)
+                .await;
+        }
+    }
+}
+
+fn small_shape() -> StoreShape {
+    StoreShape {
+        customers: 60,
+        orders: 150,
+        max_line_items: 4,
+        products: 30,
+        companies: 4,
+        currency: "USD",
+        seed: 11,
+    }
+}
+
+fn by(records: &[Value], field: &str) -> HashMap<String, Value> {
+    records
+        .iter()
+        .filter_map(|r| r[field].as_str().map(|k| (k.to_string(), r.clone())))
+        .collect()
+}
+
+fn ids_of(records: &[Value]) -> HashMap<String, Value> {
+    by(records, "Id")
+}
+
+/// Checks every record of the export is in the org, related as it should be.
+async fn assert_graph(org: &Org, source: &Path, g: &Generated) {
+    let accounts = org.records("Account").await;
+    let contacts = org.records("Contact").await;
+    let orders = org.records("Order").await;
+    let items = org.records("OrderItem").await;
+    let products = org.records("Product2").await;
+    let entries = org.records("PricebookEntry").await;
+    let account_ids = ids_of(&accounts);
+    let contact_ids = ids_of(&contacts);
+    let order_by_key = by(&orders, "Shopify_Order_ID__c");
+    let order_ids = ids_of(&orders);
+    let entry_ids = ids_of(&entries);
+    let product_ids = ids_of(&products);
+
+    // Accounts: one per B2C customer, one per company and location, plus the guest account.
+    let companies = accounts
+        .iter()
+        .filter(|a| a["Shopify_Company_ID__c"].is_string())
+        .count() as u64;
+    let locations: Vec<&Value> = accounts
+        .iter()
+        .filter(|a| a["Shopify_Location_ID__c"].is_string())
+        .collect();
+    assert_eq!(companies, g.companies);
+    assert_eq!(locations.len() as u64, g.locations);
+    for l in &locations {
+        let parent = &account_ids[l["ParentId"].as_str().expect("location has a parent")];
+        assert!(
+            parent["Shopify_Company_ID__c"].is_string(),
+            "a location's parent is its company"
+        );
+    }
+    let b2c_customers = g.customers - g.company_contacts;
+    let customer_accounts = accounts
+        .iter()
+        .filter(|a| a["Shopify_Customer_ID__c"].is_string())
+        .count() as u64;
+    assert_eq!(
+        customer_accounts,
+        b2c_customers + u64::from(g.guest_orders > 0)
+    );
+
+    // Contacts: every customer once (+ the guest contact), under the right Account.
+    assert_eq!(
+        contacts.len() as u64,
+        g.customers + u64::from(g.guest_orders > 0)
+    );
+    let keys: HashSet<&str> = contacts
+        .iter()
+        .filter_map(|c| c["Shopify_Customer_ID__c"].as_str())
+        .collect();
+    assert_eq!(
+        keys.len(),
+        contacts.len(),
+        "no customer became two Contacts"
+    );
+    for c in &contacts {
+        let account = &account_ids[c["AccountId"].as_str().expect("contact has an account")];
+        let key = c["Shopify_Customer_ID__c"].as_str().unwrap();
+        if account["Shopify_Company_ID__c"].is_string() {
+            continue;
+        }
+        assert_eq!(
+            account["Shopify_Customer_ID__c"].as_str(),
+            Some(key),
+            "B2C contact under its own account"
+        );
+    }
+
+    // Orders and items.
+    assert_eq!(orders.len() as u64, g.orders);
+    assert_eq!(items.len() as u64, g.line_items);
+    let text = std::fs::read_to_string(source.join("orders.jsonl")).unwrap();
+    let mut totals: HashMap<String, f64> = HashMap::new();
+    for line in text.lines() {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let id = v["id"].as_str().unwrap();
+        if id.contains("/Order/") {
+            let key = id.rsplit('/').next().unwrap().to_string();
+            let order = &order_by_key[&key];
+            assert_eq!(order["Status"], "Draft");
+            assert_eq!(order["Shopify_Order_Name__c"], v["name"]);
+            let account = &account_ids[order["AccountId"].as_str().unwrap()];
+            if let Some(loc) = v["purchasingEntity"]["location"]["id"].as_str() {
+                assert_eq!(
+                    account["Shopify_Location_ID__c"].as_str(),
+                    Some(loc.rsplit('/').next().unwrap())
+                );
+            } else if let Some(c) = v["customer"]["id"].as_str() {
+                assert_eq!(
+                    account["Shopify_Customer_ID__c"].as_str(),
+                    Some(c.rsplit('/').next().unwrap())
+                );
+                let contact = &contact_ids[order["BillToContactId"].as_str().unwrap()];
+                assert_eq!(
+                    contact["Shopify_Customer_ID__c"].as_str(),
+                    Some(c.rsplit('/').next().unwrap())
+                );
+            }
+            let expected: f64 = v["totalPriceSet"]["shopMoney"]["amount"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((order["Shopify_Total_Price__c"].as_f64().unwrap() - expected).abs() < 0.005);
+        } else if id.contains("/LineItem/") {
+            let parent = v["__parentId"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string();
+            let price: f64 = v["originalUnitPriceSet"]["shopMoney"]["amount"]
+                .as_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            *totals.entry(parent).or_default() += price * v["quantity"].as_f64().unwrap();
+        }
+    }
+    for item in &items {
+        let order = &order_ids[item["OrderId"].as_str().unwrap()];
+        let entry = &entry_ids[item["PricebookEntryId"].as_str().unwrap()];
+        let product = &product_ids[entry["Product2Id"].as_str().unwrap()];
+        assert_eq!(
+            entry["Shopify_Price_Key__c"].as_str().unwrap(),
+            format!("{}-USD", product["Shopify_Variant_ID__c"].as_str().unwrap())
+        );
+        assert_eq!(order["Pricebook2Id"], entry["Pricebook2Id"]);
+    }
+    // The order total rolls up from the items Salesforce now holds.
+    for (key, total) in totals {
+        let order = &order_by_key[&key];
+        assert!(
+            (order["TotalAmount"].as_f64().unwrap() - total).abs() < 0.005,
+            "order {key}"
+        );
+    }
+}
+
+async fn counts(org: &Org) -> Vec<(String, usize, Vec<String>)> {
+    let mut out = Vec::new();
+    for object in [
+        "Account",
+        "Contact",
+        "Product2",
+        "PricebookEntry",
+        "Order",
+        "OrderItem",
+    ] {
+        let records = org.records(object).await;
+        let mut modified: Vec<String> = records
+            .iter()
+            .map(|r| {
+                format!(
+                    "{}@{}",
+                    r["Id"].as_str().unwrap_or(""),
+                    r["SystemModstamp"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        modified.sort();
+        out.push((object.to_string(), records.len(), modified));
+    }
+    out
+}
+
+async fn full_graph_then_a_rerun_that_changes_nothing(backend: Backend) {
+    let h = Harness::new(backend, Options::default()).await;
+    let (source, g) = h.export(&small_shape());
+    let first = h.sync(&source).await;
+    let total = first.total();
+    assert_eq!(total.jobs.dead_lettered + total.held, 0, "{first:#?}");
+    assert_graph(&h.org, &source, &g).await;
+    let store = h.store().await;
+    assert_eq!(store.dead_letter_depth().await.unwrap(), 0);
+    let contacts = store
+        .count_mappings(Some(SHOP), Some("customer"))
+        .await
+        .unwrap();
+    assert_eq!(contacts, g.customers + 1);
+    assert!(store.get_cursor(SHOP, "orders").await.unwrap().is_some());
+    store.close().await;
+
+    let before = counts(&h.org).await;
+    let second = h.sync(&source).await;
+    let t = second.total();
+    assert_eq!(t.jobs.uploaded, 0, "nothing is re-sent: {second:#?}");
+    assert_eq!(t.jobs.jobs, 0);
+    assert_eq!(t.unchanged, first.total().jobs.uploaded);
+    assert_eq!(
+        counts(&h.org).await,
+        before,
+        "re-running changed or created nothing"
+    );
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_full_graph_lands_and_a_rerun_changes_nothing_on_sqlite() {
+    full_graph_then_a_rerun_that_changes_nothing(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_full_graph_lands_and_a_rerun_changes_nothing_on_postgres() {
+    full_graph_then_a_rerun_that_changes_nothing(Backend::Postgres).await;
+}
+
+fn append(path: &Path, lines: &[&str]) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+    for l in lines {
+        writeln!(f, "{l}").unwrap();
+    }
+}
+
+async fn bad_input_is_dead_lettered_and_the_rest_lands(backend: Backend) {
+    let h = Harness::new(backend, Options::default()).await;
+    let (source, g) = h.export(&StoreShape {
+        customers: 20,
+        orders: 30,
+        companies: 0,
+        ..small_shape()
+    });
+    append(
+        &source.join("customers.jsonl"),
+        &[
+            // Salesforce rejects the email: the row fails, its job goes on.
+            r#"{"id":"gid://shopify/Customer/999001","firstName":"Bad","lastName":"Email","defaultEmailAddress":{"emailAddress":"not an email","marketingState":"SUBSCRIBED"}}"#,
+            // No last name: a default keeps Salesforce happy. No email and no phone: still synced.
+            r#"{"id":"gid://shopify/Customer/999002","firstName":"Nameless"}"#,
+            // Not JSON.
+            r#"{"id":"gid://shopify/Customer/999003","firstName":"#,
+        ],
+    );
+    append(
+        &source.join("orders.jsonl"),
+        &[
+            // Unknown currency: dead-lettered, and its line item is held back.
+            r#"{"id":"gid://shopify/Order/999100","processedAt":"2026-01-01T00:00:00Z","customer":{"id":"gid://shopify/Customer/999002"},"totalPriceSet":{"shopMoney":{"amount":"10.00","currencyCode":"EUR"}}}"#,
+            r#"{"id":"gid://shopify/LineItem/999101","__parentId":"gid://shopify/Order/999100","quantity":1,"originalUnitPriceSet":{"shopMoney":{"amount":"10.00","currencyCode":"XYZ"}},"variant":{"id":"gid://shopify/ProductVariant/1"}}"#,
+            r#"{"id":"gid://shopify/Order/999200","name":42}"#,
+        ],
+    );
+    let report = h.sync(&source).await;
+    assert_eq!(report.scan.bad_lines, 2);
+    assert_eq!(report.scan.customers_without_email_or_phone, 1);
+    let store = h.store().await;
+    let letters = store
+        .list_dead_letters(&DeadLetterFilter {
+            status: Some(DeadLetterStatus::Open),
+            object: None,
+            shop: None,
+            after: None,
+            limit: 100,
+        })
+        .await
+        .unwrap();
+    let find = |code: &str| {
+        letters
+            .iter()
+            .find(|d| d.error_code == code)
+            .unwrap_or_else(|| panic!("no {code} in {letters:#?}"))
+    };
+    let email = find("INVALID_EMAIL_ADDRESS");
+    assert_eq!(email.external_id, "999001");
+    assert!(email.hint.as_deref().unwrap().contains("email"));
+    assert_eq!(email.payload["Email"], "not an email");
+    for file in ["jsonl:customers.jsonl", "jsonl:orders.jsonl"] {
+        assert!(
+            letters.iter().any(|d| d.error_code == "MALFORMED_JSONL" && d.object == file),
+            "a bad line of {file} is dead-lettered"
+        );
+    }
+    assert_eq!(find("CURRENCY_NOT_IN_ORG").external_id, "999100");
+    assert!(
+        letters
+            .iter()
+            .any(|d| d.error_code == "UNKNOWN_CURRENCY" && d.external_id == "999101")
+    );
+    store.close().await;
+
+    let contacts = h.org.records("Contact").await;
+    let keyed = by(&contacts, "Shopify_Customer_ID__c");
+    assert!(!keyed.contains_key("999001"));
+    assert_eq!(keyed["999002"]["LastName"], "[not provided]");
+    // Every other customer landed.
+    assert_eq!(
+        contacts.len() as u64,
+        g.customers + 1 + u64::from(g.guest_orders > 0)
+    );
+    assert_eq!(h.org.records("Order").await.len() as u64, g.orders);
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_values_and_bad_lines_are_dead_lettered_and_the_rest_lands_on_sqlite() {
+    bad_input_is_dead_lettered_and_the_rest_lands(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_values_and_bad_lines_are_dead_lettered_and_the_rest_lands_on_postgres() {
+    bad_input_is_dead_lettered_and_the_rest_lands(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lock_errors_are_retried_and_land() {
+    let h = Harness::new(Backend::Sqlite, Options::default()).await;
+    h.org.set_faults(json!({"seed": 3, "lock": 0.2})).await;
+    let (source, g) = h.export(&small_shape());
+    let client = h.client();
+    let store = h.store().await;
+    let ctx = h.context(&client).await;
+    // 0.2⁹: no row should fail nine times in a row.
+    let options = SyncOptions {
+        max_row_retries: 8,
+        ..h.options(&source)
+    };
+    let report = run_sync(Some(&client), &store, &ctx, &options)
+        .await
+        .expect("sync");
+    store.close().await;
+    let t = report.total();
+    assert!(
+        t.jobs.retried > 0,
+        "some rows hit UNABLE_TO_LOCK_ROW: {report:#?}"
+    );
+    assert_eq!(t.jobs.dead_lettered, 0);
+    h.org.set_faults(json!({})).await;
+    assert_graph(&h.org, &source, &g).await;
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_tokens_and_500_503_429_answers_are_survived() {
+    let h = Harness::new(Backend::Sqlite, Options::default()).await;
+    h.org
+        .set_faults(json!({"seed": 5, "http500": 0.05, "http503": 0.05, "http429": 0.05, "token_requests": 25}))
+        .await;
+    let (source, g) = h.export(&small_shape());
+    let client = h.client();
+    let store = h.store().await;
+    let ctx = h.context(&client).await;
+    let report = run_sync(Some(&client), &store, &ctx, &h.options(&source))
+        .await
+        .expect("sync survives");
+    assert_eq!(report.total().jobs.dead_lettered, 0);
+    assert!(client.login_count() > 1, "the token was renewed mid-run");
+    h.org.set_faults(json!({})).await;
+    assert_graph(&h.org, &source, &g).await;
+    store.close().await;
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_writes_the_csvs_and_sends_nothing() {
+    let h = Harness::new(Backend::Sqlite, Options::default()).await;
+    let (source, _) = h.export(&small_shape());
+    let out = h.dir.path().join("dry");
+    let store = h.store().await;
+    let ctx = MappingContext {
+        shop: SHOP.into(),
+        org_currency: "USD".into(),
+        standard_pricebook_id: "01sEXAMPLE".into(),
+        account_model: AccountModel::PerCustomer,
+    };
+    let mut options = h.options(&source);
+    options.dry_run = Some(out.clone());
+    let report = run_sync(None, &store, &ctx, &options).await.unwrap();
+    assert!(
+        report.dry_run_files.len() >= 8,
+        "{:?}",
+        report.dry_run_files
+    );
+    let contacts = std::fs::read_to_string(out.join("contact-customer-part001.csv")).unwrap();
+    assert!(
+        contacts.starts_with("Shopify_Customer_ID__c,Account.Shopify_Customer_ID__c,FirstName")
+    );
+    assert!(h.org.records("Contact").await.is_empty());
+    store.close().await;
+    h.finish().await;
+}
+
+/// Runs `shopforce sync` as its own process against the harness's emulator and store.
+async fn run_cli(h: &Harness, source: &Path, extra_env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_shopforce"));
+    command
+        .args(["sync", "--shop", SHOP, "--from-jsonl"])
+        .arg(source)
+        .current_dir(h.dir.path())
+        .env_remove("SHOPFORCE_CRASH_AT")
+        .env("SHOPFORCE_SF_LOGIN_URL", &h.org.base)
+        .env("SHOPFORCE_SF_CLIENT_ID", CONSUMER_KEY)
+        .env("SHOPFORCE_SF_USERNAME", USERNAME)
+        .env("SHOPFORCE_SF_PRIVATE_KEY_PATH", &h.org.key_path)
+        .env("SHOPFORCE_SF_REQUESTS_PER_SECOND", "1000")
+        .env("SHOPFORCE_DATABASE_URL", &h.db_url)
+        .env("SHOPFORCE_SYNC_WORK_DIR", h.dir.path().join("work"))
+        .env("SHOPFORCE_SYNC_MAX_CONCURRENT_JOBS", "2");
+    for (k, v) in extra_env {
+        command.env(k, v);
+    }
+    tokio::task::spawn_blocking(move || command.output().expect("run shopforce"))
+        .await
+        .unwrap()
+}
+
+/// The "N jobs resumed, M aborted" a run prints.
+fn resumed_and_aborted(stdout: &str) -> (u64, u64) {
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("jobs resumed"))
+        .expect("run summary line");
+    let number_before = |word: &str| -> u64 {
+        let i = line.find(word).unwrap();
+        line[..i]
+            .trim_end()
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    (number_before(" jobs resumed"), number_before(" aborted"))
+}
+
+async fn killed_at(point: &str, backend: Backend, expect: (u64, u64)) {
+    let h = Harness::new(backend, Options::default()).await;
+    let (source, g) = h.export(&small_shape());
+    // One job at a time, so exactly one job is in flight when the process dies.
+    let crashed = run_cli(
+        &h,
+        &source,
+        &[
+            ("SHOPFORCE_CRASH_AT", point),
+            ("SHOPFORCE_SYNC_MAX_CONCURRENT_JOBS", "1"),
+        ],
+    )
+    .await;
+    let stderr = String::from_utf8_lossy(&crashed.stderr);
+    assert!(
+        !crashed.status.success(),
+        "the process was meant to die at {point}"
+    );
+    assert!(stderr.contains("aborting at"), "{stderr}");
+
+    let rerun = run_cli(&h, &source, &[]).await;
+    let stdout = String::from_utf8_lossy(&rerun.stdout);
+    assert!(
+        rerun.status.success(),
+        "rerun after {point}: {stdout}\n{}",
+        String::from_utf8_lossy(&rerun.stderr)
+    );
+    assert_eq!(resumed_and_aborted(&stdout), expect, "{stdout}");
+    assert_graph(&h.org, &source, &g).await;
+    let store = h.store().await;
+    assert!(
+        store.unfinished_jobs().await.unwrap().is_empty(),
+        "after {point}"
+    );
+    assert_eq!(store.dead_letter_depth().await.unwrap(), 0, "after {point}");
+    store.close().await;
+    // And a third run has nothing left to do.
+    let third = run_cli(&h, &source, &[]).await;
+    let stdout = String::from_utf8_lossy(&third.stdout);
+    assert!(stdout.contains("total: 0 written"), "{stdout}");
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_before_upload_then_a_rerun_ends_with_exactly_the_expected_records() {
+    killed_at("before-upload#3", Backend::Sqlite, (0, 1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_after_upload_then_a_rerun_ends_with_exactly_the_expected_records() {
+    killed_at("after-upload#2", Backend::Sqlite, (1, 0)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_mid_poll_then_a_rerun_ends_with_exactly_the_expected_records() {
+    killed_at("mid-poll#5", Backend::Postgres, (1, 0)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_after_results_then_a_rerun_ends_with_exactly_the_expected_records() {
+    killed_at("after-results#4", Backend::Sqlite, (0, 0)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_appears_in_logs_or_errors() {
+    let h = Harness::new(Backend::Sqlite, Options::default()).await;
+    let (source, _) = h.export(&StoreShape {
+        customers: 10,
+        orders: 10,
+        companies: 1,
+        ..small_shape()
+    });
+    let key = std::fs::read_to_string(&h.org.key_path).unwrap();
+    let key_body: Vec<&str> = key.lines().filter(|l| !l.starts_with("-----")).collect();
+    let check = |label: &str, out: &std::process::Output| {
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !text.contains("!AQ"),
+            "{label}: an access token leaked:\n{text}"
+        );
+        assert!(
+            !text.contains("PRIVATE KEY"),
+            "{label}: the private key leaked"
+        );
+        for l in &key_body {
+            assert!(!text.contains(l), "{label}: key material leaked");
+        }
+        assert!(
+            !text.contains("assertion="),
+            "{label}: a signed assertion leaked"
+        );
+    };
+    // A successful run with every log level on, in both formats.
+    for format in ["text", "json"] {
+        let out = run_cli(
+            &h,
+            &source,
+            &[("RUST_LOG", "trace"), ("SHOPFORCE_LOG_FORMAT", format)],
+        )
+        .await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        check(format, &out);
+    }
+    // A refused login (wrong consumer key) and an expired token mid-run.
+    let out = run_cli(
+        &h,
+        &source,
+        &[
+            ("RUST_LOG", "debug"),
+            ("SHOPFORCE_SF_CLIENT_ID", "wrong-key"),
+        ],
+    )
+    .await;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.to_lowercase().contains("consumer key") || stderr.contains("client"),
+        "{stderr}"
+    );
+    check("refused login", &out);
+    h.org.set_faults(json!({"token_requests": 5})).await;
+    let out = run_cli(
+        &h,
+        &source,
+        &[
+            ("RUST_LOG", "debug"),
+            ("SHOPFORCE_SYNC_MAX_CONCURRENT_JOBS", "1"),
+        ],
+    )
+    .await;
+    check("token renewal", &out);
+    h.finish().await;
+}
