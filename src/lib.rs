@@ -7,27 +7,42 @@
 //! ## Data flow
 //!
 //! ```text
-//!  Shopify (bulk JSONL, webhooks)
+//!  Shopify bulk JSONL ─► shopify::bulk_jsonl (line by line) ─► mapping::build ─► rows
+//!                                                                       │
+//!                      sync::spool (one CSV per target, duplicates collapsed) ◄┘
+//!                                                                       │
+//!  sync::prepare: hold back children of failed parents, skip unchanged  │
+//!  rows (payload hashes), sort by parent, split into ≤100 MB parts ◄────┘
 //!        │
+//!        ▼  parents before children, several jobs at once
+//!  sync::job ─► salesforce (JWT bearer, governor, backon) ─► Bulk API 2.0 ingest job
+//!        │                                                          │
+//!        ◄──────── successful / failed / unprocessed results ◄──────┘
 //!        ▼
-//!  identity resolution ─► mapping / ownership / consent ─► batching ─► CSV
-//!                                                                      │
-//!                                                                      ▼
-//!  state store (mappings, cursors, jobs, DLQ) ◄── results ◄── Bulk API 2.0 ingest job
+//!  store (SQLite or PostgreSQL): runs, jobs (recorded before upload), id mappings,
+//!  payload hashes, cursors, order cache, dead letters, review queue
 //! ```
 //!
-//! The engine is being built issue by issue; what exists today is the foundation and the
-//! Salesforce emulator every engine test runs against.
+//! Pure parts take values and return values ([`mapping`], [`shopify::model`],
+//! [`sync::outcome`]); I/O lives at the edges ([`salesforce`], [`store`], the file reading in
+//! [`sync`]). Identity resolution, field ownership and consent rules arrive with a later issue.
 //!
 //! # Layout
-//! - [`emulator`]: faithful local emulators of the services shopforce talks to. Engine code
-//!   never imports it. [`emulator::salesforce`] serves OAuth JWT bearer, Bulk API 2.0 ingest
-//!   and query, and REST basics, with custom fields loaded from the project's `sfdx/` folder.
+//! - [`cli`]: the `shopforce` command line (a thin layer; `src/main.rs` only calls it):
+//!   `sync`, `status`, `dlq`, `emulator`, `sfdx check`, `jwt-assertion`.
+//! - [`config`]: `shopforce.toml` and its `SHOPFORCE_*` overrides.
+//! - [`shopify`]: Shopify objects, the bulk JSONL reader, a deterministic store generator.
+//! - [`mapping`]: upsert targets, rows, CSV and payload hashes.
+//! - [`sync`]: the pipeline, crash resume and dead-letter retries.
+//! - [`salesforce`]: the engine's Salesforce client.
+//! - [`store`]: the state store trait with SQLite and PostgreSQL implementations.
 //! - [`salesforce_fields`]: the engine's field contract: every Salesforce object and field the
 //!   engine writes or reads, and where the integration user's access to it comes from.
 //! - [`sfdx_check`]: offline validation of the `sfdx/` project admins deploy (what the
 //!   Salesforce CLI does not check), run by `shopforce sfdx check`.
-//! - [`cli`]: the `shopforce` command line (a thin layer; `src/main.rs` only calls it).
+//! - [`emulator`]: faithful local emulators of the services shopforce talks to. Engine code
+//!   never imports it. [`emulator::salesforce`] serves OAuth JWT bearer, Bulk API 2.0 ingest
+//!   and query, and REST basics, with custom fields loaded from the project's `sfdx/` folder.
 
 pub mod cli;
 /// `shopforce.toml` and its `SHOPFORCE_*` environment overrides.

@@ -350,6 +350,74 @@ pub fn column(target: Target, name: &str) -> usize {
 mod tests {
     use super::*;
 
+    /// Every column a target writes is in the engine's field contract
+    /// ([`crate::salesforce_fields`]), which `shopforce sfdx check` holds against `sfdx/` and
+    /// an integration test holds against the emulator's describe: a field the mapping writes
+    /// but the admin never deployed fails here.
+    #[test]
+    fn every_column_written_is_in_the_field_contract() {
+        use crate::salesforce_fields::{Access, object};
+        for target in Target::ALL {
+            let spec = target.spec();
+            let contract = object(spec.object)
+                .unwrap_or_else(|| panic!("{} is not in salesforce_fields", spec.object));
+            assert!(
+                contract.upsert_keys.contains(&spec.external_id),
+                "{} key {}",
+                spec.object,
+                spec.external_id
+            );
+            for column in spec.columns {
+                match column.split_once('.') {
+                    Some((relationship, key)) => {
+                        let reference = contract
+                            .references
+                            .iter()
+                            .find(|r| r.relationship == relationship)
+                            .unwrap_or_else(|| {
+                                panic!("{}.{relationship} is not a contract reference", spec.object)
+                            });
+                        assert!(
+                            reference.keys.contains(&key),
+                            "{}.{column}: {key} is not a key of {}",
+                            spec.object,
+                            reference.target
+                        );
+                    }
+                    None => {
+                        let field = contract
+                            .field(column)
+                            .or_else(|| {
+                                contract
+                                    .references
+                                    .iter()
+                                    .find(|r| r.field == *column)
+                                    .map(|_| &WRITE_REFERENCE)
+                            })
+                            .unwrap_or_else(|| {
+                                panic!(
+                                    "{}.{column} is written but not in the field contract",
+                                    spec.object
+                                )
+                            });
+                        assert_eq!(
+                            field.access,
+                            Access::Write,
+                            "{}.{column} is written",
+                            spec.object
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    const WRITE_REFERENCE: crate::salesforce_fields::Field = crate::salesforce_fields::Field {
+        name: "",
+        access: crate::salesforce_fields::Access::Write,
+        fls: crate::salesforce_fields::Fls::NotListed,
+    };
+
     #[test]
     fn specs_are_indexed_by_target_and_keyed_on_column_zero() {
         for target in Target::ALL {

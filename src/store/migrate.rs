@@ -7,14 +7,14 @@
 
 use sqlx::migrate::Migrator;
 
-// `sqlx::migrate!` is `sqlx::sqlx_macros::migrate!` behind sqlx's `macros` feature, which this
-// crate does not enable (it uses no query macros); the proc macro itself only needs `migrate`.
+// Embedded at compile time (`macros` feature; the store itself uses runtime-checked queries
+// only, so no database is needed to build).
 
 /// The SQLite schema.
-pub static SQLITE: Migrator = sqlx::sqlx_macros::migrate!("migrations/sqlite");
+pub static SQLITE: Migrator = sqlx::migrate!("migrations/sqlite");
 
 /// The PostgreSQL schema.
-pub static POSTGRES: Migrator = sqlx::sqlx_macros::migrate!("migrations/postgres");
+pub static POSTGRES: Migrator = sqlx::migrate!("migrations/postgres");
 
 #[cfg(test)]
 mod tests {

@@ -460,7 +460,9 @@ async fn bad_input_is_dead_lettered_and_the_rest_lands(backend: Backend) {
     assert_eq!(email.payload["Email"], "not an email");
     for file in ["jsonl:customers.jsonl", "jsonl:orders.jsonl"] {
         assert!(
-            letters.iter().any(|d| d.error_code == "MALFORMED_JSONL" && d.object == file),
+            letters
+                .iter()
+                .any(|d| d.error_code == "MALFORMED_JSONL" && d.object == file),
             "a bad line of {file} is dead-lettered"
         );
     }
