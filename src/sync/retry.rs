@@ -105,11 +105,20 @@ pub async fn retry_dead_letters(
         };
         let ids: Vec<DeadLetterId> = rows.iter().map(|d| d.id).collect();
         store.bump_attempts(&ids).await?;
+        // Closed before the rows are sent, so that a row failing again opens a new letter
+        // (at most one letter per record is open).
+        store
+            .mark_dead_letters(&ids, DeadLetterStatus::Retried)
+            .await?;
         let result = run_part(&ctx, target, 1, &path, rows.len() as u64).await;
         let _ = std::fs::remove_file(&path);
         let tally = match result {
             Ok(t) => t,
             Err(e) => {
+                // Nothing was settled: the letters stay open.
+                store
+                    .mark_dead_letters(&ids, DeadLetterStatus::Open)
+                    .await?;
                 store
                     .finish_run(
                         run,
@@ -120,9 +129,6 @@ pub async fn retry_dead_letters(
                 return Err(e);
             }
         };
-        store
-            .mark_dead_letters(&ids, DeadLetterStatus::Retried)
-            .await?;
         store
             .finish_run(
                 run,

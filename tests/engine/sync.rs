@@ -759,3 +759,96 @@ async fn no_secret_appears_in_logs_or_errors() {
     check("token renewal", &out);
     h.finish().await;
 }
+
+/// Runs another `shopforce` command against the harness's store.
+async fn run_command(h: &Harness, args: &[&str]) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_shopforce"));
+    command
+        .args(args)
+        .current_dir(h.dir.path())
+        .env("SHOPFORCE_SF_LOGIN_URL", &h.org.base)
+        .env("SHOPFORCE_SF_CLIENT_ID", CONSUMER_KEY)
+        .env("SHOPFORCE_SF_USERNAME", USERNAME)
+        .env("SHOPFORCE_SF_PRIVATE_KEY_PATH", &h.org.key_path)
+        .env("SHOPFORCE_SF_REQUESTS_PER_SECOND", "1000")
+        .env("SHOPFORCE_DATABASE_URL", &h.db_url)
+        .env("SHOPFORCE_SYNC_WORK_DIR", h.dir.path().join("work"));
+    tokio::task::spawn_blocking(move || command.output().expect("run shopforce"))
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_and_the_dead_letter_commands_work_from_the_command_line() {
+    let h = Harness::new(Backend::Sqlite, Options::default()).await;
+    let (source, _) = h.export(&StoreShape {
+        customers: 10,
+        orders: 10,
+        companies: 0,
+        ..small_shape()
+    });
+    append(
+        &source.join("customers.jsonl"),
+        &[
+            r#"{"id":"gid://shopify/Customer/999001","lastName":"Bad","defaultEmailAddress":{"emailAddress":"not an email"}}"#,
+        ],
+    );
+    let out = run_cli(&h, &source, &[]).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(stdout.contains("dead-letter queue: 1 open"), "{stdout}");
+
+    let status = run_command(&h, &["status", "--json"]).await;
+    let value: Value = serde_json::from_slice(&status.stdout).expect("status --json is JSON");
+    assert_eq!(value["dead_letter_depth"], 1);
+    assert_eq!(value["runs"][0]["status"], "succeeded");
+    assert!(value["unfinished_jobs"].as_array().unwrap().is_empty());
+
+    let list = run_command(&h, &["dlq", "list", "--json"]).await;
+    let letters: Value = serde_json::from_slice(&list.stdout).expect("dlq list --json is JSON");
+    assert_eq!(letters.as_array().unwrap().len(), 1);
+    assert_eq!(letters[0]["error_code"], "INVALID_EMAIL_ADDRESS");
+    let id = letters[0]["id"].as_i64().unwrap().to_string();
+
+    // Sent again as it was: Salesforce refuses it again, and it is dead-lettered again.
+    let retry = run_command(&h, &["dlq", "retry", "--id", &id]).await;
+    let text = String::from_utf8_lossy(&retry.stdout);
+    assert!(
+        retry.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&retry.stderr)
+    );
+    assert!(
+        text.contains("1 rows sent again: 0 written, 1 failed again"),
+        "{text}"
+    );
+    let list = run_command(&h, &["dlq", "list", "--json"]).await;
+    let letters: Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(letters.as_array().unwrap().len(), 1);
+    let id = letters[0]["id"].as_i64().unwrap().to_string();
+
+    let dropped = run_command(&h, &["dlq", "drop", "--id", &id]).await;
+    assert!(String::from_utf8_lossy(&dropped.stdout).contains("1 dead letters dropped"));
+    let status = run_command(&h, &["status"]).await;
+    assert!(String::from_utf8_lossy(&status.stdout).contains("dead-letter queue: 0 open"));
+
+    // A config mistake names the key and the variable.
+    let bad = run_command(&h, &["status"]).await;
+    assert!(bad.status.success());
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_shopforce"));
+    command
+        .args(["status"])
+        .current_dir(h.dir.path())
+        .env("SHOPFORCE_SYNC_MAX_CONCURRENT_JOBS", "lots");
+    let out = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("sync.max_concurrent_jobs")
+            && stderr.contains("SHOPFORCE_SYNC_MAX_CONCURRENT_JOBS"),
+        "{stderr}"
+    );
+    h.finish().await;
+}
