@@ -29,9 +29,15 @@ pub struct JobContext<'a> {
 /// How fast the org has been processing rows, learned from finished jobs, so the first
 /// status poll of a job lands about when it should finish: fewer API calls than polling
 /// on a fixed schedule, and no fixed 5-second waits.
+///
+/// Jobs closed together are assumed to be processed one after another (what an org busy
+/// with one object's lock does), so a job's first poll waits for the rows queued before it
+/// too; an org that processes in parallel costs a little latency, never extra calls.
 #[derive(Debug, Default)]
 pub struct Pace {
     rows_per_second: Mutex<Option<f64>>,
+    /// Rows of jobs closed and not yet seen finished.
+    in_flight: std::sync::atomic::AtomicU64,
 }
 
 impl Pace {
@@ -40,7 +46,25 @@ impl Pace {
     /// The longest wait before the first poll.
     const MAX_FIRST_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
-    /// When to make the first poll of a job of `rows` rows.
+    /// Records a job of `rows` rows as closed; returns when to make its first poll.
+    pub fn closed(&self, rows: u64) -> std::time::Duration {
+        let queued = self
+            .in_flight
+            .fetch_add(rows, std::sync::atomic::Ordering::SeqCst)
+            + rows;
+        self.first_poll_after(queued)
+    }
+
+    /// Records a job of `rows` rows as finished.
+    pub fn finished(&self, rows: u64) {
+        let _ = self.in_flight.fetch_update(
+            std::sync::atomic::Ordering::SeqCst,
+            std::sync::atomic::Ordering::SeqCst,
+            |n| Some(n.saturating_sub(rows)),
+        );
+    }
+
+    /// How long `rows` rows take at the learned pace (capped).
     pub fn first_poll_after(&self, rows: u64) -> std::time::Duration {
         let rate = self
             .rows_per_second
@@ -148,8 +172,10 @@ pub async fn run_part(
         tally.jobs += 1;
         tally.uploaded += row_count;
         let waiting = std::time::Instant::now();
-        tokio::time::sleep(ctx.pace.first_poll_after(row_count)).await;
-        let done = ctx.client.wait_for_job(&info.id).await?;
+        tokio::time::sleep(ctx.pace.closed(row_count)).await;
+        let done = ctx.client.wait_for_job(&info.id).await;
+        ctx.pace.finished(row_count);
+        let done = done?;
         ctx.pace.learn(&done, waiting.elapsed());
         tracing::info!(
             target_name = target.name(),
@@ -496,4 +522,44 @@ pub fn crash_point(point: &str) {
 /// Whether a crash point is armed (so the extra poll of `mid-poll` is only made then).
 fn crash_armed(point: &str) -> bool {
     std::env::var("SHOPFORCE_CRASH_AT").is_ok_and(|s| s.split('#').next() == Some(point))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finished_job(rows: u64, ms: u64) -> JobInfo {
+        serde_json::from_value(serde_json::json!({
+            "id": "7505g0000000001AAA", "state": "JobComplete", "object": "Contact",
+            "operation": "upsert", "numberRecordsProcessed": rows, "totalProcessingTime": ms,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_first_poll_waits_for_the_rows_queued_ahead() {
+        let pace = Pace::default();
+        pace.learn(
+            &finished_job(100_000, 1000),
+            std::time::Duration::from_secs(2),
+        );
+        // 100,000 rows a second, from Salesforce's own processing time.
+        assert_eq!(
+            pace.first_poll_after(50_000),
+            std::time::Duration::from_millis(500)
+        );
+        let first = pace.closed(100_000);
+        let second = pace.closed(10_000);
+        assert_eq!(first, std::time::Duration::from_secs(1));
+        assert_eq!(second, std::time::Duration::from_millis(1100));
+        pace.finished(100_000);
+        pace.finished(10_000);
+        assert_eq!(pace.closed(10_000), std::time::Duration::from_millis(100));
+        // Tiny jobs teach nothing.
+        pace.learn(&finished_job(10, 1000), std::time::Duration::from_secs(1));
+        assert_eq!(
+            pace.first_poll_after(100_000),
+            std::time::Duration::from_secs(1)
+        );
+    }
 }

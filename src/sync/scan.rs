@@ -50,6 +50,9 @@ pub struct Scanner<'a> {
     pub tally: ScanTally,
     letters: Vec<NewDeadLetter>,
     orders: Vec<CachedOrder>,
+    /// Batches of the order cache go to a writer task, so reading does not wait on the
+    /// store (set by [`scan_export`] for the orders reader).
+    order_writer: Option<tokio::sync::mpsc::Sender<Vec<CachedOrder>>>,
     /// B2B contacts by customer id: (company gid, title, the customer as the company
     /// export holds it). Filled from companies.jsonl, consumed by customers.jsonl.
     company_contacts: HashMap<String, (String, Option<String>, Customer)>,
@@ -69,6 +72,7 @@ impl<'a> Scanner<'a> {
             tally: ScanTally::default(),
             letters: Vec::new(),
             orders: Vec::new(),
+            order_writer: None,
             company_contacts: HashMap::new(),
             guest_orders_seen: false,
             bucket_written: false,
@@ -194,8 +198,16 @@ impl<'a> Scanner<'a> {
             self.letters.clear();
         }
         if !self.orders.is_empty() {
-            self.store.put_orders(&self.orders).await?;
-            self.orders.clear();
+            let batch = std::mem::take(&mut self.orders);
+            match &self.order_writer {
+                Some(writer) => writer
+                    .send(batch)
+                    .await
+                    .map_err(|_| SyncError::Input("the order-cache writer stopped".into()))?,
+                None => {
+                    self.store.put_orders(&batch).await?;
+                }
+            }
         }
         Ok(())
     }
@@ -392,9 +404,22 @@ pub async fn scan_export(
     let orders_spool = Spool::new(spool_dir).map_err(|e| SyncError::io(spool_dir, e))?;
     let source = dir.to_path_buf();
     let (store2, ctx2, source2) = (store.clone(), ctx.clone(), source.clone());
+    // The order cache is written by its own task while orders.jsonl is read.
+    let (order_batches, mut order_queue) = tokio::sync::mpsc::channel::<Vec<CachedOrder>>(4);
+    let store3 = store.clone();
+    let order_writer = tokio::spawn(async move {
+        while let Some(batch) = order_queue.recv().await {
+            store3.put_orders(&batch).await?;
+        }
+        Ok::<(), SyncError>(())
+    });
     let orders = tokio::spawn(async move {
         let mut scanner = Scanner::new(&store2, run, &ctx2, orders_spool);
-        let found = scanner.scan_orders_side(&source2).await?;
+        scanner.order_writer = Some(order_batches);
+        let found = scanner.scan_orders_side(&source2).await;
+        // Closing the queue lets the writer finish.
+        scanner.order_writer = None;
+        let found = found?;
         Ok::<_, SyncError>((
             found,
             scanner.spool,
@@ -408,6 +433,9 @@ pub async fn scan_export(
     let (orders_found, orders_spool, orders_tally, orders_failed, guests) = orders
         .await
         .map_err(|e| SyncError::Input(format!("the orders reader stopped: {e}")))??;
+    order_writer
+        .await
+        .map_err(|e| SyncError::Input(format!("the order-cache writer stopped: {e}")))??;
     let customers_found = customers_found?;
     if !customers_found && !orders_found {
         return Err(SyncError::Input(format!(
