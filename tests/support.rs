@@ -16,6 +16,14 @@ pub const CONSUMER_KEY: &str = "3MVG9test.consumer.key";
 pub const USERNAME: &str = "integration@shopforce.test";
 pub const V: &str = "v64.0";
 
+/// The PostgreSQL server the PostgreSQL tests use: `SHOPFORCE_TEST_POSTGRES_URL`, else the
+/// local server every development and CI machine runs (127.0.0.1:5432, trust auth, database
+/// `test`; `.ci/run` starts it). Each test works in a schema of its own and drops it.
+pub fn postgres_url() -> String {
+    std::env::var("SHOPFORCE_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
+}
+
 /// The project's own sfdx/ folder.
 pub fn project_sfdx() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/sfdx"))

@@ -757,8 +757,11 @@ async fn tokens_and_keys_never_show_in_debug_display_errors_or_logs() {
         texts.push(format!("{e:?}"));
         texts.push(e.to_string());
     }
+    // Whatever this thread's subscriber captured is checked too. (A thread-local subscriber can
+    // miss events whose callsite interest another test thread cached first, so capture is not
+    // asserted here; `engine::sync::no_secret_appears_in_logs_or_errors` checks the real
+    // binary's complete trace-level output.)
     texts.push(String::from_utf8(logs.0.lock().unwrap().clone()).unwrap());
-    assert!(texts.last().unwrap().contains("Logged in to Salesforce"));
 
     let key_pem = std::fs::read_to_string(&org.key_path).unwrap();
     let key_lines: Vec<&str> = key_pem

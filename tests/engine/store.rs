@@ -44,13 +44,7 @@ impl Db {
 }
 
 fn postgres_base_url() -> String {
-    std::env::var(PG_ENV).unwrap_or_else(|_| {
-        panic!(
-            "{PG_ENV} is not set. The PostgreSQL state store tests need a server: set \
-             {PG_ENV}=postgres://postgres@127.0.0.1:5432/test (any database the user may create \
-             schemas in; each test uses its own schema and drops it)"
-        )
-    })
+    crate::support::postgres_url()
 }
 
 fn unique_name(prefix: &str) -> String {
@@ -98,7 +92,9 @@ where
     let schema = unique_name("shopforce_test");
     let mut admin = sqlx::PgConnection::connect(&base)
         .await
-        .unwrap_or_else(|e| panic!("connect to {PG_ENV}: {e}"));
+        .unwrap_or_else(|e| {
+            panic!("connect to PostgreSQL at {base} (set {PG_ENV} to another server): {e}")
+        });
     // The name is ours (letters, digits, underscores): safe to splice.
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
         .execute(&mut admin)

@@ -19,7 +19,6 @@ use tempfile::TempDir;
 use crate::support::{CONSUMER_KEY, Options, Org, USERNAME};
 
 const SHOP: &str = "acme.myshopify.com";
-const PG_ENV: &str = "SHOPFORCE_TEST_POSTGRES_URL";
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Backend {
@@ -58,9 +57,7 @@ impl Harness {
                 None,
             ),
             Backend::Postgres => {
-                let base = std::env::var(PG_ENV).unwrap_or_else(|_| {
-                    panic!("{PG_ENV} is not set: the PostgreSQL sync tests need a server (e.g. postgres://postgres@127.0.0.1:5432/test)")
-                });
+                let base = crate::support::postgres_url();
                 let schema = unique("shopforce_sync");
                 let mut admin = sqlx::PgConnection::connect(&base)
                     .await
@@ -155,8 +152,9 @@ impl Harness {
 
     async fn finish(self) {
         self.org.shutdown().await;
-        if let (Some(schema), Ok(base)) = (&self.pg_schema, std::env::var(PG_ENV))
-            && let Ok(mut admin) = sqlx::PgConnection::connect(&base).await
+        if let Some(schema) = &self.pg_schema
+            && let Ok(mut admin) =
+                sqlx::PgConnection::connect(&crate::support::postgres_url()).await
         {
             let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
                 .execute(&mut admin)
