@@ -24,6 +24,70 @@ pub fn postgres_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_string())
 }
 
+/// A name no other test (or concurrent test process) uses: `prefix_pid_counter_nanos`.
+pub fn unique_name(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default();
+    format!(
+        "{prefix}_{}_{}_{nanos}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// `base` with `options[search_path]=schema` added to its query.
+pub fn with_search_path(base: &str, schema: &str) -> String {
+    let sep = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{sep}options[search_path]={schema}")
+}
+
+/// A PostgreSQL schema of one test's own on [`postgres_url`], and the URL that works in it.
+pub struct PgSchema {
+    pub name: String,
+    /// [`postgres_url`] with `options[search_path]` set to the schema.
+    pub url: String,
+}
+
+impl PgSchema {
+    pub async fn create(prefix: &str) -> PgSchema {
+        use sqlx::Connection;
+        let base = postgres_url();
+        let name = unique_name(prefix);
+        let mut admin = sqlx::PgConnection::connect(&base).await.unwrap_or_else(|e| {
+            panic!(
+                "connect to PostgreSQL at {base} (set SHOPFORCE_TEST_POSTGRES_URL to another server): {e}"
+            )
+        });
+        // The name is ours (letters, digits, underscores): safe to splice.
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}")))
+            .execute(&mut admin)
+            .await
+            .expect("create schema");
+        let _ = admin.close().await;
+        PgSchema {
+            url: with_search_path(&base, &name),
+            name,
+        }
+    }
+
+    /// Drops the schema and everything in it.
+    pub async fn drop(self) -> Result<(), sqlx::Error> {
+        use sqlx::Connection;
+        let mut admin = sqlx::PgConnection::connect(&postgres_url()).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA {} CASCADE",
+            self.name
+        )))
+        .execute(&mut admin)
+        .await?;
+        admin.close().await
+    }
+}
+
 /// The project's own sfdx/ folder.
 pub fn project_sfdx() -> PathBuf {
     PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/sfdx"))

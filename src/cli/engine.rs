@@ -412,24 +412,10 @@ pub async fn dlq(command: DlqCommand) -> Result<(), String> {
 
 async fn select(store: &Store, args: &DlqSelectArgs) -> Result<Vec<DeadLetterId>, String> {
     if args.all {
-        let mut ids = Vec::new();
-        let mut after = None;
-        loop {
-            let page = store
-                .list_dead_letters(&DeadLetterFilter {
-                    status: Some(DeadLetterStatus::Open),
-                    object: None,
-                    shop: None,
-                    after,
-                    limit: 1000,
-                })
-                .await
-                .map_err(|e| e.to_string())?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.id);
-            ids.extend(page.iter().map(|d| d.id));
-        }
-        Ok(ids)
+        let letters = crate::sync::retry::open_dead_letters(store)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(letters.iter().map(|d| d.id).collect())
     } else if args.ids.is_empty() {
         Err("name dead letters with --id N (repeatable) or use --all".to_string())
     } else {

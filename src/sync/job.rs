@@ -249,8 +249,6 @@ pub async fn store_results(
             info.number_records_failed as i64,
         )
         .await?;
-    let spec = target.spec();
-    let space = key_space(target);
     let dir = ctx.work_dir.join("results");
     std::fs::create_dir_all(&dir).map_err(|e| SyncError::io(&dir, e))?;
     let base = dir.join(format!("job{}-{}", key.0, info.id));
@@ -280,7 +278,7 @@ pub async fn store_results(
         }
         successes.push(external, id, payload_hash(record.iter().skip(2)));
     }
-    successes.write(ctx, target, &space).await?;
+    successes.write(ctx, target).await?;
 
     // Failures and unprocessed rows.
     let retry_path = base.with_extension("retry.csv");
@@ -298,7 +296,6 @@ pub async fn store_results(
         .download_results(&info.id, ResultKind::Failed, &failed_path)
         .await?;
     let mut letters = Vec::new();
-    let mut failed_keys = Vec::new();
     let mut reader = csv_reader(&failed_path)?;
     while read(&mut reader, &mut record, &failed_path)? {
         let error = record.get(1).unwrap_or("");
@@ -311,19 +308,8 @@ pub async fn store_results(
                 }
             }
             RowFate::DeadLetter { hint } => {
-                let external = record.get(2).unwrap_or("").to_string();
                 let cells = csv::StringRecord::from(record.iter().skip(2).collect::<Vec<_>>());
-                letters.push(NewDeadLetter {
-                    run: Some(ctx.run),
-                    shop: ctx.shop.to_string(),
-                    object: target.name().to_string(),
-                    external_id: external.clone(),
-                    payload: row_json(spec.columns, &cells),
-                    error_code: code.to_string(),
-                    message: message.to_string(),
-                    hint: Some(hint.to_string()),
-                });
-                failed_keys.push(external);
+                letters.push(row_letter(ctx, target, &cells, code, message, hint));
             }
         }
     }
@@ -338,15 +324,7 @@ pub async fn store_results(
                 .map_err(|e| SyncError::io(&retry_path, e))?;
         }
     }
-    if !letters.is_empty() {
-        out.dead_lettered += letters.len() as u64;
-        for chunk in letters.chunks(STORE_BATCH) {
-            ctx.store.dead_letter(chunk).await?;
-        }
-        if let Ok(mut failed) = ctx.failed.lock() {
-            failed.entry(space.clone()).or_default().extend(failed_keys);
-        }
-    }
+    out.dead_lettered += write_dead_letters(ctx.store, ctx.failed, target, &letters).await?;
     if let Some(w) = retry_writer {
         let rows = w.rows();
         let mut inner = w.finish().map_err(|e| SyncError::io(&retry_path, e))?;
@@ -399,13 +377,9 @@ impl Successes {
         &self.keys[row.key_start as usize..(row.key_start + row.key_len) as usize]
     }
 
-    async fn write(
-        mut self,
-        ctx: &JobContext<'_>,
-        target: Target,
-        space: &str,
-    ) -> Result<(), SyncError> {
+    async fn write(mut self, ctx: &JobContext<'_>, target: Target) -> Result<(), SyncError> {
         let spec = target.spec();
+        let space = key_space(target);
         let mut rows = std::mem::take(&mut self.rows);
         rows.sort_unstable_by(|a, b| self.key(a).cmp(self.key(b)));
         for chunk in rows.chunks(STORE_BATCH) {
@@ -421,10 +395,53 @@ impl Successes {
                 .collect();
             ctx.store.put_mappings(&mappings).await?;
             let hashes: Vec<(&str, i64)> = chunk.iter().map(|r| (self.key(r), r.hash)).collect();
-            ctx.store.put_payload_hashes(space, &hashes).await?;
+            ctx.store.put_payload_hashes(&space, &hashes).await?;
         }
         Ok(())
     }
+}
+
+/// The dead letter of one row of `target` (`cells` in the target's column order).
+fn row_letter(
+    ctx: &JobContext<'_>,
+    target: Target,
+    cells: &csv::StringRecord,
+    code: &str,
+    message: &str,
+    hint: &str,
+) -> NewDeadLetter {
+    NewDeadLetter {
+        run: Some(ctx.run),
+        shop: ctx.shop.to_string(),
+        object: target.name().to_string(),
+        external_id: cells.get(0).unwrap_or("").to_string(),
+        payload: row_json(target.spec().columns, cells),
+        error_code: code.to_string(),
+        message: message.to_string(),
+        hint: Some(hint.to_string()),
+    }
+}
+
+/// Stores dead letters of `target`'s rows and adds their keys to the failed set, so rows
+/// pointing at them are held back. Returns how many.
+pub async fn write_dead_letters(
+    store: &Store,
+    failed: &Mutex<FailedKeys>,
+    target: Target,
+    letters: &[NewDeadLetter],
+) -> Result<u64, SyncError> {
+    if letters.is_empty() {
+        return Ok(0);
+    }
+    for chunk in letters.chunks(STORE_BATCH) {
+        store.dead_letter(chunk).await?;
+    }
+    if let Ok(mut keys) = failed.lock() {
+        keys.entry(key_space(target))
+            .or_default()
+            .extend(letters.iter().map(|l| l.external_id.clone()));
+    }
+    Ok(letters.len() as u64)
 }
 
 /// Dead-letters every row of a part file with one reason; returns how many.
@@ -436,32 +453,13 @@ pub async fn dead_letter_file(
     message: &str,
     hint: &str,
 ) -> Result<u64, SyncError> {
-    let spec = target.spec();
     let mut reader = csv_reader(path)?;
     let mut record = csv::StringRecord::new();
     let mut letters = Vec::new();
-    let mut keys = Vec::new();
     while read(&mut reader, &mut record, path)? {
-        let external = record.get(0).unwrap_or("").to_string();
-        letters.push(NewDeadLetter {
-            run: Some(ctx.run),
-            shop: ctx.shop.to_string(),
-            object: target.name().to_string(),
-            external_id: external.clone(),
-            payload: row_json(spec.columns, &record),
-            error_code: code.to_string(),
-            message: message.to_string(),
-            hint: Some(hint.to_string()),
-        });
-        keys.push(external);
+        letters.push(row_letter(ctx, target, &record, code, message, hint));
     }
-    for chunk in letters.chunks(STORE_BATCH) {
-        ctx.store.dead_letter(chunk).await?;
-    }
-    if let Ok(mut failed) = ctx.failed.lock() {
-        failed.entry(key_space(target)).or_default().extend(keys);
-    }
-    Ok(letters.len() as u64)
+    write_dead_letters(ctx.store, ctx.failed, target, &letters).await
 }
 
 fn csv_reader(path: &Path) -> Result<csv::Reader<std::fs::File>, SyncError> {

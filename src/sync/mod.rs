@@ -323,30 +323,21 @@ async fn sync_inner(
             entry.read = spool.distinct() as u64;
             entry.unchanged = prepared.unchanged;
             entry.held = prepared.held.len() as u64;
-            if !prepared.held.is_empty() {
-                let letters: Vec<NewDeadLetter> = prepared
-                    .held
-                    .iter()
-                    .map(|h| NewDeadLetter {
-                        run: Some(run),
-                        shop: ctx.shop.clone(),
-                        object: target.name().to_string(),
-                        external_id: h.key.clone(),
-                        payload: h.payload.clone(),
-                        error_code: "PARENT_FAILED".to_string(),
-                        message: format!("held back: {} {} failed", h.parent_space, h.parent_key),
-                        hint: Some("fix the parent record's dead letter first; this row is sent again on the next run".to_string()),
-                    })
-                    .collect();
-                for chunk in letters.chunks(5000) {
-                    store.dead_letter(chunk).await?;
-                }
-                if let Ok(mut f) = failed.lock() {
-                    f.entry(key_space(target))
-                        .or_default()
-                        .extend(prepared.held.iter().map(|h| h.key.clone()));
-                }
-            }
+            let letters: Vec<NewDeadLetter> = prepared
+                .held
+                .iter()
+                .map(|h| NewDeadLetter {
+                    run: Some(run),
+                    shop: ctx.shop.clone(),
+                    object: target.name().to_string(),
+                    external_id: h.key.clone(),
+                    payload: h.payload.clone(),
+                    error_code: "PARENT_FAILED".to_string(),
+                    message: format!("held back: {} {} failed", h.parent_space, h.parent_key),
+                    hint: Some("fix the parent record's dead letter first; this row is sent again on the next run".to_string()),
+                })
+                .collect();
+            job::write_dead_letters(store, &failed, target, &letters).await?;
             if options.dry_run.is_some() {
                 report
                     .dry_run_files

@@ -25,8 +25,8 @@ pub struct RetrySummary {
     pub not_resendable: u64,
 }
 
-async fn open_letters(store: &Store, ids: &[DeadLetterId]) -> Result<Vec<DeadLetter>, SyncError> {
-    let wanted: HashSet<i64> = ids.iter().map(|i| i.0).collect();
+/// Every open dead letter, oldest first, read a page at a time.
+pub async fn open_dead_letters(store: &Store) -> Result<Vec<DeadLetter>, SyncError> {
     let mut out = Vec::new();
     let mut after = None;
     loop {
@@ -41,7 +41,7 @@ async fn open_letters(store: &Store, ids: &[DeadLetterId]) -> Result<Vec<DeadLet
             .await?;
         let Some(last) = page.last() else { break };
         after = Some(last.id);
-        out.extend(page.into_iter().filter(|d| wanted.contains(&d.id.0)));
+        out.extend(page);
     }
     Ok(out)
 }
@@ -53,7 +53,12 @@ pub async fn retry_dead_letters(
     ids: &[DeadLetterId],
     max_row_retries: u32,
 ) -> Result<RetrySummary, SyncError> {
-    let letters = open_letters(store, ids).await?;
+    let wanted: HashSet<i64> = ids.iter().map(|i| i.0).collect();
+    let letters: Vec<DeadLetter> = open_dead_letters(store)
+        .await?
+        .into_iter()
+        .filter(|d| wanted.contains(&d.id.0))
+        .collect();
     let mut summary = RetrySummary::default();
     // (target, shop) → rows.
     let mut groups: BTreeMap<(Target, String), Vec<&DeadLetter>> = BTreeMap::new();

@@ -1,12 +1,9 @@
 //! The state store against both real backends: every behaviour runs once on a SQLite file in
-//! a temporary directory and once on PostgreSQL, in a fresh schema of the database at
-//! `SHOPFORCE_TEST_POSTGRES_URL` (dropped afterwards), so tests run in parallel.
-//!
-//! PostgreSQL tests fail, naming the variable, when it is not set: `.ci/run` sets it.
+//! a temporary directory and once on PostgreSQL, in a fresh schema of the server at
+//! `SHOPFORCE_TEST_POSTGRES_URL` (default: the local server, see `support::postgres_url`),
+//! dropped afterwards, so tests run in parallel.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use serde_json::json;
@@ -15,10 +12,8 @@ use shopforce::store::{
     Mapping, NewDeadLetter, NewJob, NewReview, ReviewId, ReviewStatus, RunId, RunStatus,
     SQLITE_MIGRATOR, SqliteStore, StateStore, Store, StoreError,
 };
-use sqlx::Connection;
 use tempfile::TempDir;
 
-const PG_ENV: &str = "SHOPFORCE_TEST_POSTGRES_URL";
 const SHOP: &str = "acme.myshopify.com";
 const OTHER_SHOP: &str = "globex.myshopify.com";
 
@@ -43,29 +38,6 @@ impl Db {
     }
 }
 
-fn postgres_base_url() -> String {
-    crate::support::postgres_url()
-}
-
-fn unique_name(prefix: &str) -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or_default();
-    format!(
-        "{prefix}_{}_{}_{nanos}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
-}
-
-/// `base` with `options[search_path]=schema` added to its query.
-fn with_search_path(base: &str, schema: &str) -> String {
-    let sep = if base.contains('?') { '&' } else { '?' };
-    format!("{base}{sep}options[search_path]={schema}")
-}
-
 async fn on_sqlite<F, Fut>(check: F)
 where
     F: FnOnce(Db) -> Fut,
@@ -88,28 +60,13 @@ where
     F: FnOnce(Db) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let base = postgres_base_url();
-    let schema = unique_name("shopforce_test");
-    let mut admin = sqlx::PgConnection::connect(&base)
-        .await
-        .unwrap_or_else(|e| {
-            panic!("connect to PostgreSQL at {base} (set {PG_ENV} to another server): {e}")
-        });
-    // The name is ours (letters, digits, underscores): safe to splice.
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-        .execute(&mut admin)
-        .await
-        .expect("create schema");
+    let schema = crate::support::PgSchema::create("shopforce_test").await;
     let db = Db {
-        url: with_search_path(&base, &schema),
+        url: schema.url.clone(),
         backend: Backend::Postgres,
     };
     let outcome = tokio::spawn(check(db)).await;
-    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-        .execute(&mut admin)
-        .await
-        .expect("drop schema");
-    let _ = admin.close().await;
+    schema.drop().await.expect("drop schema");
     if let Err(e) = outcome {
         std::panic::resume_unwind(e.into_panic());
     }
@@ -1475,7 +1432,7 @@ async fn unusable_urls_fail_with_clear_errors() {
 /// The test URL with a password in it (the one it has, or a made-up one: the local server
 /// trusts loopback connections and ignores it).
 fn postgres_url_with_password(schema: Option<&str>) -> (String, String) {
-    let base = postgres_base_url();
+    let base = crate::support::postgres_url();
     let mut url = url::Url::parse(&base).expect("SHOPFORCE_TEST_POSTGRES_URL is a URL");
     let password = match url.password() {
         Some(p) => p.to_owned(),
@@ -1485,7 +1442,7 @@ fn postgres_url_with_password(schema: Option<&str>) -> (String, String) {
         }
     };
     let url = match schema {
-        Some(schema) => with_search_path(url.as_str(), schema),
+        Some(schema) => crate::support::with_search_path(url.as_str(), schema),
         None => url.to_string(),
     };
     (url, password)
@@ -1513,7 +1470,7 @@ async fn postgres_store_never_shows_its_password() {
 
         // A failed connection's error hides it too.
         let mut missing = url::Url::parse(&url).unwrap();
-        missing.set_path(&unique_name("/shopforce_no_such_db"));
+        missing.set_path(&crate::support::unique_name("/shopforce_no_such_db"));
         let err = Store::connect(missing.as_str()).await.unwrap_err();
         let (text, debug) = (err.to_string(), format!("{err:?}"));
         assert!(

@@ -4,8 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use shopforce::mapping::build::{AccountModel, MappingContext};
@@ -13,7 +12,6 @@ use shopforce::salesforce::{PollBackoff, SalesforceClient, SalesforceConfig};
 use shopforce::shopify::generate::{self, Generated, StoreShape};
 use shopforce::store::{DeadLetterFilter, DeadLetterStatus, StateStore, Store};
 use shopforce::sync::{SyncOptions, SyncReport, run_sync};
-use sqlx::Connection;
 use tempfile::TempDir;
 
 use crate::support::{CONSUMER_KEY, Options, Org, USERNAME};
@@ -31,20 +29,7 @@ struct Harness {
     org: Org,
     dir: TempDir,
     db_url: String,
-    pg_schema: Option<String>,
-}
-
-fn unique(prefix: &str) -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or_default();
-    format!(
-        "{prefix}_{}_{}_{nanos}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
+    pg_schema: Option<crate::support::PgSchema>,
 }
 
 impl Harness {
@@ -57,20 +42,8 @@ impl Harness {
                 None,
             ),
             Backend::Postgres => {
-                let base = crate::support::postgres_url();
-                let schema = unique("shopforce_sync");
-                let mut admin = sqlx::PgConnection::connect(&base)
-                    .await
-                    .expect("connect to PostgreSQL");
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
-                    .execute(&mut admin)
-                    .await
-                    .expect("create schema");
-                let sep = if base.contains('?') { '&' } else { '?' };
-                (
-                    format!("{base}{sep}options[search_path]={schema}"),
-                    Some(schema),
-                )
+                let schema = crate::support::PgSchema::create("shopforce_sync").await;
+                (schema.url.clone(), Some(schema))
             }
         };
         Harness {
@@ -152,13 +125,9 @@ impl Harness {
 
     async fn finish(self) {
         self.org.shutdown().await;
-        if let Some(schema) = &self.pg_schema
-            && let Ok(mut admin) =
-                sqlx::PgConnection::connect(&crate::support::postgres_url()).await
-        {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-                .execute(&mut admin)
-                .await;
+        if let Some(schema) = self.pg_schema {
+            // Best effort: a schema left behind does not affect other tests.
+            let _ = schema.drop().await;
         }
     }
 }
@@ -575,10 +544,22 @@ async fn a_dry_run_writes_the_csvs_and_sends_nothing() {
 
 /// Runs `shopforce sync` as its own process against the harness's emulator and store.
 async fn run_cli(h: &Harness, source: &Path, extra_env: &[(&str, &str)]) -> std::process::Output {
+    let source = source.to_str().expect("a UTF-8 temp path");
+    let mut env = vec![("SHOPFORCE_SYNC_MAX_CONCURRENT_JOBS", "2")];
+    env.extend_from_slice(extra_env);
+    run_command(h, &["sync", "--shop", SHOP, "--from-jsonl", source], &env).await
+}
+
+/// Runs `shopforce ARGS` as its own process against the harness's emulator and store;
+/// `extra_env` is applied last, so it overrides.
+async fn run_command(
+    h: &Harness,
+    args: &[&str],
+    extra_env: &[(&str, &str)],
+) -> std::process::Output {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_shopforce"));
     command
-        .args(["sync", "--shop", SHOP, "--from-jsonl"])
-        .arg(source)
+        .args(args)
         .current_dir(h.dir.path())
         .env_remove("SHOPFORCE_CRASH_AT")
         .env("SHOPFORCE_SF_LOGIN_URL", &h.org.base)
@@ -587,8 +568,7 @@ async fn run_cli(h: &Harness, source: &Path, extra_env: &[(&str, &str)]) -> std:
         .env("SHOPFORCE_SF_PRIVATE_KEY_PATH", &h.org.key_path)
         .env("SHOPFORCE_SF_REQUESTS_PER_SECOND", "1000")
         .env("SHOPFORCE_DATABASE_URL", &h.db_url)
-        .env("SHOPFORCE_SYNC_WORK_DIR", h.dir.path().join("work"))
-        .env("SHOPFORCE_SYNC_MAX_CONCURRENT_JOBS", "2");
+        .env("SHOPFORCE_SYNC_WORK_DIR", h.dir.path().join("work"));
     for (k, v) in extra_env {
         command.env(k, v);
     }
@@ -758,24 +738,6 @@ async fn no_secret_appears_in_logs_or_errors() {
     h.finish().await;
 }
 
-/// Runs another `shopforce` command against the harness's store.
-async fn run_command(h: &Harness, args: &[&str]) -> std::process::Output {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_shopforce"));
-    command
-        .args(args)
-        .current_dir(h.dir.path())
-        .env("SHOPFORCE_SF_LOGIN_URL", &h.org.base)
-        .env("SHOPFORCE_SF_CLIENT_ID", CONSUMER_KEY)
-        .env("SHOPFORCE_SF_USERNAME", USERNAME)
-        .env("SHOPFORCE_SF_PRIVATE_KEY_PATH", &h.org.key_path)
-        .env("SHOPFORCE_SF_REQUESTS_PER_SECOND", "1000")
-        .env("SHOPFORCE_DATABASE_URL", &h.db_url)
-        .env("SHOPFORCE_SYNC_WORK_DIR", h.dir.path().join("work"));
-    tokio::task::spawn_blocking(move || command.output().expect("run shopforce"))
-        .await
-        .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_and_the_dead_letter_commands_work_from_the_command_line() {
     let h = Harness::new(Backend::Sqlite, Options::default()).await;
@@ -796,20 +758,20 @@ async fn status_and_the_dead_letter_commands_work_from_the_command_line() {
     assert!(out.status.success(), "{stdout}");
     assert!(stdout.contains("dead-letter queue: 1 open"), "{stdout}");
 
-    let status = run_command(&h, &["status", "--json"]).await;
+    let status = run_command(&h, &["status", "--json"], &[]).await;
     let value: Value = serde_json::from_slice(&status.stdout).expect("status --json is JSON");
     assert_eq!(value["dead_letter_depth"], 1);
     assert_eq!(value["runs"][0]["status"], "succeeded");
     assert!(value["unfinished_jobs"].as_array().unwrap().is_empty());
 
-    let list = run_command(&h, &["dlq", "list", "--json"]).await;
+    let list = run_command(&h, &["dlq", "list", "--json"], &[]).await;
     let letters: Value = serde_json::from_slice(&list.stdout).expect("dlq list --json is JSON");
     assert_eq!(letters.as_array().unwrap().len(), 1);
     assert_eq!(letters[0]["error_code"], "INVALID_EMAIL_ADDRESS");
     let id = letters[0]["id"].as_i64().unwrap().to_string();
 
     // Sent again as it was: Salesforce refuses it again, and it is dead-lettered again.
-    let retry = run_command(&h, &["dlq", "retry", "--id", &id]).await;
+    let retry = run_command(&h, &["dlq", "retry", "--id", &id], &[]).await;
     let text = String::from_utf8_lossy(&retry.stdout);
     assert!(
         retry.status.success(),
@@ -820,27 +782,25 @@ async fn status_and_the_dead_letter_commands_work_from_the_command_line() {
         text.contains("1 rows sent again: 0 written, 1 failed again"),
         "{text}"
     );
-    let list = run_command(&h, &["dlq", "list", "--json"]).await;
+    let list = run_command(&h, &["dlq", "list", "--json"], &[]).await;
     let letters: Value = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(letters.as_array().unwrap().len(), 1);
     let id = letters[0]["id"].as_i64().unwrap().to_string();
 
-    let dropped = run_command(&h, &["dlq", "drop", "--id", &id]).await;
+    let dropped = run_command(&h, &["dlq", "drop", "--id", &id], &[]).await;
     assert!(String::from_utf8_lossy(&dropped.stdout).contains("1 dead letters dropped"));
-    let status = run_command(&h, &["status"]).await;
+    let status = run_command(&h, &["status"], &[]).await;
     assert!(String::from_utf8_lossy(&status.stdout).contains("dead-letter queue: 0 open"));
 
     // A config mistake names the key and the variable.
-    let bad = run_command(&h, &["status"]).await;
+    let bad = run_command(&h, &["status"], &[]).await;
     assert!(bad.status.success());
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_shopforce"));
-    command
-        .args(["status"])
-        .current_dir(h.dir.path())
-        .env("SHOPFORCE_SYNC_MAX_CONCURRENT_JOBS", "lots");
-    let out = tokio::task::spawn_blocking(move || command.output().unwrap())
-        .await
-        .unwrap();
+    let out = run_command(
+        &h,
+        &["status"],
+        &[("SHOPFORCE_SYNC_MAX_CONCURRENT_JOBS", "lots")],
+    )
+    .await;
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(

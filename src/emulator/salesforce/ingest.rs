@@ -475,10 +475,8 @@ fn normalise_key(key: &str, case_sensitive: bool, is_id: bool) -> Cow<'_, str> {
         SfId::parse(key)
             .map(|id| Cow::Owned(id.to_string()))
             .unwrap_or(Cow::Borrowed(key))
-    } else if case_sensitive || (key.is_ascii() && !key.bytes().any(|b| b.is_ascii_uppercase())) {
-        Cow::Borrowed(key)
     } else {
-        Cow::Owned(key.to_lowercase())
+        super::org::normalised(key, case_sensitive)
     }
 }
 

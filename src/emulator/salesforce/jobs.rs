@@ -70,31 +70,58 @@ pub struct IngestJob {
     pub abort_requested: bool,
 }
 
+/// What ingest and query jobs both report about themselves.
+struct JobHead<'a> {
+    id: SfId,
+    operation: &'a str,
+    object: &'a str,
+    created_by: SfId,
+    created_date: DateTime<Utc>,
+    system_modstamp: DateTime<Utc>,
+    state: JobState,
+    api_version: f64,
+}
+
+/// The job-info fields every Bulk API 2.0 job has.
+fn common_json(head: JobHead<'_>) -> serde_json::Map<String, Json> {
+    let mut m = serde_json::Map::new();
+    m.insert("id".into(), json!(head.id.as_str()));
+    m.insert("operation".into(), json!(head.operation));
+    m.insert("object".into(), json!(head.object));
+    m.insert("createdById".into(), json!(head.created_by.as_str()));
+    m.insert(
+        "createdDate".into(),
+        json!(format_datetime(&head.created_date)),
+    );
+    m.insert(
+        "systemModstamp".into(),
+        json!(format_datetime(&head.system_modstamp)),
+    );
+    m.insert("state".into(), json!(head.state.as_str()));
+    m.insert("concurrencyMode".into(), json!("Parallel"));
+    m.insert("contentType".into(), json!("CSV"));
+    m.insert("apiVersion".into(), api_version_json(head.api_version));
+    m
+}
+
 impl IngestJob {
     fn base_json(&self) -> serde_json::Map<String, Json> {
-        let mut m = serde_json::Map::new();
-        m.insert("id".into(), json!(self.id.as_str()));
-        m.insert("operation".into(), json!(self.operation.as_str()));
-        m.insert("object".into(), json!(self.object));
-        m.insert("createdById".into(), json!(self.created_by.as_str()));
-        m.insert(
-            "createdDate".into(),
-            json!(format_datetime(&self.created_date)),
-        );
-        m.insert(
-            "systemModstamp".into(),
-            json!(format_datetime(&self.system_modstamp)),
-        );
-        m.insert("state".into(), json!(self.state.as_str()));
+        let mut m = common_json(JobHead {
+            id: self.id,
+            operation: self.operation.as_str(),
+            object: &self.object,
+            created_by: self.created_by,
+            created_date: self.created_date,
+            system_modstamp: self.system_modstamp,
+            state: self.state,
+            api_version: self.api_version,
+        });
         if let Some(ext) = &self.external_id_field {
             m.insert("externalIdFieldName".into(), json!(ext));
         }
         if let Some(rule) = &self.assignment_rule_id {
             m.insert("assignmentRuleId".into(), json!(rule));
         }
-        m.insert("concurrencyMode".into(), json!("Parallel"));
-        m.insert("contentType".into(), json!("CSV"));
-        m.insert("apiVersion".into(), api_version_json(self.api_version));
         m
     }
 
@@ -226,23 +253,16 @@ pub struct QueryJob {
 
 impl QueryJob {
     fn base_json(&self) -> serde_json::Map<String, Json> {
-        let mut m = serde_json::Map::new();
-        m.insert("id".into(), json!(self.id.as_str()));
-        m.insert("operation".into(), json!(self.operation));
-        m.insert("object".into(), json!(self.object));
-        m.insert("createdById".into(), json!(self.created_by.as_str()));
-        m.insert(
-            "createdDate".into(),
-            json!(format_datetime(&self.created_date)),
-        );
-        m.insert(
-            "systemModstamp".into(),
-            json!(format_datetime(&self.system_modstamp)),
-        );
-        m.insert("state".into(), json!(self.state.as_str()));
-        m.insert("concurrencyMode".into(), json!("Parallel"));
-        m.insert("contentType".into(), json!("CSV"));
-        m.insert("apiVersion".into(), api_version_json(self.api_version));
+        let mut m = common_json(JobHead {
+            id: self.id,
+            operation: &self.operation,
+            object: &self.object,
+            created_by: self.created_by,
+            created_date: self.created_date,
+            system_modstamp: self.system_modstamp,
+            state: self.state,
+            api_version: self.api_version,
+        });
         m.insert(
             "lineEnding".into(),
             json!(self.dialect.line_ending.as_str()),

@@ -112,7 +112,7 @@ struct FieldIndex {
 
 /// The form two values of a field are compared in: as written when the field is case
 /// sensitive, lower-cased otherwise.
-fn normalised(text: &str, case_sensitive: bool) -> Cow<'_, str> {
+pub(super) fn normalised(text: &str, case_sensitive: bool) -> Cow<'_, str> {
     if case_sensitive || (text.is_ascii() && !text.bytes().any(|b| b.is_ascii_uppercase())) {
         Cow::Borrowed(text)
     } else if text.is_ascii() {
