@@ -73,6 +73,7 @@ fn run() -> Res<bool> {
         companies: 200,
         currency: "USD",
         seed: 42,
+        ..Default::default()
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {

@@ -8,6 +8,8 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 pub mod engine;
+/// `gen` is reserved in edition 2024; the module is `cli::r#gen` (file `src/cli/gen.rs`).
+pub mod r#gen;
 
 use crate::emulator::salesforce::oauth::{self, ClientCertificate};
 use crate::emulator::salesforce::{self as sf_emulator, EmulatorConfig, FaultProfile, Processing};
@@ -29,6 +31,9 @@ pub enum Command {
     /// Inspect, resend or drop dead-lettered records.
     #[command(subcommand)]
     Dlq(engine::DlqCommand),
+    /// Write a generated Shopify store as bulk-export JSONL (messy, deterministic), with a
+    /// truth.csv of which records are the same person.
+    Gen(r#gen::GenArgs),
     /// Run a local emulator of Salesforce (and, later, Shopify) for dry runs and tests.
     #[command(subcommand)]
     Emulator(EmulatorCommand),
@@ -153,6 +158,7 @@ pub fn main() -> ExitCode {
             Command::Sync(args) => engine::sync(args).await,
             Command::Status(args) => engine::status(args).await,
             Command::Dlq(command) => engine::dlq(command).await,
+            Command::Gen(args) => r#gen::run(&args),
             Command::JwtAssertion(args) => jwt_assertion(&args).map(|a| println!("{a}")),
             Command::Sfdx(SfdxCommand::Check(args)) => sfdx_check(&args),
         }

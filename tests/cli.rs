@@ -89,3 +89,52 @@ fn help_lists_the_subcommands() {
         "{text}"
     );
 }
+
+/// `shopforce gen` writes one folder per shop and a shared truth.csv, prints one summary
+/// line, gives the same bytes for the same seed, and refuses a bad currency.
+#[test]
+fn gen_writes_one_folder_per_shop_and_the_same_bytes_for_the_same_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |out: &std::path::Path, extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_shopforce"))
+            .args(["gen", "--customers", "200", "--seed", "5", "--shops", "2"])
+            .args(extra)
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    let out = run(&a, &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    for expected in ["2 shops", "400 customers", "1200 orders", "guest", "B2B"] {
+        assert!(stdout.contains(expected), "{expected:?} missing: {stdout}");
+    }
+    let files = [
+        "customers.jsonl",
+        "orders.jsonl",
+        "companies.jsonl",
+        "truth.csv",
+    ];
+    assert!(run(&b, &[]).status.success());
+    for shop in ["store-1.myshopify.com", "store-2.myshopify.com"] {
+        for file in files {
+            let bytes = std::fs::read(a.join(shop).join(file)).unwrap();
+            assert!(!bytes.is_empty(), "{shop}/{file}");
+            assert_eq!(bytes, std::fs::read(b.join(shop).join(file)).unwrap());
+        }
+    }
+    let truth = std::fs::read_to_string(a.join("truth.csv")).unwrap();
+    assert!(truth.starts_with("shop,record,gid,person_id\n"));
+    assert!(truth.contains("store-2.myshopify.com,customer,gid://shopify/Customer/"));
+
+    let bad = run(&dir.path().join("c"), &["--currency", "dollars"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--currency"));
+}

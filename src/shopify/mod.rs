@@ -4,3 +4,4 @@
 pub mod bulk_jsonl;
 pub mod generate;
 pub mod model;
+pub mod phone;
