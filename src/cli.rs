@@ -8,6 +8,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 pub mod engine;
+pub mod progress;
 
 use crate::emulator::salesforce::oauth::{self, ClientCertificate};
 use crate::emulator::salesforce::{self as sf_emulator, EmulatorConfig, FaultProfile, Processing};

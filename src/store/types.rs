@@ -209,6 +209,9 @@ pub struct Mapping {
     pub sf_object: String,
     /// The Salesforce record Id.
     pub sf_id: String,
+    /// Digest of the payload Salesforce last accepted for the record (delta detection);
+    /// `None` when no payload is known to be in Salesforce, so the next sync sends it.
+    pub payload_hash: Option<i64>,
 }
 
 /// A mapping as stored.
@@ -224,6 +227,8 @@ pub struct MappingRecord {
     pub sf_object: String,
     /// The Salesforce record Id.
     pub sf_id: String,
+    /// Digest of the payload Salesforce last accepted, if known.
+    pub payload_hash: Option<i64>,
     /// When the mapping was last written.
     pub updated_at: DateTime<Utc>,
 }
