@@ -48,11 +48,6 @@ pub(crate) mod shared {
          part, attempt, row_count, payload_path, sf_job_id, phase, processed, failed, created_at, \
          updated_at FROM bulk_jobs WHERE run_id = $1 ORDER BY id";
 
-    pub const MAPPING_UPSERT_HEAD: &str = "INSERT INTO id_mappings (shop, kind, shopify_id, sf_object, sf_id, payload_hash, \
-         updated_at) ";
-    pub const MAPPING_UPSERT_TAIL: &str = " ON CONFLICT (shop, kind, shopify_id) DO UPDATE SET \
-         sf_object = excluded.sf_object, sf_id = excluded.sf_id, \
-         payload_hash = excluded.payload_hash, updated_at = excluded.updated_at";
     pub const GET_MAPPING: &str = "SELECT shop, kind, shopify_id, sf_object, sf_id, \
          payload_hash, updated_at \
          FROM id_mappings WHERE shop = $1 AND kind = $2 AND shopify_id = $3";
@@ -96,8 +91,6 @@ pub(crate) mod shared {
     pub const BUMP_ATTEMPTS_HEAD: &str =
         "UPDATE dead_letters SET attempts = attempts + 1, updated_at = ";
 
-    pub const GET_HASHES_HEAD: &str = "SELECT shopify_id, payload_hash FROM id_mappings WHERE payload_hash IS NOT NULL \
-         AND shop = ";
     pub const FORGET_HASHES_HEAD: &str = "UPDATE id_mappings SET payload_hash = NULL \
          WHERE payload_hash IS NOT NULL AND shop = ";
 
@@ -133,11 +126,15 @@ pub(crate) fn dedup_last<'a, T, K: Hash + Eq>(
     if rows.len() < 2 {
         return rows.iter().collect();
     }
-    let mut seen = HashSet::with_capacity(rows.len());
+    let mut seen =
+        HashSet::with_capacity_and_hasher(rows.len(), foldhash::fast::RandomState::default());
     let mut kept: Vec<&T> = rows.iter().rev().filter(|r| seen.insert(key(r))).collect();
     kept.reverse();
     kept
 }
+
+/// Rows per statement where a batch is bound as one JSON array (a few MB of text).
+pub(crate) const JSON_ROWS_PER_STATEMENT: usize = 50_000;
 
 /// Rows per multi-row statement: as many as fit in `max_params` bind parameters.
 pub(crate) fn rows_per_statement(max_params: usize, params_per_row: usize) -> usize {
@@ -727,22 +724,75 @@ macro_rules! impl_state_store {
                 let err = query_error(Self::BACKEND, OP);
                 let now = Ts::now();
                 let mut tx = self.pool.begin().await.map_err(&err)?;
-                for chunk in rows.chunks(rows_per_statement(sql::MAX_BIND_PARAMS, 7)) {
-                    let mut qb = sqlx::QueryBuilder::<$db>::new(shared::MAPPING_UPSERT_HEAD);
-                    qb.push_values(chunk, |mut b, m| {
-                        b.push_bind(m.shop.as_str())
-                            .push_bind(m.kind.as_str())
-                            .push_bind(m.shopify_id.as_str())
-                            .push_bind(m.sf_object.as_str())
-                            .push_bind(m.sf_id.as_str())
-                            .push_bind(m.payload_hash)
-                            .push_bind(now);
-                    });
-                    qb.push(shared::MAPPING_UPSERT_TAIL);
-                    qb.build().execute(&mut *tx).await.map_err(&err)?;
+                for chunk in rows.chunks($crate::store::imp::JSON_ROWS_PER_STATEMENT) {
+                    let batch: Vec<_> = chunk
+                        .iter()
+                        .map(|m| {
+                            (
+                                &m.shop,
+                                &m.kind,
+                                &m.shopify_id,
+                                &m.sf_object,
+                                &m.sf_id,
+                                m.payload_hash,
+                            )
+                        })
+                        .collect();
+                    let json =
+                        serde_json::to_string(&batch).map_err(|e| StoreError::InvalidArgument {
+                            backend: Self::BACKEND,
+                            op: OP,
+                            detail: e.to_string(),
+                        })?;
+                    sqlx::query(sql::MAPPING_UPSERT_JSON)
+                        .bind(now)
+                        .bind(json)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(&err)?;
                 }
                 tx.commit().await.map_err(&err)?;
                 Ok(rows.len() as u64)
+            }
+
+            async fn put_mapped(
+                &self,
+                shop: &str,
+                kind: &str,
+                sf_object: &str,
+                records: &[MappedRecord<'_>],
+            ) -> Result<u64, StoreError> {
+                const OP: &str = "put_mapped";
+                let records = dedup_last(records, |r| r.shopify_id);
+                if records.is_empty() {
+                    return Ok(0);
+                }
+                let err = query_error(Self::BACKEND, OP);
+                let now = Ts::now();
+                let mut tx = self.pool.begin().await.map_err(&err)?;
+                for chunk in records.chunks($crate::store::imp::JSON_ROWS_PER_STATEMENT) {
+                    let batch: Vec<_> = chunk
+                        .iter()
+                        .map(|r| (r.shopify_id, r.sf_id, r.payload_hash))
+                        .collect();
+                    let json =
+                        serde_json::to_string(&batch).map_err(|e| StoreError::InvalidArgument {
+                            backend: Self::BACKEND,
+                            op: OP,
+                            detail: e.to_string(),
+                        })?;
+                    sqlx::query(sql::MAPPED_UPSERT_JSON)
+                        .bind(shop)
+                        .bind(kind)
+                        .bind(sf_object)
+                        .bind(now)
+                        .bind(json)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(&err)?;
+                }
+                tx.commit().await.map_err(&err)?;
+                Ok(records.len() as u64)
             }
 
             async fn get_mapping(
@@ -1050,17 +1100,18 @@ macro_rules! impl_state_store {
                 const OP: &str = "get_payload_hashes";
                 let err = query_error(Self::BACKEND, OP);
                 let mut out = HashMap::with_capacity(shopify_ids.len());
-                for chunk in shopify_ids.chunks(sql::MAX_BIND_PARAMS - 2) {
-                    let mut qb = sqlx::QueryBuilder::<$db>::new(shared::GET_HASHES_HEAD);
-                    qb.push_bind(shop).push(" AND kind = ").push_bind(kind);
-                    qb.push(" AND shopify_id IN (");
-                    let mut list = qb.separated(", ");
-                    for id in chunk {
-                        list.push_bind(id.as_ref());
-                    }
-                    qb.push(")");
-                    let rows: Vec<(String, i64)> = qb
-                        .build_query_as()
+                for chunk in shopify_ids.chunks($crate::store::imp::JSON_ROWS_PER_STATEMENT) {
+                    let ids: Vec<&str> = chunk.iter().map(AsRef::as_ref).collect();
+                    let json =
+                        serde_json::to_string(&ids).map_err(|e| StoreError::InvalidArgument {
+                            backend: Self::BACKEND,
+                            op: OP,
+                            detail: e.to_string(),
+                        })?;
+                    let rows: Vec<(String, i64)> = sqlx::query_as(sql::GET_HASHES_JSON)
+                        .bind(shop)
+                        .bind(kind)
+                        .bind(json)
                         .fetch_all(&self.pool)
                         .await
                         .map_err(&err)?;

@@ -77,8 +77,8 @@ pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use types::{
     CachedOrder, CustomerOrderStats, DeadLetter, DeadLetterFilter, DeadLetterId, DeadLetterStatus,
-    JobKey, JobPhase, JobRecord, Mapping, MappingRecord, NewDeadLetter, NewJob, NewReview, Review,
-    ReviewId, ReviewStatus, RunId, RunRecord, RunStatus,
+    JobKey, JobPhase, JobRecord, MappedRecord, Mapping, MappingRecord, NewDeadLetter, NewJob,
+    NewReview, Review, ReviewId, ReviewStatus, RunId, RunRecord, RunStatus,
 };
 
 use target::Target;
@@ -173,6 +173,16 @@ pub trait StateStore: Send + Sync {
     fn put_mappings(
         &self,
         rows: &[Mapping],
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// [`put_mappings`](Self::put_mappings) for a batch of one shop, kind and Salesforce
+    /// object (a bulk job's successes): the shared values are sent once, not per row.
+    fn put_mapped(
+        &self,
+        shop: &str,
+        kind: &str,
+        sf_object: &str,
+        records: &[MappedRecord<'_>],
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// One mapping.
@@ -407,6 +417,8 @@ delegate! {
     fn unfinished_jobs(&self) -> Result<Vec<JobRecord>, StoreError>;
     fn jobs_for_run(&self, run: RunId) -> Result<Vec<JobRecord>, StoreError>;
     fn put_mappings(&self, rows: &[Mapping]) -> Result<u64, StoreError>;
+    fn put_mapped(&self, shop: &str, kind: &str, sf_object: &str, records: &[MappedRecord<'_>])
+        -> Result<u64, StoreError>;
     fn get_mapping(&self, shop: &str, kind: &str, shopify_id: &str)
         -> Result<Option<MappingRecord>, StoreError>;
     fn get_mappings<S: AsRef<str> + Sync>(&self, shop: &str, kind: &str, shopify_ids: &[S])

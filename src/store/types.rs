@@ -214,6 +214,18 @@ pub struct Mapping {
     pub payload_hash: Option<i64>,
 }
 
+/// One record of a batch of mappings sharing shop, kind and Salesforce object
+/// ([`StateStore::put_mapped`](super::StateStore::put_mapped)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MappedRecord<'a> {
+    /// The Shopify id.
+    pub shopify_id: &'a str,
+    /// The Salesforce record Id.
+    pub sf_id: &'a str,
+    /// Digest of the payload Salesforce accepted, if known.
+    pub payload_hash: Option<i64>,
+}
+
 /// A mapping as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MappingRecord {

@@ -8,7 +8,9 @@ use std::sync::Mutex;
 use crate::mapping::csv_file::{CsvWriter, payload_hash};
 use crate::mapping::target::Target;
 use crate::salesforce::{IngestJobSpec, JobInfo, ResultKind, SalesforceClient, UploadSource};
-use crate::store::{JobKey, JobPhase, Mapping, NewDeadLetter, NewJob, RunId, StateStore, Store};
+use crate::store::{
+    JobKey, JobPhase, MappedRecord, NewDeadLetter, NewJob, RunId, StateStore, Store,
+};
 
 use super::SyncError;
 use super::outcome::{RowFate, classify, split_error};
@@ -189,6 +191,7 @@ pub async fn run_part(
             state = done.state.as_str(),
             processed = done.number_records_processed,
             failed = done.number_records_failed,
+            processing_ms = done.total_processing_time,
             attempt,
             "bulk job finished"
         );
@@ -466,18 +469,17 @@ impl Successes {
         let mut rows = std::mem::take(&mut self.rows);
         rows.sort_unstable_by(|a, b| self.key(a).cmp(self.key(b)));
         for chunk in rows.chunks(STORE_BATCH) {
-            let mappings: Vec<Mapping> = chunk
+            let records: Vec<MappedRecord<'_>> = chunk
                 .iter()
-                .map(|r| Mapping {
-                    shop: shop.to_string(),
-                    kind: spec.mapping_kind.to_string(),
-                    shopify_id: self.key(r).to_string(),
-                    sf_object: spec.object.to_string(),
-                    sf_id: String::from_utf8_lossy(&r.sf_id[..r.sf_id_len as usize]).into_owned(),
+                .map(|r| MappedRecord {
+                    shopify_id: self.key(r),
+                    sf_id: std::str::from_utf8(&r.sf_id[..r.sf_id_len as usize]).unwrap_or(""),
                     payload_hash: Some(r.hash),
                 })
                 .collect();
-            store.put_mappings(&mappings).await?;
+            store
+                .put_mapped(shop, spec.mapping_kind, spec.object, &records)
+                .await?;
         }
         Ok(())
     }

@@ -377,7 +377,7 @@ async fn run_levels(
                 &snapshot,
                 options.part_size,
                 options.full,
-                &parts_dir,
+                parts_dir,
             )
             .await?;
             let entry = report.targets.entry(target.name().to_string()).or_default();
@@ -402,7 +402,7 @@ async fn run_levels(
                     hint: Some("fix the parent record's dead letter first; this row is sent again on the next run".to_string()),
                 })
                 .collect();
-            job::write_dead_letters(store, &failed, target, &letters).await?;
+            job::write_dead_letters(store, failed, target, &letters).await?;
             if options.dry_run.is_some() {
                 report
                     .dry_run_files

@@ -89,7 +89,7 @@ impl<'a> Scanner<'a> {
     /// Counts a line read (shown in batches, so the count costs nothing per line).
     fn line_read(&mut self) {
         self.tally.lines += 1;
-        if self.tally.lines % PROGRESS_LINES == 0
+        if self.tally.lines.is_multiple_of(PROGRESS_LINES)
             && let Some(progress) = &self.progress
         {
             progress.add_source_lines(PROGRESS_LINES);

@@ -9,8 +9,8 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use serde_json::json;
 use shopforce::store::{
     Backend, CachedOrder, DeadLetterFilter, DeadLetterId, DeadLetterStatus, JobKey, JobPhase,
-    Mapping, NewDeadLetter, NewJob, NewReview, POSTGRES_MIGRATOR, ReviewId, ReviewStatus, RunId,
-    RunStatus, SQLITE_MIGRATOR, SqliteStore, StateStore, Store, StoreError,
+    MappedRecord, Mapping, NewDeadLetter, NewJob, NewReview, POSTGRES_MIGRATOR, ReviewId,
+    ReviewStatus, RunId, RunStatus, SQLITE_MIGRATOR, SqliteStore, StateStore, Store, StoreError,
 };
 use tempfile::TempDir;
 
@@ -102,6 +102,7 @@ on_both_backends!(
     dead_letter_batches_are_atomic,
     payload_hashes,
     payload_hashes_of_schema_1_carry_over,
+    mapped_batches_share_shop_kind_and_object,
     review_queue,
     reconnect_keeps_data_and_migrations_are_idempotent,
     store_futures_can_be_spawned_concurrently,
@@ -1152,6 +1153,72 @@ async fn payload_hashes(db: Db) {
             .await
             .unwrap()
             .is_empty()
+    );
+}
+
+async fn mapped_batches_share_shop_kind_and_object(db: Db) {
+    let store = db.connect().await;
+    let record = |id: &'static str, sf: &'static str, hash: Option<i64>| MappedRecord {
+        shopify_id: id,
+        sf_id: sf,
+        payload_hash: hash,
+    };
+    let written = store
+        .put_mapped(
+            SHOP,
+            "line_item",
+            "OrderItem",
+            &[
+                record("1", "802A", Some(1)),
+                record("2", "802B", None),
+                record("1", "802C", Some(-9)),
+                // Quotes and backslashes survive the JSON batch.
+                record("q\"u\\o", "802D", Some(i64::MIN)),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(written, 3, "the last row for a key wins");
+    let got = store
+        .get_mappings(SHOP, "line_item", &["1", "2", "q\"u\\o"])
+        .await
+        .unwrap();
+    assert_eq!(got["1"].sf_id, "802C");
+    assert_eq!(got["1"].sf_object, "OrderItem");
+    assert_eq!(got["1"].payload_hash, Some(-9));
+    assert_eq!(got["2"].payload_hash, None);
+    assert_eq!(got["q\"u\\o"].payload_hash, Some(i64::MIN));
+    assert!(
+        store
+            .get_mappings(OTHER_SHOP, "line_item", &["1"])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Across the JSON batch size.
+    let ids: Vec<String> = (0..120_000).map(|i| format!("li-{i}")).collect();
+    let records: Vec<MappedRecord<'_>> = ids
+        .iter()
+        .map(|id| MappedRecord {
+            shopify_id: id,
+            sf_id: "802X",
+            payload_hash: Some(id.len() as i64),
+        })
+        .collect();
+    assert_eq!(
+        store
+            .put_mapped(SHOP, "line_item", "OrderItem", &records)
+            .await
+            .unwrap(),
+        120_000
+    );
+    assert_eq!(
+        store
+            .get_payload_hashes(SHOP, "line_item", &ids)
+            .await
+            .unwrap()
+            .len(),
+        120_000
     );
 }
 
