@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 pub mod engine;
 /// `gen` is reserved in edition 2024; the module is `cli::r#gen` (file `src/cli/gen.rs`).
 pub mod r#gen;
+pub mod progress;
 
 use crate::emulator::salesforce::oauth::{self, ClientCertificate};
 use crate::emulator::salesforce::{self as sf_emulator, EmulatorConfig, FaultProfile, Processing};

@@ -9,7 +9,9 @@ use crate::config::{Config, LogFormat};
 use crate::mapping::build::MappingContext;
 use crate::salesforce::{SalesforceClient, SalesforceConfig};
 use crate::store::{DeadLetterFilter, DeadLetterId, DeadLetterStatus, StateStore, Store};
-use crate::sync::{SyncOptions, SyncReport, run_sync};
+use crate::sync::{SyncOptions, SyncProgress, SyncReport, run_sync_with_progress};
+
+use super::progress::{self, Display, LogWriter};
 
 /// Where the configuration comes from.
 #[derive(Debug, Args, Clone)]
@@ -102,7 +104,7 @@ pub fn init_logging(format: LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,shopforce=info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| LogWriter)
         .with_ansi(std::io::stderr().is_terminal());
     let _ = match format {
         LogFormat::Text => builder.try_init(),
@@ -186,9 +188,19 @@ pub async fn sync(args: SyncArgs) -> Result<(), String> {
         max_row_retries: config.sync.max_row_retries,
     };
     let started = std::time::Instant::now();
-    let report = run_sync(client.as_ref(), &store, &ctx, &options)
-        .await
-        .map_err(|e| e.to_string())?;
+    let progress = std::sync::Arc::new(SyncProgress::default());
+    let display = if std::io::stderr().is_terminal() && matches!(config.log.format, LogFormat::Text)
+    {
+        Display::Bars
+    } else {
+        Display::LogLines {
+            every: std::time::Duration::from_secs(15),
+        }
+    };
+    let shown = progress::show(std::sync::Arc::clone(&progress), display);
+    let result = run_sync_with_progress(client.as_ref(), &store, &ctx, &options, &progress).await;
+    shown.stop().await;
+    let report = result.map_err(|e| e.to_string())?;
     print_report(&report, started.elapsed());
     let depth = store.dead_letter_depth().await.map_err(|e| e.to_string())?;
     if depth > 0 {

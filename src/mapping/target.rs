@@ -418,6 +418,36 @@ mod tests {
         fls: crate::salesforce_fields::Fls::NotListed,
     };
 
+    /// The state store keeps a record's payload hash on its id mapping, so a mapping kind
+    /// must always be written to the same Salesforce key space (object + external ID), and
+    /// the store's migration 0002 carried hashes over with exactly this table.
+    #[test]
+    fn each_mapping_kind_writes_one_key_space() {
+        let mut seen: std::collections::HashMap<&str, (&str, &str)> = Default::default();
+        for target in Target::ALL {
+            let spec = target.spec();
+            let space = (spec.object, spec.external_id);
+            let first = *seen.entry(spec.mapping_kind).or_insert(space);
+            assert_eq!(
+                first, space,
+                "mapping kind {} written to two key spaces",
+                spec.mapping_kind
+            );
+        }
+        let migration = include_str!("../../migrations/sqlite/0002_mapping_payload_hash.sql");
+        for (kind, (object, external_id)) in seen {
+            let arm = format!("WHEN '{kind}'");
+            let line = migration
+                .lines()
+                .find(|l| l.contains(&arm))
+                .unwrap_or_else(|| panic!("migration 0002 does not carry kind {kind} over"));
+            assert!(
+                line.contains(&format!("'{object}.{external_id}'")),
+                "migration 0002 maps {kind} to the wrong key space: {line}"
+            );
+        }
+    }
+
     #[test]
     fn specs_are_indexed_by_target_and_keyed_on_column_zero() {
         for target in Target::ALL {

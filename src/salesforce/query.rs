@@ -103,7 +103,7 @@ impl SalesforceClient {
 
     /// Polls until the query job is `JobComplete`, `Failed` or `Aborted`.
     pub async fn wait_for_query(&self, job_id: &str) -> Result<JobInfo, SalesforceError> {
-        self.poll_until_done(JobKind::Query, job_id).await
+        self.poll_until_done(JobKind::Query, job_id, None).await
     }
 
     /// Aborts a running query job.

@@ -48,14 +48,11 @@ pub(crate) mod shared {
          part, attempt, row_count, payload_path, sf_job_id, phase, processed, failed, created_at, \
          updated_at FROM bulk_jobs WHERE run_id = $1 ORDER BY id";
 
-    pub const MAPPING_UPSERT_HEAD: &str =
-        "INSERT INTO id_mappings (shop, kind, shopify_id, sf_object, sf_id, updated_at) ";
-    pub const MAPPING_UPSERT_TAIL: &str = " ON CONFLICT (shop, kind, shopify_id) DO UPDATE SET \
-         sf_object = excluded.sf_object, sf_id = excluded.sf_id, updated_at = excluded.updated_at";
-    pub const GET_MAPPING: &str = "SELECT shop, kind, shopify_id, sf_object, sf_id, updated_at \
+    pub const GET_MAPPING: &str = "SELECT shop, kind, shopify_id, sf_object, sf_id, \
+         payload_hash, updated_at \
          FROM id_mappings WHERE shop = $1 AND kind = $2 AND shopify_id = $3";
     pub const GET_MAPPINGS_HEAD: &str = "SELECT shop, kind, shopify_id, sf_object, sf_id, \
-         updated_at FROM id_mappings WHERE shop = ";
+         payload_hash, updated_at FROM id_mappings WHERE shop = ";
     pub const COUNT_MAPPINGS: &str = "SELECT COUNT(*) FROM id_mappings \
          WHERE ($1 IS NULL OR shop = $1) AND ($2 IS NULL OR kind = $2)";
 
@@ -94,13 +91,8 @@ pub(crate) mod shared {
     pub const BUMP_ATTEMPTS_HEAD: &str =
         "UPDATE dead_letters SET attempts = attempts + 1, updated_at = ";
 
-    pub const GET_HASHES_HEAD: &str =
-        "SELECT external_id, hash FROM payload_hashes WHERE object = ";
-    pub const HASH_UPSERT_HEAD: &str =
-        "INSERT INTO payload_hashes (object, external_id, hash, updated_at) ";
-    pub const HASH_UPSERT_TAIL: &str = " ON CONFLICT (object, external_id) DO UPDATE SET \
-         hash = excluded.hash, updated_at = excluded.updated_at";
-    pub const FORGET_HASHES_HEAD: &str = "DELETE FROM payload_hashes WHERE object = ";
+    pub const FORGET_HASHES_HEAD: &str = "UPDATE id_mappings SET payload_hash = NULL \
+         WHERE payload_hash IS NOT NULL AND shop = ";
 
     pub const RESOLVE_REVIEW: &str = "UPDATE reviews SET status = 'resolved', resolution = $2, \
          resolved_at = $3, updated_at = $3 WHERE id = $1 AND status = 'open'";
@@ -134,11 +126,15 @@ pub(crate) fn dedup_last<'a, T, K: Hash + Eq>(
     if rows.len() < 2 {
         return rows.iter().collect();
     }
-    let mut seen = HashSet::with_capacity(rows.len());
+    let mut seen =
+        HashSet::with_capacity_and_hasher(rows.len(), foldhash::fast::RandomState::default());
     let mut kept: Vec<&T> = rows.iter().rev().filter(|r| seen.insert(key(r))).collect();
     kept.reverse();
     kept
 }
+
+/// Rows per statement where a batch is bound as one JSON array (a few MB of text).
+pub(crate) const JSON_ROWS_PER_STATEMENT: usize = 50_000;
 
 /// Rows per multi-row statement: as many as fit in `max_params` bind parameters.
 pub(crate) fn rows_per_statement(max_params: usize, params_per_row: usize) -> usize {
@@ -271,6 +267,7 @@ pub(crate) struct MappingRow {
     shopify_id: String,
     sf_object: String,
     sf_id: String,
+    payload_hash: Option<i64>,
     updated_at: Ts,
 }
 
@@ -282,6 +279,7 @@ impl From<MappingRow> for MappingRecord {
             shopify_id: r.shopify_id,
             sf_object: r.sf_object,
             sf_id: r.sf_id,
+            payload_hash: r.payload_hash,
             updated_at: r.updated_at.0,
         }
     }
@@ -726,21 +724,75 @@ macro_rules! impl_state_store {
                 let err = query_error(Self::BACKEND, OP);
                 let now = Ts::now();
                 let mut tx = self.pool.begin().await.map_err(&err)?;
-                for chunk in rows.chunks(rows_per_statement(sql::MAX_BIND_PARAMS, 6)) {
-                    let mut qb = sqlx::QueryBuilder::<$db>::new(shared::MAPPING_UPSERT_HEAD);
-                    qb.push_values(chunk, |mut b, m| {
-                        b.push_bind(m.shop.as_str())
-                            .push_bind(m.kind.as_str())
-                            .push_bind(m.shopify_id.as_str())
-                            .push_bind(m.sf_object.as_str())
-                            .push_bind(m.sf_id.as_str())
-                            .push_bind(now);
-                    });
-                    qb.push(shared::MAPPING_UPSERT_TAIL);
-                    qb.build().execute(&mut *tx).await.map_err(&err)?;
+                for chunk in rows.chunks($crate::store::imp::JSON_ROWS_PER_STATEMENT) {
+                    let batch: Vec<_> = chunk
+                        .iter()
+                        .map(|m| {
+                            (
+                                &m.shop,
+                                &m.kind,
+                                &m.shopify_id,
+                                &m.sf_object,
+                                &m.sf_id,
+                                m.payload_hash,
+                            )
+                        })
+                        .collect();
+                    let json =
+                        serde_json::to_string(&batch).map_err(|e| StoreError::InvalidArgument {
+                            backend: Self::BACKEND,
+                            op: OP,
+                            detail: e.to_string(),
+                        })?;
+                    sqlx::query(sql::MAPPING_UPSERT_JSON)
+                        .bind(now)
+                        .bind(json)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(&err)?;
                 }
                 tx.commit().await.map_err(&err)?;
                 Ok(rows.len() as u64)
+            }
+
+            async fn put_mapped(
+                &self,
+                shop: &str,
+                kind: &str,
+                sf_object: &str,
+                records: &[MappedRecord<'_>],
+            ) -> Result<u64, StoreError> {
+                const OP: &str = "put_mapped";
+                let records = dedup_last(records, |r| r.shopify_id);
+                if records.is_empty() {
+                    return Ok(0);
+                }
+                let err = query_error(Self::BACKEND, OP);
+                let now = Ts::now();
+                let mut tx = self.pool.begin().await.map_err(&err)?;
+                for chunk in records.chunks($crate::store::imp::JSON_ROWS_PER_STATEMENT) {
+                    let batch: Vec<_> = chunk
+                        .iter()
+                        .map(|r| (r.shopify_id, r.sf_id, r.payload_hash))
+                        .collect();
+                    let json =
+                        serde_json::to_string(&batch).map_err(|e| StoreError::InvalidArgument {
+                            backend: Self::BACKEND,
+                            op: OP,
+                            detail: e.to_string(),
+                        })?;
+                    sqlx::query(sql::MAPPED_UPSERT_JSON)
+                        .bind(shop)
+                        .bind(kind)
+                        .bind(sf_object)
+                        .bind(now)
+                        .bind(json)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(&err)?;
+                }
+                tx.commit().await.map_err(&err)?;
+                Ok(records.len() as u64)
             }
 
             async fn get_mapping(
@@ -1041,22 +1093,25 @@ macro_rules! impl_state_store {
 
             async fn get_payload_hashes<S: AsRef<str> + Sync>(
                 &self,
-                object: &str,
-                external_ids: &[S],
+                shop: &str,
+                kind: &str,
+                shopify_ids: &[S],
             ) -> Result<HashMap<String, i64>, StoreError> {
                 const OP: &str = "get_payload_hashes";
                 let err = query_error(Self::BACKEND, OP);
-                let mut out = HashMap::with_capacity(external_ids.len());
-                for chunk in external_ids.chunks(sql::MAX_BIND_PARAMS - 1) {
-                    let mut qb = sqlx::QueryBuilder::<$db>::new(shared::GET_HASHES_HEAD);
-                    qb.push_bind(object).push(" AND external_id IN (");
-                    let mut list = qb.separated(", ");
-                    for id in chunk {
-                        list.push_bind(id.as_ref());
-                    }
-                    qb.push(")");
-                    let rows: Vec<(String, i64)> = qb
-                        .build_query_as()
+                let mut out = HashMap::with_capacity(shopify_ids.len());
+                for chunk in shopify_ids.chunks($crate::store::imp::JSON_ROWS_PER_STATEMENT) {
+                    let ids: Vec<&str> = chunk.iter().map(AsRef::as_ref).collect();
+                    let json =
+                        serde_json::to_string(&ids).map_err(|e| StoreError::InvalidArgument {
+                            backend: Self::BACKEND,
+                            op: OP,
+                            detail: e.to_string(),
+                        })?;
+                    let rows: Vec<(String, i64)> = sqlx::query_as(sql::GET_HASHES_JSON)
+                        .bind(shop)
+                        .bind(kind)
+                        .bind(json)
                         .fetch_all(&self.pool)
                         .await
                         .map_err(&err)?;
@@ -1065,55 +1120,29 @@ macro_rules! impl_state_store {
                 Ok(out)
             }
 
-            async fn put_payload_hashes<S: AsRef<str> + Sync>(
-                &self,
-                object: &str,
-                hashes: &[(S, i64)],
-            ) -> Result<u64, StoreError> {
-                const OP: &str = "put_payload_hashes";
-                let hashes = dedup_last(hashes, |(id, _)| id.as_ref());
-                if hashes.is_empty() {
-                    return Ok(0);
-                }
-                let err = query_error(Self::BACKEND, OP);
-                let now = Ts::now();
-                let mut tx = self.pool.begin().await.map_err(&err)?;
-                for chunk in hashes.chunks(rows_per_statement(sql::MAX_BIND_PARAMS, 4)) {
-                    let mut qb = sqlx::QueryBuilder::<$db>::new(shared::HASH_UPSERT_HEAD);
-                    qb.push_values(chunk, |mut b, (id, hash)| {
-                        b.push_bind(object)
-                            .push_bind(id.as_ref())
-                            .push_bind(*hash)
-                            .push_bind(now);
-                    });
-                    qb.push(shared::HASH_UPSERT_TAIL);
-                    qb.build().execute(&mut *tx).await.map_err(&err)?;
-                }
-                tx.commit().await.map_err(&err)?;
-                Ok(hashes.len() as u64)
-            }
-
             async fn forget_payload_hashes<S: AsRef<str> + Sync>(
                 &self,
-                object: &str,
-                external_ids: &[S],
+                shop: &str,
+                kind: &str,
+                shopify_ids: &[S],
             ) -> Result<u64, StoreError> {
                 const OP: &str = "forget_payload_hashes";
-                if external_ids.is_empty() {
+                if shopify_ids.is_empty() {
                     return Ok(0);
                 }
                 let err = query_error(Self::BACKEND, OP);
-                let mut removed = 0;
+                let mut forgotten = 0;
                 let mut tx = self.pool.begin().await.map_err(&err)?;
-                for chunk in external_ids.chunks(sql::MAX_BIND_PARAMS - 1) {
+                for chunk in shopify_ids.chunks(sql::MAX_BIND_PARAMS - 2) {
                     let mut qb = sqlx::QueryBuilder::<$db>::new(shared::FORGET_HASHES_HEAD);
-                    qb.push_bind(object).push(" AND external_id IN (");
+                    qb.push_bind(shop).push(" AND kind = ").push_bind(kind);
+                    qb.push(" AND shopify_id IN (");
                     let mut list = qb.separated(", ");
                     for id in chunk {
                         list.push_bind(id.as_ref());
                     }
                     qb.push(")");
-                    removed += qb
+                    forgotten += qb
                         .build()
                         .execute(&mut *tx)
                         .await
@@ -1121,7 +1150,7 @@ macro_rules! impl_state_store {
                         .rows_affected();
                 }
                 tx.commit().await.map_err(&err)?;
-                Ok(removed)
+                Ok(forgotten)
             }
 
             async fn add_review(&self, review: &NewReview) -> Result<ReviewId, StoreError> {

@@ -26,11 +26,10 @@
 //! |---|---|---|
 //! | `runs` | one row per engine run: shop, kind, status, start/finish, JSON summary | [`StateStore::start_run`], [`StateStore::finish_run`] |
 //! | `bulk_jobs` | every Bulk API 2.0 ingest job: object, operation, part, attempt, Salesforce job id, [`JobPhase`], counters | [`StateStore::record_job`] and the `set_job_*` methods |
-//! | `id_mappings` | (shop, Shopify kind, Shopify id) → (Salesforce object, Salesforce Id) | [`StateStore::put_mappings`] |
+//! | `id_mappings` | (shop, Shopify kind, Shopify id) → (Salesforce object, Salesforce Id, hash of the payload last accepted) | [`StateStore::put_mappings`] |
 //! | `cursors` | incremental-sync position per (shop, resource) | [`StateStore::set_cursor`] |
 //! | `order_cache` | orders kept for commerce metrics (amounts in minor units) | [`StateStore::put_orders`] |
 //! | `dead_letters` | records Salesforce rejected permanently, with error, hint and status | [`StateStore::dead_letter`] |
-//! | `payload_hashes` | hash of the last payload sent per (object, external id) | [`StateStore::put_payload_hashes`] |
 //! | `reviews` | ambiguous identity matches waiting for a human | [`StateStore::add_review`] |
 //!
 //! # Crash safety
@@ -52,7 +51,7 @@
 //!    ([`StateStore::interrupted_runs`]).
 //!
 //! Batched writes ([`StateStore::put_mappings`], [`StateStore::put_orders`],
-//! [`StateStore::put_payload_hashes`], [`StateStore::dead_letter`]) run in one transaction of
+//! [`StateStore::dead_letter`]) run in one transaction of
 //! multi-row `INSERT … ON CONFLICT DO UPDATE` statements, chunked to the backend's bind
 //! parameter limit (SQLite 32 766, PostgreSQL 65 535): a batch is stored entirely or not at
 //! all. Within a batch, the last row for a key wins.
@@ -78,8 +77,8 @@ pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use types::{
     CachedOrder, CustomerOrderStats, DeadLetter, DeadLetterFilter, DeadLetterId, DeadLetterStatus,
-    JobKey, JobPhase, JobRecord, Mapping, MappingRecord, NewDeadLetter, NewJob, NewReview, Review,
-    ReviewId, ReviewStatus, RunId, RunRecord, RunStatus,
+    JobKey, JobPhase, JobRecord, MappedRecord, Mapping, MappingRecord, NewDeadLetter, NewJob,
+    NewReview, Review, ReviewId, ReviewStatus, RunId, RunRecord, RunStatus,
 };
 
 use target::Target;
@@ -176,6 +175,16 @@ pub trait StateStore: Send + Sync {
         rows: &[Mapping],
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
+    /// [`put_mappings`](Self::put_mappings) for a batch of one shop, kind and Salesforce
+    /// object (a bulk job's successes): the shared values are sent once, not per row.
+    fn put_mapped(
+        &self,
+        shop: &str,
+        kind: &str,
+        sf_object: &str,
+        records: &[MappedRecord<'_>],
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
     /// One mapping.
     fn get_mapping(
         &self,
@@ -270,28 +279,23 @@ pub trait StateStore: Send + Sync {
         ids: &[DeadLetterId],
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
-    // ---- payload hashes ----
+    // ---- payload hashes (delta detection) ----
 
-    /// The stored hashes of `external_ids` (those that have one).
+    /// The payload hashes stored with the mappings of `shopify_ids` (those that have one).
     fn get_payload_hashes<S: AsRef<str> + Sync>(
         &self,
-        object: &str,
-        external_ids: &[S],
+        shop: &str,
+        kind: &str,
+        shopify_ids: &[S],
     ) -> impl Future<Output = Result<HashMap<String, i64>, StoreError>> + Send;
 
-    /// Stores hashes of payloads Salesforce accepted, in one transaction; returns how many
-    /// distinct ids were written. The hash is any stable 64-bit digest of the payload.
-    fn put_payload_hashes<S: AsRef<str> + Sync>(
-        &self,
-        object: &str,
-        hashes: &[(S, i64)],
-    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
-
-    /// Forgets hashes (so the next sync sends those records again); returns how many existed.
+    /// Forgets the payload hashes of mappings (so the next sync sends those records again,
+    /// whatever their content); returns how many had one.
     fn forget_payload_hashes<S: AsRef<str> + Sync>(
         &self,
-        object: &str,
-        external_ids: &[S],
+        shop: &str,
+        kind: &str,
+        shopify_ids: &[S],
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     // ---- identity review queue ----
@@ -413,6 +417,8 @@ delegate! {
     fn unfinished_jobs(&self) -> Result<Vec<JobRecord>, StoreError>;
     fn jobs_for_run(&self, run: RunId) -> Result<Vec<JobRecord>, StoreError>;
     fn put_mappings(&self, rows: &[Mapping]) -> Result<u64, StoreError>;
+    fn put_mapped(&self, shop: &str, kind: &str, sf_object: &str, records: &[MappedRecord<'_>])
+        -> Result<u64, StoreError>;
     fn get_mapping(&self, shop: &str, kind: &str, shopify_id: &str)
         -> Result<Option<MappingRecord>, StoreError>;
     fn get_mappings<S: AsRef<str> + Sync>(&self, shop: &str, kind: &str, shopify_ids: &[S])
@@ -430,11 +436,9 @@ delegate! {
     fn mark_dead_letters(&self, ids: &[DeadLetterId], status: DeadLetterStatus)
         -> Result<u64, StoreError>;
     fn bump_attempts(&self, ids: &[DeadLetterId]) -> Result<u64, StoreError>;
-    fn get_payload_hashes<S: AsRef<str> + Sync>(&self, object: &str, external_ids: &[S])
+    fn get_payload_hashes<S: AsRef<str> + Sync>(&self, shop: &str, kind: &str, shopify_ids: &[S])
         -> Result<HashMap<String, i64>, StoreError>;
-    fn put_payload_hashes<S: AsRef<str> + Sync>(&self, object: &str, hashes: &[(S, i64)])
-        -> Result<u64, StoreError>;
-    fn forget_payload_hashes<S: AsRef<str> + Sync>(&self, object: &str, external_ids: &[S])
+    fn forget_payload_hashes<S: AsRef<str> + Sync>(&self, shop: &str, kind: &str, shopify_ids: &[S])
         -> Result<u64, StoreError>;
     fn add_review(&self, review: &NewReview) -> Result<ReviewId, StoreError>;
     fn get_review(&self, id: ReviewId) -> Result<Option<Review>, StoreError>;

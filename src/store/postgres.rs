@@ -32,6 +32,31 @@ mod sql {
     /// Cast for a JSON text parameter.
     pub const JSON_PARAM: &str = "::jsonb";
 
+    /// Upserts id mappings given as one JSON array of `[shop, kind, shopify_id, sf_object,
+    /// sf_id, payload_hash]` rows ($2) stamped $1 (see the SQLite twin).
+    pub const MAPPING_UPSERT_JSON: &str = "INSERT INTO id_mappings (shop, kind, shopify_id, \
+         sf_object, sf_id, payload_hash, updated_at) \
+         SELECT r ->> 0, r ->> 1, r ->> 2, r ->> 3, r ->> 4, (r ->> 5)::bigint, $1 \
+         FROM jsonb_array_elements($2::jsonb) AS t (r) \
+         ON CONFLICT (shop, kind, shopify_id) DO UPDATE SET sf_object = excluded.sf_object, \
+         sf_id = excluded.sf_id, payload_hash = excluded.payload_hash, \
+         updated_at = excluded.updated_at";
+    /// [`MAPPING_UPSERT_JSON`] for rows sharing shop ($1), kind ($2) and object ($3):
+    /// `[shopify_id, sf_id, payload_hash]` rows in the JSON array $5, stamped $4.
+    pub const MAPPED_UPSERT_JSON: &str = "INSERT INTO id_mappings (shop, kind, shopify_id, \
+         sf_object, sf_id, payload_hash, updated_at) \
+         SELECT $1, $2, r ->> 0, $3, r ->> 1, (r ->> 2)::bigint, $4 \
+         FROM jsonb_array_elements($5::jsonb) AS t (r) \
+         ON CONFLICT (shop, kind, shopify_id) DO UPDATE SET sf_object = excluded.sf_object, \
+         sf_id = excluded.sf_id, payload_hash = excluded.payload_hash, \
+         updated_at = excluded.updated_at";
+    /// Payload hashes of the shop ($1) and kind ($2) mappings whose ids are in the JSON
+    /// array $3.
+    pub const GET_HASHES_JSON: &str = "SELECT m.shopify_id, m.payload_hash \
+         FROM jsonb_array_elements_text($3::jsonb) AS j (id) \
+         JOIN id_mappings AS m ON m.shop = $1 AND m.kind = $2 AND m.shopify_id = j.id \
+         WHERE m.payload_hash IS NOT NULL";
+
     pub const FINISH_RUN: &str =
         "UPDATE runs SET status = $2, finished_at = $3, summary = $4::jsonb WHERE id = $1";
     pub const GET_RUN: &str = "SELECT id, shop, kind, status, started_at, finished_at, \

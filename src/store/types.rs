@@ -209,6 +209,21 @@ pub struct Mapping {
     pub sf_object: String,
     /// The Salesforce record Id.
     pub sf_id: String,
+    /// Digest of the payload Salesforce last accepted for the record (delta detection);
+    /// `None` when no payload is known to be in Salesforce, so the next sync sends it.
+    pub payload_hash: Option<i64>,
+}
+
+/// One record of a batch of mappings sharing shop, kind and Salesforce object
+/// ([`StateStore::put_mapped`](super::StateStore::put_mapped)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MappedRecord<'a> {
+    /// The Shopify id.
+    pub shopify_id: &'a str,
+    /// The Salesforce record Id.
+    pub sf_id: &'a str,
+    /// Digest of the payload Salesforce accepted, if known.
+    pub payload_hash: Option<i64>,
 }
 
 /// A mapping as stored.
@@ -224,6 +239,8 @@ pub struct MappingRecord {
     pub sf_object: String,
     /// The Salesforce record Id.
     pub sf_id: String,
+    /// Digest of the payload Salesforce last accepted, if known.
+    pub payload_hash: Option<i64>,
     /// When the mapping was last written.
     pub updated_at: DateTime<Utc>,
 }

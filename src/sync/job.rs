@@ -8,7 +8,9 @@ use std::sync::Mutex;
 use crate::mapping::csv_file::{CsvWriter, payload_hash};
 use crate::mapping::target::Target;
 use crate::salesforce::{IngestJobSpec, JobInfo, ResultKind, SalesforceClient, UploadSource};
-use crate::store::{JobKey, JobPhase, Mapping, NewDeadLetter, NewJob, RunId, StateStore, Store};
+use crate::store::{
+    JobKey, JobPhase, MappedRecord, NewDeadLetter, NewJob, RunId, StateStore, Store,
+};
 
 use super::SyncError;
 use super::outcome::{RowFate, classify, split_error};
@@ -24,6 +26,10 @@ pub struct JobContext<'a> {
     pub max_row_retries: u32,
     pub failed: &'a Mutex<FailedKeys>,
     pub pace: &'a Pace,
+    pub progress: &'a super::SyncProgress,
+    /// Where a job's successes go to be stored while the run moves on (see
+    /// [`PendingWrite`]); `None` stores them before the job's results count as handled.
+    pub writes: Option<&'a tokio::sync::mpsc::Sender<PendingWrite>>,
 }
 
 /// How fast the org has been processing rows, learned from finished jobs, so the first
@@ -163,6 +169,8 @@ pub async fn run_part(
             .upload_job_data(&info.id, UploadSource::File(source.clone()))
             .await?;
         ctx.client.close_job(&info.id).await?;
+        ctx.progress
+            .update(target.name(), |t| t.uploaded += row_count);
         ctx.store.set_job_state(key, JobPhase::Uploaded).await?;
         crash_point("after-upload");
         if crash_armed("mid-poll") {
@@ -173,7 +181,7 @@ pub async fn run_part(
         tally.uploaded += row_count;
         let waiting = std::time::Instant::now();
         tokio::time::sleep(ctx.pace.closed(row_count)).await;
-        let done = ctx.client.wait_for_job(&info.id).await;
+        let done = ctx.client.wait_for_ingest(&info.id, row_count).await;
         ctx.pace.finished(row_count);
         let done = done?;
         ctx.pace.learn(&done, waiting.elapsed());
@@ -183,6 +191,7 @@ pub async fn run_part(
             state = done.state.as_str(),
             processed = done.number_records_processed,
             failed = done.number_records_failed,
+            processing_ms = done.total_processing_time,
             attempt,
             "bulk job finished"
         );
@@ -191,9 +200,12 @@ pub async fn run_part(
         tracing::info!(
             target_name = target.name(),
             elapsed_ms = results_started.elapsed().as_millis() as u64,
-            "results stored"
+            "results handled"
         );
-        crash_point("after-results");
+        ctx.progress.update(target.name(), |t| {
+            t.succeeded += outcome.created + outcome.updated;
+            t.failed += outcome.dead_lettered;
+        });
         tally.created += outcome.created;
         tally.updated += outcome.updated;
         tally.dead_lettered += outcome.dead_lettered;
@@ -201,7 +213,7 @@ pub async fn run_part(
             break;
         };
         if attempt > ctx.max_row_retries {
-            tally.dead_lettered += dead_letter_file(
+            let exhausted = dead_letter_file(
                 ctx,
                 target,
                 &retry_path,
@@ -210,6 +222,9 @@ pub async fn run_part(
                 "Salesforce kept the rows locked or unprocessed; run the sync again later or retry from the dead-letter queue",
             )
             .await?;
+            ctx.progress
+                .update(target.name(), |t| t.failed += exhausted);
+            tally.dead_lettered += exhausted;
             break;
         }
         tally.retried += retry_rows;
@@ -256,13 +271,15 @@ pub async fn store_results(
 
     // Successes.
     let ok_path = base.with_extension("success.csv");
+    let timer = std::time::Instant::now();
     ctx.client
         .download_results(&info.id, ResultKind::Successful, &ok_path)
         .await?;
     // Every success of the job, compactly, then written in key order: the id-mapping and
     // hash tables are B-trees, and inserting in key order is several times faster than
     // inserting in the (parent-grouped) order the results come in.
-    let mut successes = Successes::default();
+    let downloaded_ms = timer.elapsed().as_millis() as u64;
+    let mut successes = Successes::with_capacity(info.number_records_processed);
     let mut reader = csv_reader(&ok_path)?;
     let mut record = csv::StringRecord::new();
     while read(&mut reader, &mut record, &ok_path)? {
@@ -278,7 +295,14 @@ pub async fn store_results(
         }
         successes.push(external, id, payload_hash(record.iter().skip(2)));
     }
-    successes.write(ctx, target).await?;
+    tracing::debug!(
+        target_name = target.name(),
+        downloaded_ms,
+        parsed_ms = timer.elapsed().as_millis() as u64 - downloaded_ms,
+        rows = successes.rows.len(),
+        "successful results read"
+    );
+    let _ = std::fs::remove_file(&ok_path);
 
     // Failures and unprocessed rows.
     let retry_path = base.with_extension("retry.csv");
@@ -333,13 +357,69 @@ pub async fn store_results(
             out.retry = Some((retry_path, rows));
         }
     }
-    for p in [&ok_path, &failed_path, &unprocessed_path] {
+    for p in [&failed_path, &unprocessed_path] {
         let _ = std::fs::remove_file(p);
     }
-    ctx.store
-        .set_job_state(key, JobPhase::ResultsStored)
-        .await?;
+    let pending = PendingWrite {
+        key,
+        target,
+        shop: ctx.shop.to_string(),
+        successes,
+    };
+    match ctx.writes {
+        Some(writes) => writes
+            .send(pending)
+            .await
+            .map_err(|_| SyncError::Input("the result writer stopped".into()))?,
+        None => pending.finish(ctx.store).await?,
+    }
     Ok(out)
+}
+
+/// A finished job's successes on their way into the state store. Children never need
+/// their parents' mappings (rows point at parents by external ID), so the run goes on to
+/// the next level while these are written; the job is marked `ResultsStored` only once
+/// they are, so a crash before that makes the next run fetch the results again.
+pub struct PendingWrite {
+    key: JobKey,
+    target: Target,
+    shop: String,
+    successes: Successes,
+}
+
+impl PendingWrite {
+    /// Writes the id mappings (with payload hashes) and marks the job's results stored.
+    pub async fn finish(self, store: &Store) -> Result<(), SyncError> {
+        let started = std::time::Instant::now();
+        let rows = self.successes.rows.len();
+        self.successes.write(store, &self.shop, self.target).await?;
+        store
+            .set_job_state(self.key, JobPhase::ResultsStored)
+            .await?;
+        tracing::debug!(
+            target_name = self.target.name(),
+            rows,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "results stored"
+        );
+        crash_point("after-results");
+        Ok(())
+    }
+}
+
+/// Stores the [`PendingWrite`]s it receives, in order, until the channel closes. After
+/// a failure it stops taking writes (senders then fail) and returns the failure.
+pub async fn write_results(
+    store: &Store,
+    mut writes: tokio::sync::mpsc::Receiver<PendingWrite>,
+) -> Result<(), SyncError> {
+    while let Some(pending) = writes.recv().await {
+        if let Err(error) = pending.finish(store).await {
+            writes.close();
+            return Err(error);
+        }
+    }
+    Ok(())
 }
 
 /// A job's successful rows: external IDs in one text arena, Salesforce Ids inline
@@ -359,6 +439,13 @@ struct SuccessRow {
 }
 
 impl Successes {
+    fn with_capacity(rows: u64) -> Successes {
+        Successes {
+            keys: String::with_capacity(rows as usize * 12),
+            rows: Vec::with_capacity(rows as usize),
+        }
+    }
+
     fn push(&mut self, key: &str, sf_id: &str, hash: i64) {
         let mut id = [0u8; 18];
         let n = sf_id.len().min(18);
@@ -377,25 +464,22 @@ impl Successes {
         &self.keys[row.key_start as usize..(row.key_start + row.key_len) as usize]
     }
 
-    async fn write(mut self, ctx: &JobContext<'_>, target: Target) -> Result<(), SyncError> {
+    async fn write(mut self, store: &Store, shop: &str, target: Target) -> Result<(), SyncError> {
         let spec = target.spec();
-        let space = key_space(target);
         let mut rows = std::mem::take(&mut self.rows);
         rows.sort_unstable_by(|a, b| self.key(a).cmp(self.key(b)));
         for chunk in rows.chunks(STORE_BATCH) {
-            let mappings: Vec<Mapping> = chunk
+            let records: Vec<MappedRecord<'_>> = chunk
                 .iter()
-                .map(|r| Mapping {
-                    shop: ctx.shop.to_string(),
-                    kind: spec.mapping_kind.to_string(),
-                    shopify_id: self.key(r).to_string(),
-                    sf_object: spec.object.to_string(),
-                    sf_id: String::from_utf8_lossy(&r.sf_id[..r.sf_id_len as usize]).into_owned(),
+                .map(|r| MappedRecord {
+                    shopify_id: self.key(r),
+                    sf_id: std::str::from_utf8(&r.sf_id[..r.sf_id_len as usize]).unwrap_or(""),
+                    payload_hash: Some(r.hash),
                 })
                 .collect();
-            ctx.store.put_mappings(&mappings).await?;
-            let hashes: Vec<(&str, i64)> = chunk.iter().map(|r| (self.key(r), r.hash)).collect();
-            ctx.store.put_payload_hashes(&space, &hashes).await?;
+            store
+                .put_mapped(shop, spec.mapping_kind, spec.object, &records)
+                .await?;
         }
         Ok(())
     }

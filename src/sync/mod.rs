@@ -28,13 +28,14 @@
 pub mod job;
 pub mod outcome;
 pub mod prepare;
+pub mod progress;
 pub mod retry;
 pub mod scan;
 pub mod spool;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use crate::mapping::build::MappingContext;
 use crate::mapping::target::Target;
@@ -43,6 +44,7 @@ use crate::store::{JobPhase, NewDeadLetter, RunId, RunStatus, StateStore, Store,
 
 use job::{JobContext, JobTally, run_part, store_results};
 use prepare::{FailedKeys, key_space, prepare};
+pub use progress::{ProgressState, SyncProgress, TargetProgress};
 use scan::ScanTally;
 
 /// Resident memory of this process in MiB (Linux; 0 elsewhere), for progress logs.
@@ -185,6 +187,8 @@ pub async fn resume(
             max_row_retries: 0,
             failed: &failed,
             pace: &pace,
+            progress: &SyncProgress::default(),
+            writes: None,
         };
         match (&record.sf_job_id, record.phase) {
             (Some(id), JobPhase::Uploaded | JobPhase::Completed) => {
@@ -229,6 +233,17 @@ pub async fn run_sync(
     ctx: &MappingContext,
     options: &SyncOptions,
 ) -> Result<SyncReport, SyncError> {
+    run_sync_with_progress(client, store, ctx, options, &Arc::default()).await
+}
+
+/// [`run_sync`], counting what it does in `progress` as it goes (for a display).
+pub async fn run_sync_with_progress(
+    client: Option<&SalesforceClient>,
+    store: &Store,
+    ctx: &MappingContext,
+    options: &SyncOptions,
+    progress: &Arc<SyncProgress>,
+) -> Result<SyncReport, SyncError> {
     let mut report = SyncReport::default();
     if let Some(client) = client {
         let (resumed, aborted) = resume(client, store, &ctx.shop, &options.work_dir).await?;
@@ -246,7 +261,8 @@ pub async fn run_sync(
         )
         .await?;
     report.run = run.0;
-    let result = sync_inner(client, store, ctx, options, run, &mut report).await;
+    let result = sync_inner(client, store, ctx, options, run, &mut report, progress).await;
+    progress.set_phase(if result.is_ok() { "done" } else { "failed" });
     let summary = serde_json::to_value(&report).unwrap_or_default();
     match &result {
         Ok(()) => {
@@ -274,10 +290,13 @@ async fn sync_inner(
     options: &SyncOptions,
     run: RunId,
     report: &mut SyncReport,
+    progress: &Arc<SyncProgress>,
 ) -> Result<(), SyncError> {
     let run_dir = options.work_dir.join(format!("run-{}", run.0));
     let started = std::time::Instant::now();
-    let scanned = scan::scan_export(store, run, ctx, &options.source_dir, &run_dir).await?;
+    progress.set_phase("reading the export");
+    let scanned =
+        scan::scan_export(store, run, ctx, &options.source_dir, &run_dir, progress).await?;
     report.scan = scanned.tally.clone();
     tracing::info!(
         lines = report.scan.lines,
@@ -301,28 +320,74 @@ async fn sync_inner(
         .unwrap_or_else(|| run_dir.join("parts"));
 
     let pace = job::Pace::default();
-    for level in levels() {
+    // Successes are stored by a writer running beside the levels (children need only
+    // their parents' failures, not their mappings); the run ends when both are done.
+    // Capacity 1: at most one job's successes wait while another's are written.
+    let (writes, written) = tokio::sync::mpsc::channel(1);
+    let writer = job::write_results(store, written);
+    let levels = run_levels(
+        client, store, ctx, options, run, report, spools, &failed, &parts_dir, &run_dir, &pace,
+        progress, writes,
+    );
+    let (levels, writer) = tokio::join!(levels, writer);
+    // The writer's failure explains the levels' ("the result writer stopped").
+    writer?;
+    levels?;
+    if options.dry_run.is_none() {
+        let _ = std::fs::remove_dir_all(&run_dir);
+    }
+    Ok(())
+}
+
+/// Prepares and runs the levels of the dependency graph in order.
+#[allow(clippy::too_many_arguments)]
+async fn run_levels(
+    client: Option<&SalesforceClient>,
+    store: &Store,
+    ctx: &MappingContext,
+    options: &SyncOptions,
+    run: RunId,
+    report: &mut SyncReport,
+    spools: HashMap<Target, spool::SpoolFile>,
+    failed: &Mutex<FailedKeys>,
+    parts_dir: &Path,
+    run_dir: &Path,
+    pace: &job::Pace,
+    progress: &SyncProgress,
+    writes: tokio::sync::mpsc::Sender<job::PendingWrite>,
+) -> Result<(), SyncError> {
+    for spool in spools.values() {
+        progress.update(spool.target.name(), |t| t.read = spool.distinct() as u64);
+    }
+    let levels = levels();
+    for (n, level) in levels.iter().enumerate() {
+        progress.set_phase(format!("level {} of {}", n + 1, levels.len()));
         // Prepare every target of the level (needs the failures of earlier levels).
         let level_started = std::time::Instant::now();
         let mut work = Vec::new();
-        for target in level {
+        for &target in level {
             let Some(spool) = spools.get(&target) else {
                 continue;
             };
             let snapshot = failed.lock().map(|f| f.clone()).unwrap_or_default();
             let prepared = prepare(
                 store,
+                &ctx.shop,
                 spool,
                 &snapshot,
                 options.part_size,
                 options.full,
-                &parts_dir,
+                parts_dir,
             )
             .await?;
             let entry = report.targets.entry(target.name().to_string()).or_default();
             entry.read = spool.distinct() as u64;
             entry.unchanged = prepared.unchanged;
             entry.held = prepared.held.len() as u64;
+            progress.update(target.name(), |t| {
+                t.unchanged += prepared.unchanged;
+                t.failed += prepared.held.len() as u64;
+            });
             let letters: Vec<NewDeadLetter> = prepared
                 .held
                 .iter()
@@ -337,7 +402,7 @@ async fn sync_inner(
                     hint: Some("fix the parent record's dead letter first; this row is sent again on the next run".to_string()),
                 })
                 .collect();
-            job::write_dead_letters(store, &failed, target, &letters).await?;
+            job::write_dead_letters(store, failed, target, &letters).await?;
             if options.dry_run.is_some() {
                 report
                     .dry_run_files
@@ -363,10 +428,12 @@ async fn sync_inner(
             store,
             run,
             shop: &ctx.shop,
-            work_dir: &run_dir,
+            work_dir: run_dir,
             max_row_retries: options.max_row_retries,
-            failed: &failed,
-            pace: &pace,
+            failed,
+            pace,
+            progress,
+            writes: Some(&writes),
         };
         let semaphore = tokio::sync::Semaphore::new(options.max_concurrent_jobs.max(1));
         let results = futures_util::future::join_all(work.iter().map(|(target, n, part)| {
@@ -396,9 +463,6 @@ async fn sync_inner(
                 .jobs
                 .add(tally);
         }
-    }
-    if options.dry_run.is_none() {
-        let _ = std::fs::remove_dir_all(&run_dir);
     }
     Ok(())
 }

@@ -74,6 +74,7 @@ const HASH_LOOKUP_BATCH: usize = 2000;
 /// Prepares one target's spool.
 pub async fn prepare(
     store: &Store,
+    shop: &str,
     spool: &SpoolFile,
     failed: &FailedKeys,
     part_size: u64,
@@ -82,7 +83,6 @@ pub async fn prepare(
 ) -> Result<Prepared, SyncError> {
     let target = spool.target;
     let spec = target.spec();
-    let space = key_space(target);
     let parent_spaces: Vec<(usize, String)> = spec
         .parents
         .iter()
@@ -119,7 +119,9 @@ pub async fn prepare(
             HashMap::new()
         } else {
             let keys: Vec<&str> = pending.iter().map(|p| p.0.as_str()).collect();
-            store.get_payload_hashes(&space, &keys).await?
+            store
+                .get_payload_hashes(shop, spec.mapping_kind, &keys)
+                .await?
         };
         for (key, hash, offset, len, sort) in pending.drain(..) {
             if stored.get(&key) == Some(&hash) {

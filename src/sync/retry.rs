@@ -107,6 +107,8 @@ pub async fn retry_dead_letters(
             max_row_retries,
             failed: &failed,
             pace: &pace,
+            progress: &super::SyncProgress::default(),
+            writes: None,
         };
         let ids: Vec<DeadLetterId> = rows.iter().map(|d| d.id).collect();
         store.bump_attempts(&ids).await?;

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -19,6 +20,10 @@ use crate::store::{CachedOrder, NewDeadLetter, RunId, StateStore, Store};
 
 use super::SyncError;
 use super::prepare::{FailedKeys, key_space};
+use super::progress::SyncProgress;
+
+/// Source lines counted between progress updates.
+const PROGRESS_LINES: u64 = 4096;
 use super::spool::Spool;
 
 const FLUSH_EVERY: usize = 5000;
@@ -59,6 +64,7 @@ pub struct Scanner<'a> {
     /// Orders without a customer were seen: the guest Account and Contact are needed.
     pub guest_orders_seen: bool,
     bucket_written: bool,
+    progress: Option<Arc<SyncProgress>>,
 }
 
 impl<'a> Scanner<'a> {
@@ -76,6 +82,24 @@ impl<'a> Scanner<'a> {
             company_contacts: HashMap::new(),
             guest_orders_seen: false,
             bucket_written: false,
+            progress: None,
+        }
+    }
+
+    /// Counts a line read (shown in batches, so the count costs nothing per line).
+    fn line_read(&mut self) {
+        self.tally.lines += 1;
+        if self.tally.lines.is_multiple_of(PROGRESS_LINES)
+            && let Some(progress) = &self.progress
+        {
+            progress.add_source_lines(PROGRESS_LINES);
+        }
+    }
+
+    /// Counts the lines not yet shown.
+    fn lines_done(&self) {
+        if let Some(progress) = &self.progress {
+            progress.add_source_lines(self.tally.lines % PROGRESS_LINES);
         }
     }
 
@@ -109,6 +133,7 @@ impl<'a> Scanner<'a> {
             ))?;
         }
         self.flush().await?;
+        self.lines_done();
         Ok(found)
     }
 
@@ -121,6 +146,7 @@ impl<'a> Scanner<'a> {
         let file = File::open(&path).map_err(|e| SyncError::io(&path, e))?;
         let reader = BufReader::with_capacity(1 << 16, file);
         self.scan_orders("orders.jsonl", reader, &path).await?;
+        self.lines_done();
         self.flush().await?;
         Ok(true)
     }
@@ -219,7 +245,7 @@ impl<'a> Scanner<'a> {
         path: &Path,
     ) -> Result<(), SyncError> {
         for line in JsonlLines::new(name, reader, parse_company_line) {
-            self.tally.lines += 1;
+            self.line_read();
             match line.map_err(|e| SyncError::io(path, e))? {
                 Err(e) => self.bad_line(e),
                 Ok(CompanyLine::Company(c)) => {
@@ -254,7 +280,7 @@ impl<'a> Scanner<'a> {
         path: &Path,
     ) -> Result<(), SyncError> {
         for line in JsonlLines::new(name, reader, parse_customer_line) {
-            self.tally.lines += 1;
+            self.line_read();
             match line.map_err(|e| SyncError::io(path, e))? {
                 Err(e) => self.bad_line(e),
                 Ok(CustomerLine::Customer(c)) => {
@@ -311,7 +337,7 @@ impl<'a> Scanner<'a> {
         path: &Path,
     ) -> Result<(), SyncError> {
         for line in JsonlLines::new(name, reader, parse_order_line) {
-            self.tally.lines += 1;
+            self.line_read();
             match line.map_err(|e| SyncError::io(path, e))? {
                 Err(e) => self.bad_line(e),
                 Ok(OrderLine::Order(o)) => {
@@ -398,12 +424,14 @@ pub async fn scan_export(
     ctx: &MappingContext,
     dir: &Path,
     spool_dir: &Path,
+    progress: &Arc<SyncProgress>,
 ) -> Result<Scanned, SyncError> {
     // Two spools in one folder: their targets (and so their file names) do not overlap.
     let customers_spool = Spool::new(spool_dir).map_err(|e| SyncError::io(spool_dir, e))?;
     let orders_spool = Spool::new(spool_dir).map_err(|e| SyncError::io(spool_dir, e))?;
     let source = dir.to_path_buf();
     let (store2, ctx2, source2) = (store.clone(), ctx.clone(), source.clone());
+    let progress2 = Arc::clone(progress);
     // The order cache is written by its own task while orders.jsonl is read.
     let (order_batches, mut order_queue) = tokio::sync::mpsc::channel::<Vec<CachedOrder>>(4);
     let store3 = store.clone();
@@ -416,6 +444,7 @@ pub async fn scan_export(
     let orders = tokio::spawn(async move {
         let mut scanner = Scanner::new(&store2, run, &ctx2, orders_spool);
         scanner.order_writer = Some(order_batches);
+        scanner.progress = Some(progress2);
         let found = scanner.scan_orders_side(&source2).await;
         // Closing the queue lets the writer finish.
         scanner.order_writer = None;
@@ -429,6 +458,7 @@ pub async fn scan_export(
         ))
     });
     let mut scanner = Scanner::new(store, run, ctx, customers_spool);
+    scanner.progress = Some(Arc::clone(progress));
     let customers_found = scanner.scan_customers_side(&source).await;
     let (orders_found, orders_spool, orders_tally, orders_failed, guests) = orders
         .await

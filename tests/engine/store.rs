@@ -9,8 +9,8 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use serde_json::json;
 use shopforce::store::{
     Backend, CachedOrder, DeadLetterFilter, DeadLetterId, DeadLetterStatus, JobKey, JobPhase,
-    Mapping, NewDeadLetter, NewJob, NewReview, ReviewId, ReviewStatus, RunId, RunStatus,
-    SQLITE_MIGRATOR, SqliteStore, StateStore, Store, StoreError,
+    MappedRecord, Mapping, NewDeadLetter, NewJob, NewReview, POSTGRES_MIGRATOR, ReviewId,
+    ReviewStatus, RunId, RunStatus, SQLITE_MIGRATOR, SqliteStore, StateStore, Store, StoreError,
 };
 use tempfile::TempDir;
 
@@ -101,6 +101,8 @@ on_both_backends!(
     dead_letter_queue_lifecycle,
     dead_letter_batches_are_atomic,
     payload_hashes,
+    payload_hashes_of_schema_1_carry_over,
+    mapped_batches_share_shop_kind_and_object,
     review_queue,
     reconnect_keeps_data_and_migrations_are_idempotent,
     store_futures_can_be_spawned_concurrently,
@@ -117,6 +119,14 @@ fn mapping(shop: &str, kind: &str, shopify_id: &str, sf_id: &str) -> Mapping {
         shopify_id: shopify_id.into(),
         sf_object: "Contact".into(),
         sf_id: sf_id.into(),
+        payload_hash: None,
+    }
+}
+
+fn hashed(kind: &str, shopify_id: &str, hash: i64) -> Mapping {
+    Mapping {
+        payload_hash: Some(hash),
+        ..mapping(SHOP, kind, shopify_id, "003H")
     }
 }
 
@@ -1013,85 +1023,266 @@ async fn payload_hashes(db: Db) {
     let store = db.connect().await;
     assert!(
         store
-            .get_payload_hashes("Contact", &["a"])
+            .get_payload_hashes(SHOP, "customer", &["a"])
             .await
             .unwrap()
             .is_empty()
     );
     let written = store
-        .put_payload_hashes(
-            "Contact",
-            &[("a", 1_i64), ("b", -2), ("c", i64::MAX), ("a", 11)],
-        )
+        .put_mappings(&[
+            hashed("customer", "a", 1),
+            hashed("customer", "b", -2),
+            hashed("customer", "c", i64::MAX),
+            hashed("customer", "a", 11),
+            // A mapping without a known payload (identity resolution, say).
+            mapping(SHOP, "customer", "d", "003D"),
+            hashed("customer_account", "a", 99),
+            Mapping {
+                shop: OTHER_SHOP.into(),
+                ..hashed("customer", "a", 7)
+            },
+        ])
         .await
         .unwrap();
-    assert_eq!(written, 3);
-    store
-        .put_payload_hashes("Account", &[(String::from("a"), 99_i64)])
-        .await
-        .unwrap();
+    assert_eq!(written, 6);
 
     let got = store
-        .get_payload_hashes("Contact", &["a", "b", "c", "zzz"])
+        .get_payload_hashes(SHOP, "customer", &["a", "b", "c", "d", "zzz"])
         .await
         .unwrap();
-    assert_eq!(got.len(), 3);
+    assert_eq!(got.len(), 3, "d has no hash, zzz no mapping: {got:?}");
     assert_eq!((got["a"], got["b"], got["c"]), (11, -2, i64::MAX));
     assert_eq!(
-        store.get_payload_hashes("Account", &["a"]).await.unwrap()["a"],
+        store
+            .get_payload_hashes(SHOP, "customer_account", &["a"])
+            .await
+            .unwrap()["a"],
         99
     );
-
-    store
-        .put_payload_hashes("Contact", &[("b", 22_i64)])
-        .await
-        .unwrap();
-    assert_eq!(
-        store.get_payload_hashes("Contact", &["b"]).await.unwrap()["b"],
-        22
-    );
-
     assert_eq!(
         store
-            .forget_payload_hashes("Contact", &["a", "nope"])
+            .get_payload_hashes(OTHER_SHOP, "customer", &["a"])
+            .await
+            .unwrap()["a"],
+        7
+    );
+    let record = store
+        .get_mapping(SHOP, "customer", "a")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (record.sf_id.as_str(), record.payload_hash),
+        ("003H", Some(11))
+    );
+
+    // A new mapping write replaces the hash; one without a hash clears it.
+    store
+        .put_mappings(&[
+            hashed("customer", "b", 22),
+            mapping(SHOP, "customer", "c", "003C"),
+        ])
+        .await
+        .unwrap();
+    let got = store
+        .get_payload_hashes(SHOP, "customer", &["b", "c"])
+        .await
+        .unwrap();
+    assert_eq!(got.into_iter().collect::<Vec<_>>(), [("b".to_string(), 22)]);
+
+    // Forgetting keeps the mapping, drops the hash, and touches nothing else.
+    assert_eq!(
+        store
+            .forget_payload_hashes(SHOP, "customer", &["a", "d", "nope"])
             .await
             .unwrap(),
         1
     );
-    let got = store
-        .get_payload_hashes("Contact", &["a", "b"])
-        .await
-        .unwrap();
-    assert_eq!(got.keys().map(String::as_str).collect::<Vec<_>>(), ["b"]);
+    assert!(
+        store
+            .get_payload_hashes(SHOP, "customer", &["a"])
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
         store
-            .get_payload_hashes("Account", &["a"])
+            .get_mapping(SHOP, "customer", "a")
+            .await
+            .unwrap()
+            .unwrap()
+            .sf_id,
+        "003H"
+    );
+    assert_eq!(
+        store
+            .get_payload_hashes(SHOP, "customer_account", &["a"])
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store
+            .get_payload_hashes(OTHER_SHOP, "customer", &["a"])
             .await
             .unwrap()
             .len(),
         1
     );
 
-    // Across chunk boundaries (SQLite: 8 191 rows per statement, 32 765 ids per IN list).
-    let many: Vec<(String, i64)> = (0..50_000).map(|i| (format!("ext-{i}"), i)).collect();
-    assert_eq!(
-        store.put_payload_hashes("Order", &many).await.unwrap(),
-        50_000
-    );
-    let ids: Vec<&str> = many.iter().map(|(id, _)| id.as_str()).collect();
-    let got = store.get_payload_hashes("Order", &ids).await.unwrap();
+    // Across chunk boundaries (SQLite: 4 680 rows per statement, 32 764 ids per IN list).
+    let many: Vec<Mapping> = (0..50_000)
+        .map(|i| hashed("order", &format!("ext-{i}"), i))
+        .collect();
+    assert_eq!(store.put_mappings(&many).await.unwrap(), 50_000);
+    let ids: Vec<&str> = many.iter().map(|m| m.shopify_id.as_str()).collect();
+    let got = store.get_payload_hashes(SHOP, "order", &ids).await.unwrap();
     assert_eq!(got.len(), 50_000);
     assert_eq!(got["ext-49999"], 49_999);
     assert_eq!(
-        store.forget_payload_hashes("Order", &ids).await.unwrap(),
+        store
+            .forget_payload_hashes(SHOP, "order", &ids)
+            .await
+            .unwrap(),
         50_000
     );
     assert!(
         store
-            .get_payload_hashes("Order", &ids)
+            .get_payload_hashes(SHOP, "order", &ids)
             .await
             .unwrap()
             .is_empty()
+    );
+}
+
+async fn mapped_batches_share_shop_kind_and_object(db: Db) {
+    let store = db.connect().await;
+    let record = |id: &'static str, sf: &'static str, hash: Option<i64>| MappedRecord {
+        shopify_id: id,
+        sf_id: sf,
+        payload_hash: hash,
+    };
+    let written = store
+        .put_mapped(
+            SHOP,
+            "line_item",
+            "OrderItem",
+            &[
+                record("1", "802A", Some(1)),
+                record("2", "802B", None),
+                record("1", "802C", Some(-9)),
+                // Quotes and backslashes survive the JSON batch.
+                record("q\"u\\o", "802D", Some(i64::MIN)),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(written, 3, "the last row for a key wins");
+    let got = store
+        .get_mappings(SHOP, "line_item", &["1", "2", "q\"u\\o"])
+        .await
+        .unwrap();
+    assert_eq!(got["1"].sf_id, "802C");
+    assert_eq!(got["1"].sf_object, "OrderItem");
+    assert_eq!(got["1"].payload_hash, Some(-9));
+    assert_eq!(got["2"].payload_hash, None);
+    assert_eq!(got["q\"u\\o"].payload_hash, Some(i64::MIN));
+    assert!(
+        store
+            .get_mappings(OTHER_SHOP, "line_item", &["1"])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Across the JSON batch size.
+    let ids: Vec<String> = (0..120_000).map(|i| format!("li-{i}")).collect();
+    let records: Vec<MappedRecord<'_>> = ids
+        .iter()
+        .map(|id| MappedRecord {
+            shopify_id: id,
+            sf_id: "802X",
+            payload_hash: Some(id.len() as i64),
+        })
+        .collect();
+    assert_eq!(
+        store
+            .put_mapped(SHOP, "line_item", "OrderItem", &records)
+            .await
+            .unwrap(),
+        120_000
+    );
+    assert_eq!(
+        store
+            .get_payload_hashes(SHOP, "line_item", &ids)
+            .await
+            .unwrap()
+            .len(),
+        120_000
+    );
+}
+
+/// A database an earlier release left at schema version 1 (hashes in their own table) is
+/// migrated with its hashes moved onto the mappings: the next sync does not resend
+/// everything.
+async fn payload_hashes_of_schema_1_carry_over(db: Db) {
+    const V1_ROWS: &[&str] = &[
+        "INSERT INTO id_mappings (shop, kind, shopify_id, sf_object, sf_id, updated_at) VALUES \
+         ('acme.myshopify.com', 'customer', '7001', 'Contact', '003A', '2026-01-02T03:04:05.000006Z'), \
+         ('acme.myshopify.com', 'customer_account', '7001', 'Account', '001A', '2026-01-02T03:04:05.000006Z'), \
+         ('acme.myshopify.com', 'line_item', '9001', 'OrderItem', '802A', '2026-01-02T03:04:05.000006Z'), \
+         ('acme.myshopify.com', 'order', '5001', 'Order', '801A', '2026-01-02T03:04:05.000006Z')",
+        "INSERT INTO payload_hashes (object, external_id, hash, updated_at) VALUES \
+         ('Contact.Shopify_Customer_ID__c', '7001', 11, '2026-01-02T03:04:05.000006Z'), \
+         ('Account.Shopify_Customer_ID__c', '7001', 22, '2026-01-02T03:04:05.000006Z'), \
+         ('OrderItem.Shopify_Line_Item_ID__c', '9001', -33, '2026-01-02T03:04:05.000006Z')",
+    ];
+    match db.backend {
+        Backend::Sqlite => {
+            let options: sqlx::sqlite::SqliteConnectOptions = db.url.parse().expect("sqlite url");
+            let pool = sqlx::SqlitePool::connect_with(options.create_if_missing(true))
+                .await
+                .expect("open sqlite");
+            SQLITE_MIGRATOR.run_to(1, &pool).await.expect("schema 1");
+            for sql in V1_ROWS {
+                sqlx::query(*sql).execute(&pool).await.expect(sql);
+            }
+            pool.close().await;
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(&db.url).await.expect("open postgres");
+            POSTGRES_MIGRATOR.run_to(1, &pool).await.expect("schema 1");
+            for sql in V1_ROWS {
+                sqlx::query(*sql).execute(&pool).await.expect(sql);
+            }
+            pool.close().await;
+        }
+    }
+    let store = db.connect().await;
+    assert_eq!(
+        applied_migrations(&store).await,
+        SQLITE_MIGRATOR.iter().count() as i64
+    );
+    let hash = async |kind: &str, id: &str| {
+        store
+            .get_payload_hashes(SHOP, kind, &[id])
+            .await
+            .unwrap()
+            .get(id)
+            .copied()
+    };
+    assert_eq!(hash("customer", "7001").await, Some(11));
+    assert_eq!(hash("customer_account", "7001").await, Some(22));
+    assert_eq!(hash("line_item", "9001").await, Some(-33));
+    assert_eq!(hash("order", "5001").await, None, "had no hash");
+    assert_eq!(
+        store
+            .get_mapping(SHOP, "order", "5001")
+            .await
+            .unwrap()
+            .unwrap()
+            .sf_id,
+        "801A"
     );
 }
 
@@ -1211,14 +1402,13 @@ async fn reconnect_keeps_data_and_migrations_are_idempotent(db: Db) {
     let run = first.start_run(SHOP, "backfill").await.unwrap();
     let key = first.record_job(&new_job(run, "Contact", 0)).await.unwrap();
     first
-        .put_mappings(&[mapping(SHOP, "customer", "1", "003A")])
+        .put_mappings(&[Mapping {
+            payload_hash: Some(5),
+            ..mapping(SHOP, "customer", "1", "003A")
+        }])
         .await
         .unwrap();
     first.set_cursor(SHOP, "customers", "c-1").await.unwrap();
-    first
-        .put_payload_hashes("Contact", &[("1", 5_i64)])
-        .await
-        .unwrap();
     let expected = SQLITE_MIGRATOR.iter().count() as i64;
     assert_eq!(applied_migrations(&first).await, expected);
 
@@ -1266,7 +1456,10 @@ async fn reconnect_keeps_data_and_migrations_are_idempotent(db: Db) {
         Some("c-1")
     );
     assert_eq!(
-        third.get_payload_hashes("Contact", &["1"]).await.unwrap()["1"],
+        third
+            .get_payload_hashes(SHOP, "customer", &["1"])
+            .await
+            .unwrap()["1"],
         5
     );
     third.close().await;

@@ -691,6 +691,7 @@ fn process_ingest(
     fail_part_way: bool,
     realistic: bool,
 ) -> Result<(), String> {
+    let started = std::time::Instant::now();
     dialect.check_line_ending(data)?;
     let mut reader = dialect.reader(data);
     let mut records = reader.records();
@@ -816,6 +817,8 @@ fn process_ingest(
         {
             job.records_processed += batch.len() as u64;
             job.records_failed += failed;
+            // Salesforce adds each batch's time as it goes, so a poller can tell the pace.
+            job.total_processing_ms = started.elapsed().as_millis() as u64;
             job.system_modstamp = Utc::now();
         }
         if realistic {
