@@ -44,6 +44,7 @@
 //!   never imports it. [`emulator::salesforce`] serves OAuth JWT bearer, Bulk API 2.0 ingest
 //!   and query, and REST basics, with custom fields loaded from the project's `sfdx/` folder.
 
+pub mod backoff;
 pub mod cli;
 /// `shopforce.toml` and its `SHOPFORCE_*` environment overrides.
 pub mod config;

@@ -11,8 +11,9 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
-use super::backoff::RetryTiming;
 use super::error::SalesforceError;
+pub use crate::backoff::PollBackoff;
+use crate::backoff::RetryTiming;
 
 /// Production and Developer Edition login URL (also their JWT audience).
 pub const PRODUCTION_LOGIN_URL: &str = "https://login.salesforce.com";
@@ -20,34 +21,6 @@ pub const PRODUCTION_LOGIN_URL: &str = "https://login.salesforce.com";
 pub const SANDBOX_LOGIN_URL: &str = "https://test.salesforce.com";
 /// The API version the client speaks unless told otherwise.
 pub const DEFAULT_API_VERSION: &str = "66.0";
-
-/// How job polling waits between checks: exponential growth with jitter, capped.
-///
-/// Delay `n` is `initial * factor^n`, held at `max / 2` when jitter is on (at `max` when it
-/// is off); jitter then adds a random share of up to the same amount again, so no delay
-/// exceeds `max`. Never a fixed interval: many jobs polled together spread out.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PollBackoff {
-    /// The first delay (before jitter).
-    pub initial: Duration,
-    /// Growth per poll (`>= 1.0`).
-    pub factor: f32,
-    /// No delay is longer than this.
-    pub max: Duration,
-    /// Randomize each delay so concurrent pollers do not march in step.
-    pub jitter: bool,
-}
-
-impl Default for PollBackoff {
-    fn default() -> PollBackoff {
-        PollBackoff {
-            initial: Duration::from_millis(250),
-            factor: 2.0,
-            max: Duration::from_secs(10),
-            jitter: true,
-        }
-    }
-}
 
 /// Configuration of one Salesforce org connection (OAuth 2.0 JWT bearer flow).
 ///

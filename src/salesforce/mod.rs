@@ -25,7 +25,7 @@
 //! - [`service`]: [`SalesforceClient`], the send path described above.
 //! - [`retry`]: retry *classification*, the domain part: which Salesforce answers are
 //!   transient, which renew the session, which stop.
-//! - [`backoff`]: retry and poll *timing*, generic: exponential delays with jitter and caps
+//! - [`backoff`] (crate level, shared with the Shopify client): retry and poll *timing*, generic: exponential delays with jitter and caps
 //!   (backon), `Retry-After` handling, the [`backoff::RetryLogic`] seam.
 //! - [`limits`]: [`ApiUsage`] from the `Sforce-Limit-Info` header.
 //! - [`bulk`]: Bulk API 2.0 ingest jobs (create, upload, close, abort, poll, results).
@@ -49,8 +49,8 @@
 //! [`request::ApiRequest`]: crate::salesforce::request::ApiRequest
 //! [`service`]: crate::salesforce::service
 //! [`retry`]: crate::salesforce::retry
-//! [`backoff`]: crate::salesforce::backoff
-//! [`backoff::RetryLogic`]: crate::salesforce::backoff::RetryLogic
+//! [`backoff`]: crate::backoff
+//! [`backoff::RetryLogic`]: crate::backoff::RetryLogic
 //! [`limits`]: crate::salesforce::limits
 //! [`bulk`]: crate::salesforce::bulk
 //! [`query`]: crate::salesforce::query
@@ -58,7 +58,6 @@
 //! [`error`]: crate::salesforce::error
 
 pub mod auth;
-pub mod backoff;
 pub mod bulk;
 pub mod config;
 pub mod error;

@@ -11,8 +11,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
-use super::backoff::RetryLogic;
 use super::error::SalesforceError;
+use crate::backoff::RetryLogic;
 
 /// What to do with one non-2xx answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,16 +78,7 @@ pub fn is_transient_transport(error: &reqwest::Error) -> bool {
     !(error.is_builder() || error.is_redirect() || error.is_status())
 }
 
-/// `Retry-After` as seconds or an HTTP date.
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let text = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = text.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = chrono::DateTime::parse_from_rfc2822(text).ok()?;
-    let wait = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
-    Some(wait.to_std().unwrap_or(Duration::ZERO))
-}
+pub use crate::backoff::retry_after;
 
 /// The Salesforce [`RetryLogic`]: retry what [`SalesforceError::is_transient`] says.
 #[derive(Debug, Clone, Copy, Default)]

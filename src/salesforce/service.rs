@@ -15,12 +15,12 @@ use reqwest::Response;
 use serde::de::DeserializeOwned;
 
 use super::auth::{AuthError, TokenCache};
-use super::backoff::{self, RetryTiming};
 use super::config::SalesforceConfig;
 use super::error::{SalesforceError, parse_error_body};
 use super::limits::{ApiUsage, UsageTracker};
 use super::request::ApiRequest;
 use super::retry::{self, Classification, SalesforceRetryLogic};
+use crate::backoff::{self, RetryTiming};
 
 /// Longest error body read (HTML error pages can be large).
 const MAX_ERROR_BODY: usize = 64 * 1024;

@@ -1,15 +1,13 @@
 //! Retry and poll *timing*: exponential delays with jitter and caps, built on backon.
 //!
-//! Nothing here knows Salesforce. Which failures are worth another attempt is decided by a
-//! [`RetryLogic`] (the Salesforce one lives in [`super::retry`]); this module only decides
-//! *when* the next attempt happens.
+//! Nothing here knows Salesforce or Shopify. Which failures are worth another attempt is
+//! decided by a [`RetryLogic`] (one per service: `salesforce::retry`, `shopify::client`); this
+//! module only decides *when* the next attempt happens.
 
 use std::future::Future;
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
-
-use super::config::PollBackoff;
 
 /// Decides which errors are retried and whether the server asked for a specific wait.
 pub trait RetryLogic {
@@ -60,6 +58,45 @@ impl RetryTiming {
     }
 }
 
+/// How job polling waits between checks: exponential growth with jitter, capped.
+///
+/// Delay `n` is `initial * factor^n`, held at `max / 2` when jitter is on (at `max` when it
+/// is off); jitter then adds a random share of up to the same amount again, so no delay
+/// exceeds `max`. Never a fixed interval: many jobs polled together spread out.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PollBackoff {
+    /// The first delay (before jitter).
+    pub initial: Duration,
+    /// Growth per poll (`>= 1.0`).
+    pub factor: f32,
+    /// No delay is longer than this.
+    pub max: Duration,
+    /// Randomize each delay so concurrent pollers do not march in step.
+    pub jitter: bool,
+}
+
+impl Default for PollBackoff {
+    fn default() -> PollBackoff {
+        PollBackoff {
+            initial: Duration::from_millis(250),
+            factor: 2.0,
+            max: Duration::from_secs(10),
+            jitter: true,
+        }
+    }
+}
+
+/// `Retry-After` as seconds or an HTTP date.
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let text = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = text.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = chrono::DateTime::parse_from_rfc2822(text).ok()?;
+    let wait = when.with_timezone(&chrono::Utc) - chrono::Utc::now();
+    Some(wait.to_std().unwrap_or(Duration::ZERO))
+}
+
 /// Runs `operation` until it succeeds, fails with an error `logic` does not retry, or the
 /// retries of `timing` are used up (the last error is returned).
 pub async fn retry_with<L, T, F, Fut>(
@@ -81,7 +118,7 @@ where
         .adjust(|e, computed| timing.next_delay(computed, logic.retry_after(e)))
         .notify(|e, delay| {
             tracing::warn!(
-                message = "Salesforce call failed; retrying.",
+                message = "Call failed; retrying.",
                 call = what,
                 error = %e,
                 delay_ms = delay.as_millis() as u64,
