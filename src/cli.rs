@@ -14,6 +14,7 @@ pub mod progress;
 
 use crate::emulator::salesforce::oauth::{self, ClientCertificate};
 use crate::emulator::salesforce::{self as sf_emulator, EmulatorConfig, FaultProfile, Processing};
+use crate::emulator::shopify as shopify_emulator;
 
 /// Keeps Salesforce in step with Shopify.
 #[derive(Debug, Parser)]
@@ -35,7 +36,7 @@ pub enum Command {
     /// Write a generated Shopify store as bulk-export JSONL (messy, deterministic), with a
     /// truth.csv of which records are the same person.
     Gen(r#gen::GenArgs),
-    /// Run a local emulator of Salesforce (and, later, Shopify) for dry runs and tests.
+    /// Run a local emulator of Salesforce or Shopify for dry runs and tests.
     #[command(subcommand)]
     Emulator(EmulatorCommand),
     /// Print a signed JWT bearer assertion (RS256) for a Salesforce token request.
@@ -64,6 +65,58 @@ pub struct SfdxCheckArgs {
 pub enum EmulatorCommand {
     /// Emulate a Salesforce org: OAuth JWT bearer, Bulk API 2.0, REST basics.
     Salesforce(SalesforceEmulatorArgs),
+    /// Emulate Shopify stores: Admin GraphQL (bulk exports, consent, metafields), cost-based
+    /// throttling and webhooks, over a generated store (same seed, same data as `gen`).
+    Shopify(ShopifyEmulatorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ShopifyEmulatorArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(
+        long,
+        default_value = "127.0.0.1:8444",
+        env = "SHOPFORCE_SHOPIFY_EMULATOR_LISTEN"
+    )]
+    pub listen: SocketAddr,
+    /// The `X-Shopify-Access-Token` the shops accept (default: a random one, printed).
+    #[arg(
+        long,
+        env = "SHOPFORCE_SHOPIFY_EMULATOR_ACCESS_TOKEN",
+        hide_env_values = true
+    )]
+    pub access_token: Option<String>,
+    #[command(flatten)]
+    pub shape: r#gen::StoreShapeArgs,
+    /// The domain of the (single) shop, instead of store-1.myshopify.com.
+    #[arg(long, value_name = "DOMAIN")]
+    pub shop: Option<String>,
+    /// The API version whose rules apply (requests may use any accessible version).
+    #[arg(long, default_value = shopify_emulator::DEFAULT_API_VERSION)]
+    pub api_version: String,
+    /// Cost points restored per second (standard plan: 100).
+    #[arg(long, default_value_t = 100.0)]
+    pub restore_rate: f64,
+    /// Cost bucket size (standard plan: 2000).
+    #[arg(long, default_value_t = 2000.0)]
+    pub bucket_size: f64,
+    /// Where to POST webhooks.
+    #[arg(long, requires = "webhook_secret")]
+    pub webhook_url: Option<String>,
+    /// The secret webhooks are signed with (X-Shopify-Hmac-Sha256).
+    #[arg(
+        long,
+        requires = "webhook_url",
+        env = "SHOPFORCE_SHOPIFY_EMULATOR_WEBHOOK_SECRET",
+        hide_env_values = true
+    )]
+    pub webhook_secret: Option<String>,
+    /// Shortest time a bulk operation takes, in milliseconds (longer ones grow with size).
+    #[arg(long, default_value_t = 50)]
+    pub bulk_min_ms: u64,
+    /// Write the base URL to this file once serving (for scripts).
+    #[arg(long)]
+    pub ready_file: Option<PathBuf>,
 }
 
 /// Default OAuth consumer key of the emulator's connected app.
@@ -156,6 +209,7 @@ pub fn main() -> ExitCode {
             Command::Emulator(EmulatorCommand::Salesforce(args)) => {
                 run_salesforce_emulator(args).await
             }
+            Command::Emulator(EmulatorCommand::Shopify(args)) => run_shopify_emulator(args).await,
             Command::Sync(args) => engine::sync(args).await,
             Command::Status(args) => engine::status(args).await,
             Command::Dlq(command) => engine::dlq(command).await,
@@ -242,6 +296,86 @@ async fn run_salesforce_emulator(args: SalesforceEmulatorArgs) -> Result<(), Str
     if let Some(state) = &args.state {
         eprintln!("Org snapshot written to {}", state.display());
     }
+    Ok(())
+}
+
+async fn run_shopify_emulator(args: ShopifyEmulatorArgs) -> Result<(), String> {
+    let shape = args.shape.shape()?;
+    if args.shop.is_some() && shape.shops > 1 {
+        return Err("--shop names a single shop; it cannot be combined with --shops".into());
+    }
+    let generated_token = args.access_token.is_none();
+    let token = args.access_token.clone().unwrap_or_else(|| {
+        use rand::Rng;
+        let bytes: [u8; 16] = rand::rng().random();
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        format!("shpat_{hex}")
+    });
+    let mut config = shopify_emulator::EmulatorConfig::new(token, shape);
+    config.shop_domain = args.shop.clone();
+    config.api_version = args.api_version.clone();
+    config.restore_rate = args.restore_rate;
+    config.bucket_size = args.bucket_size;
+    config.bulk_min_duration = Duration::from_millis(args.bulk_min_ms);
+    if let (Some(url), Some(secret)) = (&args.webhook_url, &args.webhook_secret) {
+        config.webhook = Some(shopify_emulator::WebhookConfig::new(
+            url.clone(),
+            secret.clone(),
+        ));
+    }
+    let running = shopify_emulator::start(config, args.listen)
+        .await
+        .map_err(|e| e.to_string())?;
+    let base = running.base_url.clone();
+    println!("shopforce Shopify emulator is serving.\n");
+    println!("  base URL       {base}");
+    for domain in running.shop_domains() {
+        println!(
+            "  shop           {domain}   {}",
+            running.graphql_url(&domain, &args.api_version)
+        );
+    }
+    println!(
+        "  default shop   {base}/admin/api/{}/graphql.json",
+        args.api_version
+    );
+    if generated_token {
+        println!(
+            "  access token   {}   (generated for this run; pass --access-token to choose one)",
+            running.access_token()
+        );
+    } else {
+        println!("  access token   as given with --access-token");
+    }
+    println!(
+        "  store          {} customers, {} orders, {} companies per shop, seed {}",
+        shape.customers, shape.orders, shape.companies, shape.seed
+    );
+    println!(
+        "  cost bucket    {} points, {} restored a second",
+        args.bucket_size, args.restore_rate
+    );
+    match &args.webhook_url {
+        Some(url) => println!("  webhooks       {url}"),
+        None => println!("  webhooks       off (pass --webhook-url and --webhook-secret)"),
+    }
+    println!(
+        "  admin API      {base}/__admin/stats, {base}/__admin/shops, {base}/__admin/webhooks"
+    );
+    println!("\nTry it:");
+    println!(
+        "  curl -s {} -H 'Content-Type: application/json' -H \"X-Shopify-Access-Token: $TOKEN\" \\",
+        running.graphql_url(running.shop_domain(), &args.api_version)
+    );
+    println!("    -d '{{\"query\":\"{{ shop {{ name currencyCode }} }}\"}}'");
+    println!("\nPress Ctrl-C to stop.");
+    if let Some(ready) = &args.ready_file {
+        std::fs::write(ready, format!("{base}\n"))
+            .map_err(|e| format!("cannot write --ready-file {}: {e}", ready.display()))?;
+    }
+    shutdown_signal().await;
+    eprintln!("Shutting down…");
+    running.shutdown().await;
     Ok(())
 }
 

@@ -43,6 +43,8 @@
 //! - [`emulator`]: faithful local emulators of the services shopforce talks to. Engine code
 //!   never imports it. [`emulator::salesforce`] serves OAuth JWT bearer, Bulk API 2.0 ingest
 //!   and query, and REST basics, with custom fields loaded from the project's `sfdx/` folder.
+//!   [`emulator::shopify`] serves the Shopify Admin GraphQL API (bulk exports, consent and
+//!   metafield mutations, cost-based throttling, webhooks) over the generated store.
 
 pub mod backoff;
 pub mod cli;

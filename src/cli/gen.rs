@@ -8,6 +8,16 @@ use crate::shopify::generate::{StoreShape, generate_shops};
 
 #[derive(Debug, Args)]
 pub struct GenArgs {
+    #[command(flatten)]
+    pub shape: StoreShapeArgs,
+    /// Where to write customers.jsonl, orders.jsonl, companies.jsonl and truth.csv.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// The size and seed of a generated store (`gen` and `emulator shopify` share them).
+#[derive(Debug, Clone, Args)]
+pub struct StoreShapeArgs {
     /// Customers per shop.
     #[arg(long, default_value_t = 1000)]
     pub customers: u64,
@@ -33,12 +43,15 @@ pub struct GenArgs {
     /// Same seed, same bytes.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
-    /// Where to write customers.jsonl, orders.jsonl, companies.jsonl and truth.csv.
-    #[arg(long, value_name = "DIR")]
-    pub out: PathBuf,
 }
 
 impl GenArgs {
+    pub fn shape(&self) -> Result<StoreShape, String> {
+        self.shape.shape()
+    }
+}
+
+impl StoreShapeArgs {
     pub fn shape(&self) -> Result<StoreShape, String> {
         let code = self.currency.trim().to_ascii_uppercase();
         if code.len() != 3 || !code.chars().all(|c| c.is_ascii_uppercase()) {

@@ -2,3 +2,4 @@
 //! never imports this module; tests and `shopforce emulator …` do.
 
 pub mod salesforce;
+pub mod shopify;

@@ -1,4 +1,4 @@
-//! The Salesforce emulator over HTTP.
+//! The Salesforce and Shopify emulators over HTTP.
 
 mod auth;
 mod ingest;
@@ -6,3 +6,4 @@ mod objects;
 mod operations;
 mod query;
 mod rest;
+mod shopify;

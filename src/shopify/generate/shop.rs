@@ -537,6 +537,47 @@ impl ShopGenerator {
         Gid::new("Order", self.id(ORDER_BASE, o))
     }
 
+    /// The gid of company `c`.
+    pub fn company_gid(&self, c: u64) -> Gid {
+        Gid::new("Company", self.id(COMPANY_BASE, c))
+    }
+
+    /// The gid line item `i` of order `o` has (orders added after generation, as an
+    /// emulator adds them, number their lines the same way).
+    pub fn line_item_gid(&self, o: u64, i: u64) -> Gid {
+        Gid::new(
+            "LineItem",
+            self.id(LINE_ITEM_BASE, o * LINES_PER_ORDER_ID + i),
+        )
+    }
+
+    /// The most line items an order's ids leave room for.
+    pub fn max_line_items_per_order(&self) -> u64 {
+        LINES_PER_ORDER_ID - 1
+    }
+
+    /// The index of the record whose gid has numeric id `id`, for a type numbered from
+    /// `first` (this shop's gid of index 0): any index, in range or not.
+    fn index_of(id: u64, first: Gid) -> Option<u64> {
+        id.checked_sub(first.id).filter(|n| *n < SHOP_STRIDE)
+    }
+
+    /// The index of the customer with numeric id `id`, if it is one of this shop's.
+    pub fn customer_index(&self, id: u64) -> Option<u64> {
+        Self::index_of(id, self.customer_gid(0)).filter(|n| *n < self.customers)
+    }
+
+    /// The index of the order with numeric id `id` (any index: orders added later follow
+    /// the generated ones).
+    pub fn order_index(&self, id: u64) -> Option<u64> {
+        Self::index_of(id, self.order_gid(0))
+    }
+
+    /// The index of the company with numeric id `id`, if it is one of this shop's.
+    pub fn company_index(&self, id: u64) -> Option<u64> {
+        Self::index_of(id, self.company_gid(0)).filter(|n| *n < self.company_count())
+    }
+
     /// The catalogue index of a variant gid of this shop.
     pub fn variant_index(&self, gid: &Gid) -> Option<u64> {
         (gid.kind == "ProductVariant")
@@ -1721,6 +1762,15 @@ impl ShopGenerator {
             Rng::new(self.seed, Stream::Shuffle, self.shop, file as u64),
             file.window(),
         )
+    }
+
+    /// `lines` passed through the shuffle window [`super::generate`] uses for `file`: the
+    /// records of [`ShopGenerator::lines`], or a subset of them, in a bulk operation's order.
+    pub fn shuffle<I: Iterator<Item = Line>>(&self, file: ExportFile, lines: I) -> Shuffled<I> {
+        Shuffled {
+            inner: lines,
+            buffer: self.shuffler(file),
+        }
     }
 
     /// The lines of one file, exactly as [`super::generate`] writes them.
