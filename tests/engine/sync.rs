@@ -289,11 +289,13 @@ async fn assert_graph(org: &Org, source: &Path, g: &Generated) {
         );
         assert_eq!(order["Pricebook2Id"], entry["Pricebook2Id"]);
     }
-    // The order total rolls up from the items Salesforce now holds. An order of free items
-    // only (a 0.00 gift wrap) totals 0; the emulator leaves that roll-up empty.
+    // The order total rolls up from the items Salesforce now holds (an order of free items
+    // only, a 0.00 gift wrap, totals 0).
     for (key, total) in totals {
         let order = &order_by_key[&key];
-        let rolled_up = order["TotalAmount"].as_f64().unwrap_or(0.0);
+        let rolled_up = order["TotalAmount"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("order {key} has no TotalAmount"));
         assert!((rolled_up - total).abs() < 0.005, "order {key}");
     }
 }
@@ -609,7 +611,8 @@ fn resumed_and_aborted(stdout: &str) -> (u64, u64) {
     (number_before(" jobs resumed"), number_before(" aborted"))
 }
 
-async fn killed_at(point: &str, backend: Backend, expect: (u64, u64)) {
+/// `expect`: the (resumed, aborted) counts the rerun may report.
+async fn killed_at(point: &str, backend: Backend, expect: &[(u64, u64)]) {
     let h = Harness::new(backend, Options::default()).await;
     let (source, g) = h.export(&small_shape());
     // One job at a time, so exactly one job is in flight when the process dies.
@@ -636,7 +639,10 @@ async fn killed_at(point: &str, backend: Backend, expect: (u64, u64)) {
         "rerun after {point}: {stdout}\n{}",
         String::from_utf8_lossy(&rerun.stderr)
     );
-    assert_eq!(resumed_and_aborted(&stdout), expect, "{stdout}");
+    assert!(
+        expect.contains(&resumed_and_aborted(&stdout)),
+        "expected one of {expect:?}: {stdout}"
+    );
     assert_graph(&h.org, &source, &g).await;
     let store = h.store().await;
     assert!(
@@ -654,22 +660,24 @@ async fn killed_at(point: &str, backend: Backend, expect: (u64, u64)) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kill_before_upload_then_a_rerun_ends_with_exactly_the_expected_records() {
-    killed_at("before-upload#3", Backend::Sqlite, (0, 1)).await;
+    killed_at("before-upload#3", Backend::Sqlite, &[(0, 1)]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kill_after_upload_then_a_rerun_ends_with_exactly_the_expected_records() {
-    killed_at("after-upload#2", Backend::Sqlite, (1, 0)).await;
+    killed_at("after-upload#2", Backend::Sqlite, &[(1, 0)]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kill_mid_poll_then_a_rerun_ends_with_exactly_the_expected_records() {
-    killed_at("mid-poll#5", Backend::Postgres, (1, 0)).await;
+    killed_at("mid-poll#5", Backend::Postgres, &[(1, 0)]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kill_after_results_then_a_rerun_ends_with_exactly_the_expected_records() {
-    killed_at("after-results#4", Backend::Sqlite, (0, 0)).await;
+    // Results are stored beside the next level's work, so when the process dies right after
+    // storing them the next job may already be open: the rerun aborts and resends it.
+    killed_at("after-results#4", Backend::Sqlite, &[(0, 0), (0, 1)]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
