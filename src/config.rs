@@ -16,6 +16,7 @@ use crate::mapping::build::AccountModel;
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub salesforce: SalesforceSection,
+    pub shopify: ShopifySection,
     pub sync: SyncSection,
     pub database: DatabaseSection,
     pub log: LogSection,
@@ -74,6 +75,95 @@ impl Default for SalesforceSection {
             currency: "USD".to_string(),
             requests_per_second: 25,
             api_usage_stop_fraction: 0.9,
+        }
+    }
+}
+
+/// The shops to read from (the Admin GraphQL API).
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShopifySection {
+    /// Admin API access token (`shpat_…`) for every shop that has none of its own.
+    pub access_token: String,
+    pub api_version: String,
+    /// Base URL override for every shop (the local emulator, `http://127.0.0.1:PORT`);
+    /// default `https://{shop}`.
+    pub api_url: Option<String>,
+    /// GraphQL calls per second at most per shop (Shopify's cost bucket paces below this).
+    pub requests_per_second: u32,
+    /// Incremental syncs re-read this many minutes before the stored cursor (re-reading is
+    /// harmless: upserts are idempotent and unchanged rows are not sent).
+    pub cursor_overlap_minutes: u32,
+    /// Shops `shopforce sync` reads in turn when no `--shop` is given.
+    pub shops: Vec<ShopEntry>,
+}
+
+/// One shop of [`ShopifySection::shops`].
+#[derive(Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ShopEntry {
+    /// `example.myshopify.com`.
+    pub domain: String,
+    /// This shop's own token (else `shopify.access_token`).
+    #[serde(default)]
+    pub access_token: Option<String>,
+}
+
+impl std::fmt::Debug for ShopEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShopEntry")
+            .field("domain", &self.domain)
+            .field("access_token", &self.access_token.as_ref().map(|_| "***"))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ShopifySection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShopifySection")
+            .field(
+                "access_token",
+                &if self.access_token.is_empty() {
+                    ""
+                } else {
+                    "***"
+                },
+            )
+            .field("api_version", &self.api_version)
+            .field("api_url", &self.api_url)
+            .field("requests_per_second", &self.requests_per_second)
+            .field("cursor_overlap_minutes", &self.cursor_overlap_minutes)
+            .field("shops", &self.shops)
+            .finish()
+    }
+}
+
+impl Default for ShopifySection {
+    fn default() -> ShopifySection {
+        ShopifySection {
+            access_token: String::new(),
+            api_version: crate::shopify::client::DEFAULT_API_VERSION.to_string(),
+            api_url: None,
+            requests_per_second: 10,
+            cursor_overlap_minutes: 5,
+            shops: Vec::new(),
+        }
+    }
+}
+
+impl ShopifySection {
+    /// The token for `shop`: its own, else the shared one; an error names what to set.
+    pub fn token_for(&self, shop: &str) -> Result<String, ConfigError> {
+        let own = self
+            .shops
+            .iter()
+            .find(|s| s.domain == shop)
+            .and_then(|s| s.access_token.clone());
+        match own.or_else(|| Some(self.access_token.clone()).filter(|t| !t.is_empty())) {
+            Some(token) => Ok(token),
+            None => Err(ConfigError(format!(
+                "no Shopify access token for {shop}: set shopify.access_token (or SHOPFORCE_SHOPIFY_ACCESS_TOKEN), or access_token in its [[shopify.shops]] entry"
+            ))),
         }
     }
 }
@@ -159,6 +249,13 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     (
         "SHOPFORCE_SF_API_USAGE_STOP_FRACTION",
         "salesforce.api_usage_stop_fraction",
+    ),
+    ("SHOPFORCE_SHOPIFY_ACCESS_TOKEN", "shopify.access_token"),
+    ("SHOPFORCE_SHOPIFY_API_VERSION", "shopify.api_version"),
+    ("SHOPFORCE_SHOPIFY_API_URL", "shopify.api_url"),
+    (
+        "SHOPFORCE_SHOPIFY_REQUESTS_PER_SECOND",
+        "shopify.requests_per_second",
     ),
     ("SHOPFORCE_SYNC_ACCOUNT_MODEL", "sync.account_model"),
     (
@@ -265,6 +362,36 @@ impl Config {
                 "salesforce.requests_per_second",
                 "must be at least 1".to_string(),
             );
+        }
+        if self.shopify.requests_per_second == 0 {
+            return bad(
+                "shopify.requests_per_second",
+                "must be at least 1".to_string(),
+            );
+        }
+        if let Some(api_url) = &self.shopify.api_url {
+            match url::Url::parse(api_url) {
+                Ok(u) if u.scheme() == "https" || (u.scheme() == "http" && is_loopback(&u)) => {}
+                _ => {
+                    return bad(
+                        "shopify.api_url",
+                        format!(
+                            "{api_url:?} must be an https:// URL (http only for a local emulator on 127.0.0.1)"
+                        ),
+                    );
+                }
+            }
+        }
+        for shop in &self.shopify.shops {
+            if !shop.domain.ends_with(".myshopify.com") {
+                return bad(
+                    "shopify.shops",
+                    format!(
+                        "{:?} is not a shop domain such as example.myshopify.com",
+                        shop.domain
+                    ),
+                );
+            }
         }
         if self.sync.max_concurrent_jobs == 0 {
             return bad("sync.max_concurrent_jobs", "must be at least 1".to_string());

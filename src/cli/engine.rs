@@ -9,6 +9,9 @@ use crate::config::{Config, LogFormat};
 use crate::mapping::build::MappingContext;
 use crate::salesforce::{SalesforceClient, SalesforceConfig};
 use crate::store::{DeadLetterFilter, DeadLetterId, DeadLetterStatus, StateStore, Store};
+use secrecy::SecretString;
+
+use crate::shopify::client::{ShopifyClient, ShopifyConfig};
 use crate::sync::{SyncOptions, SyncProgress, SyncReport, run_sync_with_progress};
 
 use super::progress::{self, Display, LogWriter};
@@ -23,13 +26,14 @@ pub struct ConfigArgs {
 
 #[derive(Debug, Args)]
 pub struct SyncArgs {
-    /// The shop's myshopify.com domain (recorded with every mapping).
+    /// The shop's myshopify.com domain (recorded with every mapping). Without it, every
+    /// shop of `[[shopify.shops]]` is synced in turn.
     #[arg(long)]
-    pub shop: String,
+    pub shop: Option<String>,
     /// Read a Shopify bulk export from this folder (customers.jsonl, orders.jsonl,
-    /// companies.jsonl) instead of the live Shopify API.
-    #[arg(long, value_name = "DIR")]
-    pub from_jsonl: PathBuf,
+    /// companies.jsonl) instead of the live Shopify API (needs --shop).
+    #[arg(long, value_name = "DIR", requires = "shop")]
+    pub from_jsonl: Option<PathBuf>,
     /// Write the CSV files that would be uploaded into DIR and send nothing.
     #[arg(long, value_name = "DIR")]
     pub dry_run: Option<PathBuf>,
@@ -160,26 +164,88 @@ pub async fn standard_pricebook(client: &SalesforceClient) -> Result<String, Str
 pub async fn sync(args: SyncArgs) -> Result<(), String> {
     let config = load_config(&args.config)?;
     init_logging(config.log.format);
+    let shops: Vec<String> = match &args.shop {
+        Some(shop) => vec![shop.clone()],
+        None => config
+            .shopify
+            .shops
+            .iter()
+            .map(|s| s.domain.clone())
+            .collect(),
+    };
+    if shops.is_empty() {
+        return Err("no shop to sync: give --shop DOMAIN or list shops in [[shopify.shops]] of shopforce.toml".to_string());
+    }
     let store = open_store(&config).await?;
+    for shop in shops {
+        sync_shop(&args, &config, &store, &shop).await?;
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// The Shopify client for `shop` as the configuration describes it.
+pub fn shopify_client(config: &Config, shop: &str) -> Result<ShopifyClient, String> {
+    let section = &config.shopify;
+    let token = section.token_for(shop).map_err(|e| e.to_string())?;
+    let mut c = ShopifyConfig::new(shop, SecretString::from(token));
+    c.api_version = section.api_version.clone();
+    c.api_url = section.api_url.clone();
+    c.requests_per_second =
+        std::num::NonZeroU32::new(section.requests_per_second).unwrap_or(std::num::NonZeroU32::MIN);
+    ShopifyClient::new(c).map_err(|e| e.to_string())
+}
+
+async fn sync_shop(
+    args: &SyncArgs,
+    config: &Config,
+    store: &Store,
+    shop: &str,
+) -> Result<(), String> {
+    // Salesforce first: wrong credentials should stop the run before a long Shopify export.
     let client = if args.dry_run.is_some() {
         None
     } else {
-        let client = salesforce_client(&config)?;
+        let client = salesforce_client(config)?;
         client.login().await.map_err(|e| e.to_string())?;
         Some(client)
+    };
+    let source_dir = match &args.from_jsonl {
+        Some(dir) => dir.clone(),
+        None => {
+            let client = shopify_client(config, shop)?;
+            let dir = config.sync.work_dir.join("exports").join(shop);
+            let overlap = std::time::Duration::from_secs(
+                u64::from(config.shopify.cursor_overlap_minutes) * 60,
+            );
+            let fetched =
+                crate::sync::source::fetch_exports(&client, store, &dir, args.full, overlap)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            for (file, objects, bytes, since) in &fetched.exports {
+                println!(
+                    "{shop}: {file}: {objects} objects, {bytes} bytes{}",
+                    since
+                        .as_ref()
+                        .map(|s| format!(" (updated since {s})"))
+                        .unwrap_or_default()
+                );
+            }
+            dir
+        }
     };
     let standard_pricebook_id = match &client {
         Some(c) => standard_pricebook(c).await?,
         None => "STANDARD_PRICEBOOK_ID".to_string(),
     };
     let ctx = MappingContext {
-        shop: args.shop.clone(),
+        shop: shop.to_string(),
         org_currency: config.salesforce.currency.clone(),
         standard_pricebook_id,
         account_model: config.sync.account_model,
     };
     let options = SyncOptions {
-        source_dir: args.from_jsonl.clone(),
+        source_dir,
         dry_run: args.dry_run.clone(),
         full: args.full,
         work_dir: config.sync.work_dir.clone(),
@@ -198,7 +264,7 @@ pub async fn sync(args: SyncArgs) -> Result<(), String> {
         }
     };
     let shown = progress::show(std::sync::Arc::clone(&progress), display);
-    let result = run_sync_with_progress(client.as_ref(), &store, &ctx, &options, &progress).await;
+    let result = run_sync_with_progress(client.as_ref(), store, &ctx, &options, &progress).await;
     shown.stop().await;
     let report = result.map_err(|e| e.to_string())?;
     print_report(&report, started.elapsed());
@@ -206,7 +272,6 @@ pub async fn sync(args: SyncArgs) -> Result<(), String> {
     if depth > 0 {
         println!("dead-letter queue: {depth} open (see `shopforce dlq list`)");
     }
-    store.close().await;
     Ok(())
 }
 

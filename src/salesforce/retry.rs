@@ -9,7 +9,6 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use reqwest::header::{HeaderMap, RETRY_AFTER};
 
 use super::error::SalesforceError;
 use crate::backoff::RetryLogic;
@@ -99,6 +98,7 @@ impl RetryLogic for SalesforceRetryLogic {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use reqwest::header::{HeaderMap, RETRY_AFTER};
 
     #[test]
     fn answers_are_classified_like_salesforce_means_them() {

@@ -31,6 +31,7 @@ pub mod prepare;
 pub mod progress;
 pub mod retry;
 pub mod scan;
+pub mod source;
 pub mod spool;
 
 use std::collections::{BTreeMap, HashMap};
@@ -66,6 +67,8 @@ pub enum SyncError {
     Salesforce(#[from] SalesforceError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Shopify(#[from] crate::shopify::client::ShopifyError),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

@@ -289,11 +289,13 @@ async fn assert_graph(org: &Org, source: &Path, g: &Generated) {
         );
         assert_eq!(order["Pricebook2Id"], entry["Pricebook2Id"]);
     }
-    // The order total rolls up from the items Salesforce now holds. An order of free items
-    // only (a 0.00 gift wrap) totals 0; the emulator leaves that roll-up empty.
+    // The order total rolls up from the items Salesforce now holds (an order of free items
+    // only, a 0.00 gift wrap, totals 0).
     for (key, total) in totals {
         let order = &order_by_key[&key];
-        let rolled_up = order["TotalAmount"].as_f64().unwrap_or(0.0);
+        let rolled_up = order["TotalAmount"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("order {key} has no TotalAmount"));
         assert!((rolled_up - total).abs() < 0.005, "order {key}");
     }
 }
@@ -609,6 +611,9 @@ fn resumed_and_aborted(stdout: &str) -> (u64, u64) {
     (number_before(" jobs resumed"), number_before(" aborted"))
 }
 
+/// `expect`: the (resumed, aborted) counts the rerun must report at least. A job whose
+/// results were still being stored beside the next level's work when the process died is
+/// resumed too, and the next level's job may be open, so one more of each is allowed.
 async fn killed_at(point: &str, backend: Backend, expect: (u64, u64)) {
     let h = Harness::new(backend, Options::default()).await;
     let (source, g) = h.export(&small_shape());
@@ -636,7 +641,12 @@ async fn killed_at(point: &str, backend: Backend, expect: (u64, u64)) {
         "rerun after {point}: {stdout}\n{}",
         String::from_utf8_lossy(&rerun.stderr)
     );
-    assert_eq!(resumed_and_aborted(&stdout), expect, "{stdout}");
+    let (resumed, aborted) = resumed_and_aborted(&stdout);
+    assert!(
+        (expect.0..=expect.0 + 1).contains(&resumed)
+            && (expect.1..=expect.1 + 1).contains(&aborted),
+        "expected about {expect:?} (resumed, aborted): {stdout}"
+    );
     assert_graph(&h.org, &source, &g).await;
     let store = h.store().await;
     assert!(

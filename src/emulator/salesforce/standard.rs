@@ -349,7 +349,11 @@ fn order() -> ObjectDef {
             reference("BillToContactId", &["Contact"], "BillToContact"),
             reference("ShipToContactId", &["Contact"], "ShipToContact"),
             read_only(typed("OrderNumber", FieldType::AutoNumber)),
-            read_only(number("TotalAmount", FieldType::Currency, 18, 2)),
+            // A new order totals 0 until products are added (the roll-up adds to it).
+            FieldDef {
+                default_value: Some(Value::Number(0.0)),
+                ..read_only(number("TotalAmount", FieldType::Currency, 18, 2))
+            },
             text("Name", 80),
             long_text("Description"),
             picklist("Type", &["New", "Renewal", "Upgrade"], false, None),
@@ -522,6 +526,10 @@ mod tests {
     fn order_total_is_read_only_and_order_items_need_their_parents() {
         let o = order();
         assert!(!o.field("TotalAmount").unwrap().createable);
+        assert_eq!(
+            o.field("TotalAmount").unwrap().default_value,
+            Some(Value::Number(0.0))
+        );
         for name in ["AccountId", "EffectiveDate", "Status"] {
             assert!(o.field(name).unwrap().required, "{name}");
         }
