@@ -159,6 +159,34 @@ pub fn customer_contact(ctx: &MappingContext, customer: &Customer) -> Row {
     Row::new(Target::CustomerContact, cells)
 }
 
+/// [`company_contact`] from the company export's copy of the customer, used when the
+/// customer is not in the customers export (an incremental export where only the company
+/// changed). That copy carries names, email, phone and email consent only, so every other
+/// field is left as Salesforce has it rather than cleared.
+pub fn company_contact_from_company_export(
+    ctx: &MappingContext,
+    company_gid: &str,
+    customer: &Customer,
+    title: Option<&str>,
+) -> Row {
+    let mut row = company_contact(ctx, company_gid, customer, title);
+    let spec = Target::CompanyContact.spec();
+    const NOT_IN_THE_COMPANY_EXPORT: &[&str] = &[
+        "MailingStreet",
+        "MailingCity",
+        "MailingState",
+        "MailingPostalCode",
+        "MailingCountry",
+        "Shopify_Tags__c",
+    ];
+    for (cell, column) in row.cells.iter_mut().zip(spec.columns) {
+        if NOT_IN_THE_COMPANY_EXPORT.contains(column) && matches!(cell, Cell::Clear) {
+            *cell = Cell::Keep;
+        }
+    }
+    row
+}
+
 /// A B2B company contact's Contact, under the company's Account.
 pub fn company_contact(
     ctx: &MappingContext,
@@ -631,5 +659,28 @@ mod tests {
             cell(&row, "Account.Shopify_Customer_ID__c"),
             "bucket:acme.myshopify.com"
         );
+    }
+
+    #[test]
+    fn a_contact_from_the_company_export_leaves_what_that_export_lacks() {
+        let c = ctx();
+        let customer = Customer {
+            id: "gid://shopify/Customer/42".into(),
+            last_name: Some("Okafor".into()),
+            ..Customer::default()
+        };
+        let full = company_contact(&c, "gid://shopify/Company/7", &customer, None);
+        let partial =
+            company_contact_from_company_export(&c, "gid://shopify/Company/7", &customer, None);
+        let columns = Target::CompanyContact.spec().columns;
+        let cell = |row: &Row, name: &str| {
+            row.cells[columns.iter().position(|c| *c == name).unwrap()].clone()
+        };
+        assert_eq!(cell(&full, "MailingCity"), Cell::Clear);
+        assert_eq!(cell(&partial, "MailingCity"), Cell::Keep);
+        assert_eq!(cell(&partial, "Shopify_Tags__c"), Cell::Keep);
+        // What the company export does carry is written as usual.
+        assert_eq!(cell(&partial, "LastName"), Cell::Text("Okafor".into()));
+        assert_eq!(cell(&partial, "Email"), Cell::Clear);
     }
 }

@@ -125,7 +125,7 @@ impl<'a> Scanner<'a> {
         // export's copy.
         let rest: Vec<_> = self.company_contacts.drain().collect();
         for (_, (company, title, customer)) in rest {
-            self.push(build::company_contact(
+            self.push(build::company_contact_from_company_export(
                 self.ctx,
                 &company,
                 &customer,
