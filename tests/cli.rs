@@ -138,3 +138,46 @@ fn gen_writes_one_folder_per_shop_and_the_same_bytes_for_the_same_seed() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--currency"));
 }
+
+/// `shopforce demo` runs the whole product on a small store, and its report agrees with the
+/// org snapshot it leaves behind.
+#[test]
+fn the_demo_syncs_a_store_and_reports_what_the_org_holds() {
+    let out = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_shopforce"))
+        .args(["demo", "--customers", "300", "--out"])
+        .arg(out.path().join("demo"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("== Full sync =="), "{stdout}");
+    assert!(stdout.contains("== Incremental sync =="), "{stdout}");
+    assert!(stdout.contains("0 open"), "no dead letters: {stdout}");
+    let reported = |object: &str| -> u64 {
+        stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{object} ")))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no {object} line: {stdout}"))
+    };
+    let snapshot: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("demo/org-snapshot.json")).unwrap(),
+    )
+    .unwrap();
+    let text = snapshot.to_string();
+    for object in ["Contact", "Order", "OrderItem"] {
+        let n = reported(object);
+        assert!(n > 0, "{object}: {stdout}");
+        assert!(text.contains(object), "snapshot holds {object}");
+    }
+    assert!(out.path().join("demo/state.db").exists());
+    assert!(stdout.contains("To run against a real org and shop"));
+}

@@ -196,7 +196,7 @@ pub fn shopify_client(config: &Config, shop: &str) -> Result<ShopifyClient, Stri
     ShopifyClient::new(c).map_err(|e| e.to_string())
 }
 
-async fn sync_shop(
+pub(crate) async fn sync_shop(
     args: &SyncArgs,
     config: &Config,
     store: &Store,
