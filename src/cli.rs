@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-pub mod demo;
 pub mod engine;
 /// `gen` is reserved in edition 2024; the module is `cli::r#gen` (file `src/cli/gen.rs`).
 pub mod r#gen;
@@ -39,7 +38,7 @@ pub enum Command {
     Gen(r#gen::GenArgs),
     /// The whole product with no shop and no org: both emulators, a generated store, a full
     /// and an incremental sync over real HTTP, and a report.
-    Demo(demo::DemoArgs),
+    Demo(crate::demo::DemoArgs),
     /// Run a local emulator of Salesforce or Shopify for dry runs and tests.
     #[command(subcommand)]
     Emulator(EmulatorCommand),
@@ -218,7 +217,7 @@ pub fn main() -> ExitCode {
             Command::Status(args) => engine::status(args).await,
             Command::Dlq(command) => engine::dlq(command).await,
             Command::Gen(args) => r#gen::run(&args),
-            Command::Demo(args) => demo::run(args).await,
+            Command::Demo(args) => crate::demo::run(args).await,
             Command::JwtAssertion(args) => jwt_assertion(&args).map(|a| println!("{a}")),
             Command::Sfdx(SfdxCommand::Check(args)) => sfdx_check(&args),
         }

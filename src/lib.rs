@@ -7,6 +7,8 @@
 //! ## Data flow
 //!
 //! ```text
+//!  shopify::client (bulk operations, streamed to disk; or --from-jsonl files)
+//!        ▼
 //!  Shopify bulk JSONL ─► shopify::bulk_jsonl (line by line) ─► mapping::build ─► rows
 //!                                                                       │
 //!                      sync::spool (one CSV per target, duplicates collapsed) ◄┘
@@ -18,8 +20,8 @@
 //!  sync::job ─► salesforce (JWT bearer, governor, backon) ─► Bulk API 2.0 ingest job
 //!        │                                                          │
 //!        ◄──────── successful / failed / unprocessed results ◄──────┘
-//!        ▼
-//!  store (SQLite or PostgreSQL): runs, jobs (recorded before upload), id mappings,
+//!        ▼  (successes written by a writer task while the next level runs)
+//!  store (SQLite or PostgreSQL): runs, jobs (recorded before upload), id mappings with
 //!  payload hashes, cursors, order cache, dead letters, review queue
 //! ```
 //!
@@ -29,9 +31,14 @@
 //!
 //! # Layout
 //! - [`cli`]: the `shopforce` command line (a thin layer; `src/main.rs` only calls it):
-//!   `sync`, `status`, `dlq`, `emulator`, `sfdx check`, `jwt-assertion`.
+//!   `sync`, `status`, `dlq`, `gen`, `demo`, `emulator`, `sfdx check`, `jwt-assertion`; progress
+//!   bars or log lines for a running sync.
+//! - [`demo`]: `shopforce demo`, wiring the engine to both emulators (a front, like the
+//!   emulator commands).
+//! - [`backoff`]: retry and poll timing (backon), shared by the Salesforce and Shopify clients.
 //! - [`config`]: `shopforce.toml` and its `SHOPFORCE_*` overrides.
-//! - [`shopify`]: Shopify objects, the bulk JSONL reader, a deterministic store generator.
+//! - [`shopify`]: Shopify objects, the bulk JSONL reader, the bulk queries, the Admin GraphQL
+//!   client, a deterministic messy store generator.
 //! - [`mapping`]: upsert targets, rows, CSV and payload hashes.
 //! - [`sync`]: the pipeline, crash resume and dead-letter retries.
 //! - [`salesforce`]: the engine's Salesforce client.
@@ -50,6 +57,8 @@ pub mod backoff;
 pub mod cli;
 /// `shopforce.toml` and its `SHOPFORCE_*` environment overrides.
 pub mod config;
+/// `shopforce demo`: both emulators, a generated store, a full and an incremental sync.
+pub mod demo;
 pub mod emulator;
 /// Shopify objects → Salesforce rows and CSV (pure: values in, values out).
 pub mod mapping;

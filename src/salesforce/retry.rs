@@ -1,5 +1,5 @@
 //! Retry *classification*: which Salesforce answers are transient, which mean "log in
-//! again", and which must stop the caller. Timing lives in [`super::backoff`].
+//! again", and which must stop the caller. Timing lives in [`crate::backoff`].
 //!
 //! Sources: Salesforce REST status codes (500 / 503 are transient, 401 `INVALID_SESSION_ID`
 //! means an expired session, 403 `REQUEST_LIMIT_EXCEEDED` is the daily allowance) and the

@@ -1,5 +1,8 @@
 //! `shopforce demo`: the whole product in one command, with no shop and no org.
 //!
+//! Like the emulator commands of [`crate::cli`], this is a front that wires the engine to the
+//! emulators; no engine module imports it or them.
+//!
 //! Starts both emulators on loopback, serves a generated store from the Shopify one, runs a
 //! full sync over real HTTP with the real JWT bearer login into an embedded SQLite store,
 //! changes the shop (a new order, an email change, a consent change), runs an incremental
@@ -19,7 +22,7 @@ use crate::emulator::shopify as shop_emulator;
 use crate::shopify::generate::StoreShape;
 use crate::store::{StateStore, Store};
 
-use super::engine::{ConfigArgs, SyncArgs, sync_shop};
+use crate::cli::engine::{ConfigArgs, SyncArgs, sync_shop};
 
 const CONSUMER_KEY: &str = "3MVG9demo.shopforce.consumer.key";
 const USERNAME: &str = "integration@demo.shopforce.example";
