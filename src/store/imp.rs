@@ -133,6 +133,19 @@ pub(crate) fn dedup_last<'a, T, K: Hash + Eq>(
     kept
 }
 
+/// A batch bound as one JSON text parameter.
+pub(crate) fn json_param(
+    backend: Backend,
+    op: &'static str,
+    batch: &impl serde::Serialize,
+) -> Result<String, StoreError> {
+    serde_json::to_string(batch).map_err(|e| StoreError::InvalidArgument {
+        backend,
+        op,
+        detail: e.to_string(),
+    })
+}
+
 /// Rows per statement where a batch is bound as one JSON array (a few MB of text).
 pub(crate) const JSON_ROWS_PER_STATEMENT: usize = 50_000;
 
@@ -438,6 +451,37 @@ pub(crate) fn count(n: i64) -> u64 {
 /// `JSON_PARAM`, `ADD_REVIEW`, `GET_REVIEW`, `LIST_REVIEWS`) and `MAX_BIND_PARAMS`.
 macro_rules! impl_state_store {
     ($store:ty, $db:ty) => {
+        impl $store {
+            /// Upserts id mappings of one shop, kind and object inside `tx`, one JSON array
+            /// of `[shopify_id, sf_id, payload_hash]` per statement.
+            async fn upsert_mapped(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                op: &'static str,
+                shop: &str,
+                kind: &str,
+                sf_object: &str,
+                records: &[&MappedRecord<'_>],
+                now: Ts,
+            ) -> Result<(), StoreError> {
+                for chunk in records.chunks($crate::store::imp::JSON_ROWS_PER_STATEMENT) {
+                    let batch: Vec<_> = chunk
+                        .iter()
+                        .map(|r| (r.shopify_id, r.sf_id, r.payload_hash))
+                        .collect();
+                    sqlx::query(sql::MAPPED_UPSERT_JSON)
+                        .bind(shop)
+                        .bind(kind)
+                        .bind(sf_object)
+                        .bind(now)
+                        .bind($crate::store::imp::json_param(Self::BACKEND, op, &batch)?)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(query_error(Self::BACKEND, op))?;
+                }
+                Ok(())
+            }
+        }
+
         impl $crate::store::StateStore for $store {
             async fn start_run(&self, shop: &str, kind: &str) -> Result<RunId, StoreError> {
                 const OP: &str = "start_run";
@@ -721,35 +765,27 @@ macro_rules! impl_state_store {
                 if rows.is_empty() {
                     return Ok(0);
                 }
+                // Batches share shop, kind and object (one statement shape for both methods).
+                let mut groups: std::collections::BTreeMap<
+                    (&str, &str, &str),
+                    Vec<MappedRecord<'_>>,
+                > = std::collections::BTreeMap::new();
+                for m in &rows {
+                    groups
+                        .entry((&m.shop, &m.kind, &m.sf_object))
+                        .or_default()
+                        .push(MappedRecord {
+                            shopify_id: &m.shopify_id,
+                            sf_id: &m.sf_id,
+                            payload_hash: m.payload_hash,
+                        });
+                }
                 let err = query_error(Self::BACKEND, OP);
                 let now = Ts::now();
                 let mut tx = self.pool.begin().await.map_err(&err)?;
-                for chunk in rows.chunks($crate::store::imp::JSON_ROWS_PER_STATEMENT) {
-                    let batch: Vec<_> = chunk
-                        .iter()
-                        .map(|m| {
-                            (
-                                &m.shop,
-                                &m.kind,
-                                &m.shopify_id,
-                                &m.sf_object,
-                                &m.sf_id,
-                                m.payload_hash,
-                            )
-                        })
-                        .collect();
-                    let json =
-                        serde_json::to_string(&batch).map_err(|e| StoreError::InvalidArgument {
-                            backend: Self::BACKEND,
-                            op: OP,
-                            detail: e.to_string(),
-                        })?;
-                    sqlx::query(sql::MAPPING_UPSERT_JSON)
-                        .bind(now)
-                        .bind(json)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(&err)?;
+                for ((shop, kind, sf_object), records) in &groups {
+                    let records: Vec<&MappedRecord<'_>> = records.iter().collect();
+                    Self::upsert_mapped(&mut tx, OP, shop, kind, sf_object, &records, now).await?;
                 }
                 tx.commit().await.map_err(&err)?;
                 Ok(rows.len() as u64)
@@ -768,29 +804,9 @@ macro_rules! impl_state_store {
                     return Ok(0);
                 }
                 let err = query_error(Self::BACKEND, OP);
-                let now = Ts::now();
                 let mut tx = self.pool.begin().await.map_err(&err)?;
-                for chunk in records.chunks($crate::store::imp::JSON_ROWS_PER_STATEMENT) {
-                    let batch: Vec<_> = chunk
-                        .iter()
-                        .map(|r| (r.shopify_id, r.sf_id, r.payload_hash))
-                        .collect();
-                    let json =
-                        serde_json::to_string(&batch).map_err(|e| StoreError::InvalidArgument {
-                            backend: Self::BACKEND,
-                            op: OP,
-                            detail: e.to_string(),
-                        })?;
-                    sqlx::query(sql::MAPPED_UPSERT_JSON)
-                        .bind(shop)
-                        .bind(kind)
-                        .bind(sf_object)
-                        .bind(now)
-                        .bind(json)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(&err)?;
-                }
+                Self::upsert_mapped(&mut tx, OP, shop, kind, sf_object, &records, Ts::now())
+                    .await?;
                 tx.commit().await.map_err(&err)?;
                 Ok(records.len() as u64)
             }
@@ -1102,12 +1118,7 @@ macro_rules! impl_state_store {
                 let mut out = HashMap::with_capacity(shopify_ids.len());
                 for chunk in shopify_ids.chunks($crate::store::imp::JSON_ROWS_PER_STATEMENT) {
                     let ids: Vec<&str> = chunk.iter().map(AsRef::as_ref).collect();
-                    let json =
-                        serde_json::to_string(&ids).map_err(|e| StoreError::InvalidArgument {
-                            backend: Self::BACKEND,
-                            op: OP,
-                            detail: e.to_string(),
-                        })?;
+                    let json = $crate::store::imp::json_param(Self::BACKEND, OP, &ids)?;
                     let rows: Vec<(String, i64)> = sqlx::query_as(sql::GET_HASHES_JSON)
                         .bind(shop)
                         .bind(kind)

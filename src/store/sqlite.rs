@@ -37,18 +37,9 @@ mod sql {
     /// JSON columns are TEXT: a JSON parameter needs no cast.
     pub const JSON_PARAM: &str = "";
 
-    /// Upserts id mappings given as one JSON array of `[shop, kind, shopify_id, sf_object,
-    /// sf_id, payload_hash]` rows ($2) stamped $1: one bound parameter per batch instead of
-    /// seven per row, which halves the cost of storing a million results.
-    pub const MAPPING_UPSERT_JSON: &str = "INSERT INTO id_mappings (shop, kind, shopify_id, \
-         sf_object, sf_id, payload_hash, updated_at) \
-         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, $1 \
-         FROM json_each($2) WHERE true \
-         ON CONFLICT (shop, kind, shopify_id) DO UPDATE SET sf_object = excluded.sf_object, \
-         sf_id = excluded.sf_id, payload_hash = excluded.payload_hash, \
-         updated_at = excluded.updated_at";
-    /// [`MAPPING_UPSERT_JSON`] for rows sharing shop ($1), kind ($2) and object ($3):
-    /// `[shopify_id, sf_id, payload_hash]` rows in the JSON array $5, stamped $4.
+    /// Upserts id mappings sharing shop ($1), kind ($2) and object ($3), given as one JSON
+    /// array of `[shopify_id, sf_id, payload_hash]` rows ($5) stamped $4: one bound parameter
+    /// per batch instead of seven per row.
     pub const MAPPED_UPSERT_JSON: &str = "INSERT INTO id_mappings (shop, kind, shopify_id, \
          sf_object, sf_id, payload_hash, updated_at) \
          SELECT $1, $2, value ->> 0, $3, value ->> 1, value ->> 2, $4 \
