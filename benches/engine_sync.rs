@@ -176,6 +176,7 @@ fn run() -> Res<bool> {
             org_currency: "USD".into(),
             standard_pricebook_id: pricebook[0]["Id"].as_str().ok_or("no price book")?.to_string(),
             account_model: AccountModel::PerCustomer,
+            person_record_type_id: None,
         };
         let options = SyncOptions {
             source_dir: source.clone(),

@@ -170,6 +170,10 @@ pub struct SalesforceEmulatorArgs {
     /// Daily API request allowance.
     #[arg(long, default_value_t = 1_000_000)]
     pub api_limit: u64,
+    /// Enable Person Accounts in the org (person record type, person fields, person
+    /// contacts), as an org with the feature turned on has.
+    #[arg(long)]
+    pub person_accounts: bool,
 }
 
 #[derive(Debug, Args)]
@@ -279,6 +283,7 @@ async fn run_salesforce_emulator(args: SalesforceEmulatorArgs) -> Result<(), Str
     config.state_file = args.state.clone();
     config.token_ttl = Duration::from_secs(args.token_ttl);
     config.api_limit = args.api_limit;
+    config.person_accounts = args.person_accounts;
     let running = sf_emulator::start(config, args.listen)
         .await
         .map_err(|e| e.to_string())?;

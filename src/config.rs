@@ -172,6 +172,9 @@ impl ShopifySection {
 #[serde(deny_unknown_fields, default)]
 pub struct SyncSection {
     pub account_model: AccountModel,
+    /// `DeveloperName` of the Account record type Person Accounts are created with
+    /// (`account_model = "person_account"`; the org's person record type is looked up by it).
+    pub person_record_type: String,
     /// Bulk API jobs running at once.
     pub max_concurrent_jobs: usize,
     /// Largest upload per job, in bytes of CSV (Salesforce allows 150 MB base64-encoded,
@@ -188,6 +191,7 @@ impl Default for SyncSection {
     fn default() -> SyncSection {
         SyncSection {
             account_model: AccountModel::PerCustomer,
+            person_record_type: "PersonAccount".to_string(),
             max_concurrent_jobs: 4,
             part_size_bytes: 100 * 1000 * 1000,
             max_row_retries: 3,
@@ -258,6 +262,10 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
         "shopify.requests_per_second",
     ),
     ("SHOPFORCE_SYNC_ACCOUNT_MODEL", "sync.account_model"),
+    (
+        "SHOPFORCE_SYNC_PERSON_RECORD_TYPE",
+        "sync.person_record_type",
+    ),
     (
         "SHOPFORCE_SYNC_MAX_CONCURRENT_JOBS",
         "sync.max_concurrent_jobs",
@@ -473,6 +481,7 @@ fn set_key(table: &mut toml::Table, key: &str, text: &str) {
                 | "api_version"
                 | "currency"
                 | "account_model"
+                | "person_record_type"
                 | "work_dir"
                 | "url"
                 | "format"

@@ -57,9 +57,10 @@ pub struct Field {
 }
 
 impl Field {
-    /// Custom fields end in `__c`.
+    /// Custom fields end in `__c` (`__pc`: a custom Contact field as a Person Account
+    /// carries it).
     pub fn is_custom(&self) -> bool {
-        self.name.ends_with("__c")
+        self.name.ends_with("__c") || self.name.ends_with("__pc")
     }
 }
 
@@ -298,6 +299,65 @@ pub mod account {
             target: OBJECT,
             keys: &[SHOPIFY_COMPANY_ID],
         }],
+    };
+}
+
+/// Person Accounts, in orgs that have them enabled: one Account per B2C customer that is
+/// also the customer's Contact. Not part of [`OBJECTS`]: its fields exist only in such orgs,
+/// so `sfdx/` cannot deploy or check them. The person fields follow the field-level security
+/// of the Contact fields they mirror (`Email_Consent_Status__pc` is
+/// `Contact.Email_Consent_Status__c`), which the permission set grants; the integration user
+/// also needs the Person Account record type visible (`sfdx/README.md`).
+pub mod person_account {
+    use super::*;
+
+    pub const RECORD_TYPE_ID: &str = "RecordTypeId";
+    pub const IS_PERSON_ACCOUNT: &str = "IsPersonAccount";
+    pub const PERSON_EMAIL: &str = "PersonEmail";
+    pub const PERSON_CONTACT_ID: &str = "PersonContactId";
+    pub const PERSON_HAS_OPTED_OUT_OF_EMAIL: &str = "PersonHasOptedOutOfEmail";
+    /// The person contact's `Shopify_Customer_ID__c`: what an Order's
+    /// `BillToContact.Shopify_Customer_ID__c` resolves to.
+    pub const SHOPIFY_CUSTOMER_ID_PC: &str = "Shopify_Customer_ID__pc";
+
+    const fn person(name: &'static str) -> Field {
+        not_listed(Access::Write, name)
+    }
+
+    pub const SOBJECT: SObject = SObject {
+        name: account::OBJECT,
+        upsert_keys: &[account::SHOPIFY_CUSTOMER_ID],
+        access: ObjectAccess::Permission {
+            create: true,
+            edit: true,
+        },
+        fields: &[
+            write(account::SHOPIFY_CUSTOMER_ID),
+            write(account::SHOPIFY_STORE),
+            write(account::PHONE),
+            not_listed(Access::Write, RECORD_TYPE_ID),
+            not_listed(Access::Read, IS_PERSON_ACCOUNT),
+            not_listed(Access::Read, PERSON_CONTACT_ID),
+            person("FirstName"),
+            person("LastName"),
+            person(PERSON_EMAIL),
+            person("PersonMailingStreet"),
+            person("PersonMailingCity"),
+            person("PersonMailingState"),
+            person("PersonMailingPostalCode"),
+            person("PersonMailingCountry"),
+            person(PERSON_HAS_OPTED_OUT_OF_EMAIL),
+            person(SHOPIFY_CUSTOMER_ID_PC),
+            person("Email_Consent_Status__pc"),
+            person("Email_Consent_Updated_At__pc"),
+            person("Email_Opt_In_Level__pc"),
+            person("SMS_Consent_Status__pc"),
+            person("SMS_Consent_Updated_At__pc"),
+            person("Shopify_Tags__pc"),
+            person("Shopify_Verified_Email__pc"),
+            person("Shopify_Created_At__pc"),
+        ],
+        references: &[],
     };
 }
 

@@ -112,6 +112,8 @@ pub struct Options {
     pub state_file: Option<PathBuf>,
     pub batch_size: usize,
     pub processing: shopforce::emulator::salesforce::Processing,
+    /// The org has Person Accounts enabled.
+    pub person_accounts: bool,
 }
 
 impl Default for Options {
@@ -125,6 +127,7 @@ impl Default for Options {
             state_file: None,
             batch_size: 10_000,
             processing: shopforce::emulator::salesforce::Processing::Instant,
+            person_accounts: false,
         }
     }
 }
@@ -184,6 +187,7 @@ impl Org {
         config.state_file = options.state_file;
         config.batch_size = options.batch_size;
         config.processing = options.processing;
+        config.person_accounts = options.person_accounts;
         let emulator = emu::start(config, "127.0.0.1:0".parse().unwrap())
             .await
             .expect("emulator starts");

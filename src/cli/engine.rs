@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use crate::config::{Config, LogFormat};
-use crate::mapping::build::MappingContext;
+use crate::mapping::build::{AccountModel, MappingContext};
 use crate::salesforce::{SalesforceClient, SalesforceConfig};
 use crate::store::{DeadLetterFilter, DeadLetterId, DeadLetterStatus, StateStore, Store};
 use secrecy::SecretString;
@@ -161,6 +161,41 @@ pub async fn standard_pricebook(client: &SalesforceClient) -> Result<String, Str
         .ok_or_else(|| "the org has no standard price book (Pricebook2 with IsStandard = true); activate it in Setup".to_string())
 }
 
+/// The Id of the Account record type Person Accounts are created with: the active person
+/// record type whose `DeveloperName` is `developer_name`.
+pub async fn person_record_type(
+    client: &SalesforceClient,
+    developer_name: &str,
+) -> Result<String, String> {
+    let rows = client
+        .query("SELECT Id, DeveloperName FROM RecordType WHERE SobjectType = 'Account' AND IsPersonType = true AND IsActive = true")
+        .await
+        .map_err(|e| {
+            format!("cannot read the org's Person Account record types ({e}); sync.account_model = \"person_account\" needs an org with Person Accounts enabled")
+        })?;
+    let name_of = |r: &serde_json::Value| {
+        r.get("DeveloperName")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
+    if let Some(row) = rows.iter().find(|r| name_of(r) == developer_name) {
+        return row
+            .get("Id")
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+            .ok_or_else(|| "RecordType query returned a row without Id".to_string());
+    }
+    if rows.is_empty() {
+        return Err("the org has no active Person Account record type: enable Person Accounts (Setup → Account Settings) or set sync.account_model to \"per_customer\" or \"bucket\"".to_string());
+    }
+    let names: Vec<String> = rows.iter().map(name_of).collect();
+    Err(format!(
+        "sync.person_record_type: the org has no active person record type named {developer_name:?}; it has: {}",
+        names.join(", ")
+    ))
+}
+
 pub async fn sync(args: SyncArgs) -> Result<(), String> {
     let config = load_config(&args.config)?;
     init_logging(config.log.format);
@@ -238,11 +273,19 @@ pub(crate) async fn sync_shop(
         Some(c) => standard_pricebook(c).await?,
         None => "STANDARD_PRICEBOOK_ID".to_string(),
     };
+    let person_record_type_id = match (&client, config.sync.account_model) {
+        (Some(c), AccountModel::PersonAccount) => {
+            Some(person_record_type(c, &config.sync.person_record_type).await?)
+        }
+        (None, AccountModel::PersonAccount) => Some("PERSON_RECORD_TYPE_ID".to_string()),
+        _ => None,
+    };
     let ctx = MappingContext {
         shop: shop.to_string(),
         org_currency: config.salesforce.currency.clone(),
         standard_pricebook_id,
         account_model: config.sync.account_model,
+        person_record_type_id,
     };
     let options = SyncOptions {
         source_dir,

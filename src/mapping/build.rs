@@ -20,6 +20,10 @@ pub enum AccountModel {
     PerCustomer,
     /// One shared Account per shop for all B2C customers.
     Bucket,
+    /// One Person Account per customer (orgs with Person Accounts enabled), keyed on
+    /// `Account.Shopify_Customer_ID__c`; its person contact carries the same id in
+    /// `Shopify_Customer_ID__pc`, so orders bill to it by relationship.
+    PersonAccount,
 }
 
 /// Facts every row builder needs.
@@ -32,6 +36,8 @@ pub struct MappingContext {
     /// Id of the org's standard price book.
     pub standard_pricebook_id: String,
     pub account_model: AccountModel,
+    /// Id of the Person Account record type ([`AccountModel::PersonAccount`] only).
+    pub person_record_type_id: Option<String>,
 }
 
 /// Why a record cannot become a row; it goes to the dead-letter queue, the run goes on.
@@ -63,7 +69,9 @@ impl MappingContext {
     /// The B2C Account key a customer's Contact and Orders point at.
     pub fn customer_account_key(&self, customer_gid: &str) -> String {
         match self.account_model {
-            AccountModel::PerCustomer => legacy_id(customer_gid).to_string(),
+            AccountModel::PerCustomer | AccountModel::PersonAccount => {
+                legacy_id(customer_gid).to_string()
+            }
             AccountModel::Bucket => self.bucket_account_key(),
         }
     }
@@ -234,6 +242,29 @@ pub fn customer_account(ctx: &MappingContext, customer: &Customer) -> Row {
     Row::new(Target::CustomerAccount, cells)
 }
 
+/// A B2C customer as a Person Account ([`AccountModel::PersonAccount`]): the Contact
+/// fields go to their person-field twins, and `Shopify_Customer_ID__pc` gives the person
+/// contact the customer's id, so that orders' `BillToContact` relationship finds it.
+pub fn person_account(ctx: &MappingContext, customer: &Customer) -> Row {
+    let id = legacy_id(&customer.id).to_string();
+    person_account_row(ctx, id, customer)
+}
+
+fn person_account_row(ctx: &MappingContext, key: String, customer: &Customer) -> Row {
+    let mut cells = vec![
+        Cell::Text(key.clone()),
+        Cell::keep_if_none(ctx.person_record_type_id.clone()),
+        Cell::Text(key),
+    ];
+    cells.extend(contact_common(ctx, customer));
+    Row::new(Target::PersonAccount, cells)
+}
+
+/// The Person Account guest checkouts are billed to ([`AccountModel::PersonAccount`]).
+pub fn guest_person_account(ctx: &MappingContext) -> Row {
+    person_account_row(ctx, ctx.guest_account_key(), &guest_customer())
+}
+
 /// A shared Account (the B2C bucket, or guest checkouts).
 pub fn shared_account(ctx: &MappingContext, key: String, name: String) -> Row {
     let mut cells = vec![Cell::Text(key), Cell::Text(name), Cell::Keep];
@@ -242,14 +273,18 @@ pub fn shared_account(ctx: &MappingContext, key: String, name: String) -> Row {
     Row::new(Target::CustomerAccount, cells)
 }
 
-/// The Contact guest checkouts are billed to.
-pub fn guest_contact(ctx: &MappingContext) -> Row {
-    let guest = Customer {
+fn guest_customer() -> Customer {
+    Customer {
         id: String::new(),
         last_name: Some("Guest checkouts".to_string()),
         first_name: Some("Shopify".to_string()),
         ..Customer::default()
-    };
+    }
+}
+
+/// The Contact guest checkouts are billed to.
+pub fn guest_contact(ctx: &MappingContext) -> Row {
+    let guest = guest_customer();
     let mut cells = vec![
         Cell::Text(ctx.guest_contact_key()),
         Cell::Text(ctx.guest_account_key()),
@@ -394,10 +429,14 @@ pub fn order(ctx: &MappingContext, order: &Order) -> Result<Row, MappingError> {
         })?),
         None => None,
     };
+    let b2c = match ctx.account_model {
+        AccountModel::PersonAccount => Target::PersonOrder,
+        AccountModel::PerCustomer | AccountModel::Bucket => Target::CustomerOrder,
+    };
     let (target, account) = match (order.company_location(), order.customer_id()) {
         (Some(location), _) => (Target::LocationOrder, legacy_id(location).to_string()),
-        (None, Some(customer)) => (Target::CustomerOrder, ctx.customer_account_key(customer)),
-        (None, None) => (Target::CustomerOrder, ctx.guest_account_key()),
+        (None, Some(customer)) => (b2c, ctx.customer_account_key(customer)),
+        (None, None) => (b2c, ctx.guest_account_key()),
     };
     let contact = match order.customer_id() {
         Some(c) => legacy_id(c).to_string(),
@@ -540,6 +579,7 @@ mod tests {
             org_currency: "USD".into(),
             standard_pricebook_id: "01s5g0000000000AAA".into(),
             account_model: AccountModel::PerCustomer,
+            person_record_type_id: None,
         }
     }
 

@@ -12,10 +12,14 @@ pub enum Target {
     CustomerAccount,
     CustomerContact,
     CompanyContact,
+    /// A B2C customer as a Person Account (Account and Contact in one record).
+    PersonAccount,
     Product,
     PriceEntry,
     CustomerOrder,
     LocationOrder,
+    /// An order of a Person Account customer (its bill-to Contact is the person contact).
+    PersonOrder,
     OrderItem,
 }
 
@@ -102,6 +106,29 @@ const CONTACT_COMMON: &[&str] = &[
     "Shopify_Store__c",
 ];
 
+/// [`CONTACT_COMMON`] as a Person Account names the same Contact fields, in the same order.
+const PERSON_COMMON: &[&str] = &[
+    "FirstName",
+    "LastName",
+    "PersonEmail",
+    "Phone",
+    "PersonMailingStreet",
+    "PersonMailingCity",
+    "PersonMailingState",
+    "PersonMailingPostalCode",
+    "PersonMailingCountry",
+    "PersonHasOptedOutOfEmail",
+    "Email_Consent_Status__pc",
+    "Email_Consent_Updated_At__pc",
+    "Email_Opt_In_Level__pc",
+    "SMS_Consent_Status__pc",
+    "SMS_Consent_Updated_At__pc",
+    "Shopify_Tags__pc",
+    "Shopify_Verified_Email__pc",
+    "Shopify_Created_At__pc",
+    "Shopify_Store__c",
+];
+
 const ORDER_COMMON: &[&str] = &[
     "BillToContact.Shopify_Customer_ID__c",
     "Pricebook2Id",
@@ -118,16 +145,18 @@ const ORDER_COMMON: &[&str] = &[
 
 impl Target {
     /// Every target, parents before children.
-    pub const ALL: [Target; 10] = [
+    pub const ALL: [Target; 12] = [
         Target::CompanyAccount,
         Target::LocationAccount,
         Target::CustomerAccount,
         Target::CustomerContact,
         Target::CompanyContact,
+        Target::PersonAccount,
         Target::Product,
         Target::PriceEntry,
         Target::CustomerOrder,
         Target::LocationOrder,
+        Target::PersonOrder,
         Target::OrderItem,
     ];
 
@@ -148,10 +177,12 @@ impl Target {
             Target::CustomerAccount => "account-customer",
             Target::CustomerContact => "contact-customer",
             Target::CompanyContact => "contact-company",
+            Target::PersonAccount => "account-person",
             Target::Product => "product",
             Target::PriceEntry => "pricebook-entry",
             Target::CustomerOrder => "order-customer",
             Target::LocationOrder => "order-location",
+            Target::PersonOrder => "order-person",
             Target::OrderItem => "order-item",
         }
     }
@@ -161,7 +192,7 @@ impl Target {
     }
 }
 
-static SPECS: [TargetSpec; 10] = [
+static SPECS: [TargetSpec; 12] = [
     TargetSpec {
         target: Target::CompanyAccount,
         object: "Account",
@@ -240,6 +271,21 @@ static SPECS: [TargetSpec; 10] = [
         mapping_kind: "customer",
     },
     TargetSpec {
+        target: Target::PersonAccount,
+        object: "Account",
+        external_id: "Shopify_Customer_ID__c",
+        columns: columns!(
+            &[
+                "Shopify_Customer_ID__c",
+                "RecordTypeId",
+                "Shopify_Customer_ID__pc"
+            ],
+            PERSON_COMMON,
+        ),
+        parents: &[],
+        mapping_kind: "customer_account",
+    },
+    TargetSpec {
         target: Target::Product,
         object: "Product2",
         external_id: "Shopify_Variant_ID__c",
@@ -311,6 +357,26 @@ static SPECS: [TargetSpec; 10] = [
         mapping_kind: "order",
     },
     TargetSpec {
+        target: Target::PersonOrder,
+        object: "Order",
+        external_id: "Shopify_Order_ID__c",
+        columns: columns!(
+            &["Shopify_Order_ID__c", "Account.Shopify_Customer_ID__c"],
+            ORDER_COMMON,
+        ),
+        parents: &[
+            ParentColumn {
+                column: 1,
+                parent: Target::PersonAccount,
+            },
+            ParentColumn {
+                column: 2,
+                parent: Target::PersonAccount,
+            },
+        ],
+        mapping_kind: "order",
+    },
+    TargetSpec {
         target: Target::OrderItem,
         object: "OrderItem",
         external_id: "Shopify_Line_Item_ID__c",
@@ -359,8 +425,11 @@ mod tests {
         use crate::salesforce_fields::{Access, object};
         for target in Target::ALL {
             let spec = target.spec();
-            let contract = object(spec.object)
-                .unwrap_or_else(|| panic!("{} is not in salesforce_fields", spec.object));
+            let contract = match target {
+                Target::PersonAccount => &crate::salesforce_fields::person_account::SOBJECT,
+                _ => object(spec.object)
+                    .unwrap_or_else(|| panic!("{} is not in salesforce_fields", spec.object)),
+            };
             assert!(
                 contract.upsert_keys.contains(&spec.external_id),
                 "{} key {}",

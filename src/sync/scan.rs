@@ -153,6 +153,9 @@ impl<'a> Scanner<'a> {
 
     /// The shop's guest-checkout Account and Contact (orders without a customer bill to them).
     pub fn push_guest_rows(&mut self) -> Result<(), SyncError> {
+        if self.ctx.account_model == AccountModel::PersonAccount {
+            return self.push(build::guest_person_account(self.ctx));
+        }
         let account = build::shared_account(
             self.ctx,
             self.ctx.guest_account_key(),
@@ -307,6 +310,10 @@ impl<'a> Scanner<'a> {
                         continue;
                     }
                     match self.ctx.account_model {
+                        AccountModel::PersonAccount => {
+                            self.push(build::person_account(self.ctx, &c))?;
+                            continue;
+                        }
                         AccountModel::PerCustomer => {
                             self.push(build::customer_account(self.ctx, &c))?
                         }

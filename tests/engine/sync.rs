@@ -110,6 +110,7 @@ impl Harness {
             org_currency: "USD".to_string(),
             standard_pricebook_id: rows[0]["Id"].as_str().unwrap().to_string(),
             account_model: AccountModel::PerCustomer,
+            person_record_type_id: None,
         }
     }
 
@@ -368,6 +369,110 @@ async fn the_full_graph_lands_and_a_rerun_changes_nothing_on_postgres() {
     full_graph_then_a_rerun_that_changes_nothing(Backend::Postgres).await;
 }
 
+/// B2C customers as Person Accounts: one Account per customer whose person contact carries
+/// the customer id, so orders bill to it; no separate B2C Contacts; B2B is unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn person_accounts_hold_b2c_customers_and_their_orders_bill_to_the_person() {
+    use shopforce::cli::engine::person_record_type;
+    let h = Harness::new(
+        Backend::Sqlite,
+        Options {
+            person_accounts: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    let (source, g) = h.export(&small_shape());
+    let client = h.client();
+    let mut ctx = h.context(&client).await;
+    ctx.account_model = AccountModel::PersonAccount;
+    ctx.person_record_type_id = Some(person_record_type(&client, "PersonAccount").await.unwrap());
+    let wrong = person_record_type(&client, "Consumer").await.unwrap_err();
+    assert!(
+        wrong.contains("sync.person_record_type") && wrong.contains("PersonAccount"),
+        "{wrong}"
+    );
+    let store = h.store().await;
+    let report = run_sync(Some(&client), &store, &ctx, &h.options(&source))
+        .await
+        .unwrap();
+    let total = report.total();
+    assert_eq!(total.jobs.dead_lettered + total.held, 0, "{report:#?}");
+    assert!(
+        !report.targets.contains_key("contact-customer")
+            && !report.targets.contains_key("account-customer"),
+        "{:?}",
+        report.targets.keys()
+    );
+
+    let accounts = h.org.records("Account").await;
+    let contacts = h.org.records("Contact").await;
+    let orders = h.org.records("Order").await;
+    let contact_ids = ids_of(&contacts);
+    let persons: Vec<&Value> = accounts
+        .iter()
+        .filter(|a| a["IsPersonAccount"] == json!(true))
+        .collect();
+    let guest = u64::from(g.guest_orders > 0);
+    assert_eq!(
+        persons.len() as u64,
+        g.customers - g.company_contacts + guest
+    );
+    for a in &persons {
+        let key = a["Shopify_Customer_ID__c"].as_str().unwrap();
+        let contact = &contact_ids[a["PersonContactId"].as_str().expect("a person contact")];
+        assert_eq!(contact["AccountId"], a["Id"]);
+        assert_eq!(contact["IsPersonAccount"], json!(true));
+        assert_eq!(contact["Shopify_Customer_ID__c"].as_str(), Some(key));
+        assert_eq!(contact["Email"], a["PersonEmail"]);
+        assert_eq!(contact["LastName"], a["LastName"]);
+        assert_eq!(
+            contact["Email_Consent_Status__c"],
+            a["Email_Consent_Status__pc"]
+        );
+        assert_eq!(contact["HasOptedOutOfEmail"], a["PersonHasOptedOutOfEmail"]);
+        let name: Vec<&str> = [a["FirstName"].as_str(), a["LastName"].as_str()]
+            .into_iter()
+            .flatten()
+            .collect();
+        assert_eq!(a["Name"].as_str(), Some(name.join(" ").as_str()));
+    }
+    // Every customer is one Contact: person contacts plus B2B company contacts.
+    assert_eq!(contacts.len() as u64, g.customers + guest);
+    let persons_by_id = ids_of(&accounts);
+    let mut b2c_orders = 0;
+    for o in &orders {
+        let account = &persons_by_id[o["AccountId"].as_str().unwrap()];
+        if account["IsPersonAccount"] == json!(true) {
+            b2c_orders += 1;
+            assert_eq!(o["BillToContactId"], account["PersonContactId"], "{o}");
+        }
+    }
+    assert!(b2c_orders > 0);
+    assert_eq!(orders.len() as u64, g.orders);
+    assert_eq!(h.org.records("OrderItem").await.len() as u64, g.line_items);
+
+    // A rerun sends nothing.
+    let again = run_sync(Some(&client), &store, &ctx, &h.options(&source))
+        .await
+        .unwrap();
+    assert_eq!(again.total().jobs.uploaded, 0, "{again:#?}");
+    store.close().await;
+
+    // An org without Person Accounts is refused with what to do.
+    let plain = Org::start_with(Options::default()).await;
+    let mut config =
+        SalesforceConfig::with_key_file(&plain.base, CONSUMER_KEY, USERNAME, &plain.key_path)
+            .unwrap();
+    config.max_retries = 0;
+    let e = person_record_type(&SalesforceClient::new(config).unwrap(), "PersonAccount")
+        .await
+        .unwrap_err();
+    assert!(e.contains("Person Accounts"), "{e}");
+    plain.shutdown().await;
+    h.finish().await;
+}
+
 fn append(path: &Path, lines: &[&str]) {
     use std::io::Write;
     let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
@@ -538,6 +643,7 @@ async fn a_dry_run_writes_the_csvs_and_sends_nothing() {
         shop: SHOP.into(),
         org_currency: "USD".into(),
         standard_pricebook_id: "01sEXAMPLE".into(),
+        person_record_type_id: None,
         account_model: AccountModel::PerCustomer,
     };
     let mut options = h.options(&source);

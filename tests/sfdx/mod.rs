@@ -889,6 +889,39 @@ fn described<'a>(describe: &'a Value, object: &str, field: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("the emulator started from sfdx/ has no field {object}.{field}"))
 }
 
+/// The Person Account contract is what an org with Person Accounts enabled describes on
+/// Account (and an org without them does not).
+#[tokio::test]
+async fn a_person_account_org_describes_the_person_account_contract() {
+    use salesforce_fields::person_account;
+    let org = Org::start_with(crate::support::Options {
+        person_accounts: true,
+        ..Default::default()
+    })
+    .await;
+    let d = describe(&org, person_account::SOBJECT.name).await;
+    for field in person_account::SOBJECT.fields {
+        let f = described(&d, "Account", field.name);
+        let what = format!("Account.{}", field.name);
+        assert_eq!(f["custom"].as_bool(), Some(field.is_custom()), "{what}");
+        if field.access == Access::Write {
+            assert!(f["createable"] == true && f["updateable"] == true, "{what}");
+        }
+    }
+    org.shutdown().await;
+    let plain = Org::start().await;
+    let d = describe(&plain, "Account").await;
+    assert!(
+        d["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["name"] != person_account::PERSON_EMAIL),
+        "PersonEmail exists only where Person Accounts are enabled"
+    );
+    plain.shutdown().await;
+}
+
 #[tokio::test]
 async fn the_emulator_started_from_sfdx_describes_every_contract_field() {
     let org = Org::start().await;

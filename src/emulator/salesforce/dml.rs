@@ -112,7 +112,7 @@ pub fn insert(
     check_unique(org, object, &write, None)?;
     let effects = rules::before_insert(org, object, &mut write)?;
     let id = org.insert_record(object, write, Some(ctx.user), ctx.now);
-    rules::after_save(org, effects, ctx);
+    rules::after_save(org, id, effects, ctx);
     Ok(Saved { id, created: true })
 }
 
@@ -154,7 +154,7 @@ pub fn update(
     check_unique(org, object, &write, Some(slot))?;
     let effects = rules::before_update(org, object, slot, &mut write)?;
     org.update_record(object, slot, write, Some(ctx.user), ctx.now);
-    rules::after_save(org, effects, ctx);
+    rules::after_save(org, id, effects, ctx);
     Ok(Saved { id, created: false })
 }
 
@@ -251,7 +251,7 @@ pub fn delete(
         .ok_or_else(|| RecordError::new("ENTITY_IS_DELETED", "entity is deleted"))?;
     let effects = rules::before_delete(org, object, slot);
     org.delete_record(object, slot);
-    rules::after_save(org, effects, ctx);
+    rules::after_save(org, id, effects, ctx);
     Ok(Saved { id, created: false })
 }
 
@@ -332,12 +332,15 @@ fn check_unique(
 /// Object-specific rules: price books, order products and the order total roll-up.
 mod rules {
     use super::*;
+    use crate::emulator::salesforce::person;
 
     /// Work to do once the save has landed.
     #[derive(Debug, Default)]
     pub struct Effects {
         /// Add this amount to the `TotalAmount` of this order.
         order_total_delta: Option<(SfId, f64)>,
+        /// Create or update the person contact of the saved person account.
+        person_contact: Option<person::PersonContactSync>,
     }
 
     fn field(org: &Org, object: ObjectPos, name: &str) -> Option<usize> {
@@ -458,7 +461,16 @@ mod rules {
                     .unwrap_or(0.0);
                 Ok(Effects {
                     order_total_delta: Some((order, qty * price)),
+                    ..Effects::default()
                 })
+            }
+            "Account" if person::enabled(org, object) => Ok(Effects {
+                person_contact: person::before_insert(org, object, write)?,
+                ..Effects::default()
+            }),
+            "Contact" => {
+                person::check_contact_write(org, object, None, write)?;
+                Ok(Effects::default())
             }
             _ => Ok(Effects::default()),
         }
@@ -485,7 +497,16 @@ mod rules {
                     .unwrap_or(old_price);
                 Ok(Effects {
                     order_total_delta: Some((order, qty * price - old_qty * old_price)),
+                    ..Effects::default()
                 })
+            }
+            "Account" if person::enabled(org, object) => Ok(Effects {
+                person_contact: person::before_update(org, object, slot, write)?,
+                ..Effects::default()
+            }),
+            "Contact" => {
+                person::check_contact_write(org, object, Some(slot), write)?;
+                Ok(Effects::default())
             }
             "Order" => {
                 let status = org.value_by_name(object, slot, "Status");
@@ -511,12 +532,16 @@ mod rules {
             let price = as_number(&org.value_by_name(object, slot, "UnitPrice"));
             return Effects {
                 order_total_delta: Some((order, -qty * price)),
+                ..Effects::default()
             };
         }
         Effects::default()
     }
 
-    pub fn after_save(org: &mut Org, effects: Effects, ctx: SaveContext) {
+    pub fn after_save(org: &mut Org, saved: SfId, effects: Effects, ctx: SaveContext) {
+        if let Some(sync) = effects.person_contact {
+            person::after_save(org, saved, sync, ctx);
+        }
         if let Some((order, delta)) = effects.order_total_delta {
             if delta == 0.0 {
                 return;

@@ -11,6 +11,7 @@
 //! - [`ingest`] and [`jobs`]: Bulk 2.0 CSV dialects, header planning, result files, and
 //!   job records; [`bulk`] serves them and runs jobs in 10,000-row batches.
 //! - [`soql`]: the SOQL subset for REST and Bulk queries.
+//! - [`person`]: Person Accounts, an org setting ([`EmulatorConfig::person_accounts`]).
 //! - [`oauth`]: JWT bearer verification and development credentials.
 //! - [`http`], [`rest`], [`admin`]: the HTTP surface; [`faults`] injects failures.
 //! - [`state`] and [`server`]: configuration, shared state, start and shutdown.
@@ -27,6 +28,7 @@ pub mod jobs;
 pub mod metadata;
 pub mod oauth;
 pub mod org;
+pub mod person;
 pub mod rest;
 pub mod schema;
 pub mod server;

@@ -441,6 +441,22 @@ impl Org {
             );
             self.standard_pricebook = self.insert_record(p, values, None, now);
         }
+        if let Some(r) = self.schema.position("RecordType") {
+            for (developer_name, label, person) in super::person::seed_record_types() {
+                let values = self.named_values(
+                    r,
+                    &[
+                        ("Name", Value::String(label.into())),
+                        ("DeveloperName", Value::String(developer_name.into())),
+                        ("SobjectType", Value::String("Account".into())),
+                        ("IsPersonType", Value::Boolean(person)),
+                        ("IsActive", Value::Boolean(true)),
+                        ("SystemModstamp", Value::DateTime(now)),
+                    ],
+                );
+                self.insert_record(r, values, None, now);
+            }
+        }
         if let Some(o) = self.schema.position("Organization") {
             let values = self.named_values(
                 o,

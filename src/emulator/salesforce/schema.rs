@@ -407,6 +407,12 @@ impl Schema {
         &self.objects
     }
 
+    /// Adds an object (org features such as Person Accounts bring their own).
+    pub fn add_object(&mut self, object: ObjectDef) {
+        self.objects.push(object);
+        self.reindex();
+    }
+
     /// The object whose Ids start with `prefix`.
     pub fn object_by_prefix(&self, prefix: &str) -> Option<&ObjectDef> {
         self.objects.iter().find(|o| o.key_prefix == prefix)

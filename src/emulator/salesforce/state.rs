@@ -70,6 +70,8 @@ pub struct EmulatorConfig {
     pub max_upload_bytes: usize,
     /// Rows per internal batch (Salesforce: 10,000).
     pub batch_size: usize,
+    /// The org has Person Accounts enabled ([`super::person`]).
+    pub person_accounts: bool,
 }
 
 impl std::fmt::Debug for EmulatorConfig {
@@ -82,6 +84,7 @@ impl std::fmt::Debug for EmulatorConfig {
             .field("processing", &self.processing)
             .field("faults", &self.faults)
             .field("state_file", &self.state_file)
+            .field("person_accounts", &self.person_accounts)
             .finish_non_exhaustive()
     }
 }
@@ -107,6 +110,7 @@ impl EmulatorConfig {
             api_limit: 1_000_000,
             max_upload_bytes: 150 * 1000 * 1000,
             batch_size: 10_000,
+            person_accounts: false,
         }
     }
 
@@ -125,8 +129,12 @@ impl EmulatorConfig {
     }
 }
 
-/// Standard objects plus the custom fields of `sfdx_dir`.
-pub fn build_schema(sfdx_dir: Option<&std::path::Path>) -> Result<Schema, String> {
+/// Standard objects plus the custom fields of `sfdx_dir`, and the person-account fields
+/// when the org has them.
+pub fn build_schema(
+    sfdx_dir: Option<&std::path::Path>,
+    person_accounts: bool,
+) -> Result<Schema, String> {
     let mut schema = Schema::new(standard_objects());
     if let Some(dir) = sfdx_dir {
         let files = metadata::load_custom_fields(dir).map_err(|e| e.to_string())?;
@@ -141,6 +149,9 @@ pub fn build_schema(sfdx_dir: Option<&std::path::Path>) -> Result<Schema, String
             })?;
             object.upsert_field(file.field);
         }
+    }
+    if person_accounts {
+        super::person::enable(&mut schema);
     }
     Ok(schema)
 }
@@ -197,7 +208,7 @@ pub struct EmulatorState {
 
 impl EmulatorState {
     pub fn new(config: EmulatorConfig, base_url: String) -> Result<EmulatorState, String> {
-        let schema = build_schema(config.sfdx_dir.as_deref())?;
+        let schema = build_schema(config.sfdx_dir.as_deref(), config.person_accounts)?;
         let org = Org::new(
             schema,
             OrgProfile::default(),
