@@ -392,7 +392,15 @@ fn decimal(amount: &str) -> Option<String> {
 
 /// The Order of a Shopify order. Its Account is the customer's (B2C), the company
 /// location's (B2B), or the shop's guest-checkout Account.
-pub fn order(ctx: &MappingContext, order: &Order) -> Result<Row, MappingError> {
+///
+/// `buyer_company` is the company (gid or legacy id) of the order's customer when that
+/// customer is a B2B company contact: an order they placed without a purchasing company
+/// still belongs under their company's Account, where their Contact is.
+pub fn order(
+    ctx: &MappingContext,
+    order: &Order,
+    buyer_company: Option<&str>,
+) -> Result<Row, MappingError> {
     let key = legacy_id(&order.id).to_string();
     let fail = |code: &'static str, message: String, hint: &'static str| MappingError {
         target: Target::CustomerOrder,
@@ -435,6 +443,9 @@ pub fn order(ctx: &MappingContext, order: &Order) -> Result<Row, MappingError> {
     };
     let (target, account) = match (order.company_location(), order.customer_id()) {
         (Some(location), _) => (Target::LocationOrder, legacy_id(location).to_string()),
+        (None, Some(_)) if let Some(company) = buyer_company => {
+            (Target::CompanyOrder, legacy_id(company).to_string())
+        }
         (None, Some(customer)) => (b2c, ctx.customer_account_key(customer)),
         (None, None) => (b2c, ctx.guest_account_key()),
     };
@@ -626,20 +637,29 @@ mod tests {
     #[test]
     fn orders_route_to_customer_location_or_guest_accounts() {
         let b2c: Order = serde_json::from_str(r#"{"id":"gid://shopify/Order/1","processedAt":"2026-10-01T09:00:00Z","customer":{"id":"gid://shopify/Customer/5"},"totalPriceSet":{"shopMoney":{"amount":"150.00","currencyCode":"USD"}}}"#).unwrap();
-        let row = order(&ctx(), &b2c).unwrap();
+        let row = order(&ctx(), &b2c, None).unwrap();
         assert_eq!(row.target, Target::CustomerOrder);
         assert_eq!(cell(&row, "Account.Shopify_Customer_ID__c"), "5");
         assert_eq!(cell(&row, "EffectiveDate"), "2026-10-01");
         assert_eq!(cell(&row, "Shopify_Total_Price__c"), "150.00");
 
         let b2b: Order = serde_json::from_str(r#"{"id":"gid://shopify/Order/2","processedAt":"2026-10-01T09:00:00Z","currencyCode":"USD","purchasingEntity":{"location":{"id":"gid://shopify/CompanyLocation/6"},"contact":{"customer":{"id":"gid://shopify/Customer/8"}}}}"#).unwrap();
-        let row = order(&ctx(), &b2b).unwrap();
+        let row = order(&ctx(), &b2b, None).unwrap();
         assert_eq!(row.target, Target::LocationOrder);
         assert_eq!(cell(&row, "Account.Shopify_Location_ID__c"), "6");
         assert_eq!(cell(&row, "BillToContact.Shopify_Customer_ID__c"), "8");
 
+        // A company contact buying for themselves: under their company, billed to them.
+        let row = order(&ctx(), &b2c, Some("gid://shopify/Company/9")).unwrap();
+        assert_eq!(row.target, Target::CompanyOrder);
+        assert_eq!(cell(&row, "Account.Shopify_Company_ID__c"), "9");
+        assert_eq!(cell(&row, "BillToContact.Shopify_Customer_ID__c"), "5");
+        // The purchasing location still decides a B2B order.
+        let row = order(&ctx(), &b2b, Some("9")).unwrap();
+        assert_eq!(row.target, Target::LocationOrder);
+
         let guest: Order = serde_json::from_str(r#"{"id":"gid://shopify/Order/3","createdAt":"2026-10-02T00:00:00Z","currencyCode":"USD"}"#).unwrap();
-        let row = order(&ctx(), &guest).unwrap();
+        let row = order(&ctx(), &guest, None).unwrap();
         assert_eq!(
             cell(&row, "Account.Shopify_Customer_ID__c"),
             "guest:acme.myshopify.com"
@@ -649,13 +669,16 @@ mod tests {
     #[test]
     fn unknown_or_foreign_currency_is_a_mapping_error() {
         let eur: Order = serde_json::from_str(r#"{"id":"gid://shopify/Order/1","processedAt":"2026-10-01","totalPriceSet":{"shopMoney":{"amount":"1","currencyCode":"EUR"}}}"#).unwrap();
-        assert_eq!(order(&ctx(), &eur).unwrap_err().code, "CURRENCY_NOT_IN_ORG");
+        assert_eq!(
+            order(&ctx(), &eur, None).unwrap_err().code,
+            "CURRENCY_NOT_IN_ORG"
+        );
         for code in ["dollars", "XYZ", "usd"] {
             let text = format!(
                 r#"{{"id":"gid://shopify/Order/1","processedAt":"2026-10-01","currencyCode":"{code}"}}"#
             );
             let bad: Order = serde_json::from_str(&text).unwrap();
-            let e = order(&ctx(), &bad).unwrap_err();
+            let e = order(&ctx(), &bad, None).unwrap_err();
             assert_eq!(e.code, "UNKNOWN_CURRENCY");
             assert!(e.message.contains(code));
         }

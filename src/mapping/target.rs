@@ -18,6 +18,9 @@ pub enum Target {
     PriceEntry,
     CustomerOrder,
     LocationOrder,
+    /// An order a B2B company contact placed for themselves (no purchasing company): it
+    /// belongs to the contact's company Account, since their Contact lives there.
+    CompanyOrder,
     /// An order of a Person Account customer (its bill-to Contact is the person contact).
     PersonOrder,
     OrderItem,
@@ -145,7 +148,7 @@ const ORDER_COMMON: &[&str] = &[
 
 impl Target {
     /// Every target, parents before children.
-    pub const ALL: [Target; 12] = [
+    pub const ALL: [Target; 13] = [
         Target::CompanyAccount,
         Target::LocationAccount,
         Target::CustomerAccount,
@@ -156,6 +159,7 @@ impl Target {
         Target::PriceEntry,
         Target::CustomerOrder,
         Target::LocationOrder,
+        Target::CompanyOrder,
         Target::PersonOrder,
         Target::OrderItem,
     ];
@@ -182,6 +186,7 @@ impl Target {
             Target::PriceEntry => "pricebook-entry",
             Target::CustomerOrder => "order-customer",
             Target::LocationOrder => "order-location",
+            Target::CompanyOrder => "order-company",
             Target::PersonOrder => "order-person",
             Target::OrderItem => "order-item",
         }
@@ -192,7 +197,7 @@ impl Target {
     }
 }
 
-static SPECS: [TargetSpec; 12] = [
+static SPECS: [TargetSpec; 13] = [
     TargetSpec {
         target: Target::CompanyAccount,
         object: "Account",
@@ -348,6 +353,26 @@ static SPECS: [TargetSpec; 12] = [
             ParentColumn {
                 column: 1,
                 parent: Target::LocationAccount,
+            },
+            ParentColumn {
+                column: 2,
+                parent: Target::CompanyContact,
+            },
+        ],
+        mapping_kind: "order",
+    },
+    TargetSpec {
+        target: Target::CompanyOrder,
+        object: "Order",
+        external_id: "Shopify_Order_ID__c",
+        columns: columns!(
+            &["Shopify_Order_ID__c", "Account.Shopify_Company_ID__c"],
+            ORDER_COMMON,
+        ),
+        parents: &[
+            ParentColumn {
+                column: 1,
+                parent: Target::CompanyAccount,
             },
             ParentColumn {
                 column: 2,

@@ -61,6 +61,9 @@ pub struct Scanner<'a> {
     /// B2B contacts by customer id: (company gid, title, the customer as the company
     /// export holds it). Filled from companies.jsonl, consumed by customers.jsonl.
     company_contacts: HashMap<String, (String, Option<String>, Customer)>,
+    /// Company of every B2B contact in companies.jsonl, by customer id (legacy ids): the
+    /// orders reader routes a contact's own orders to their company's Account.
+    buyer_companies: HashMap<String, String>,
     /// Orders without a customer were seen: the guest Account and Contact are needed.
     pub guest_orders_seen: bool,
     bucket_written: bool,
@@ -80,6 +83,7 @@ impl<'a> Scanner<'a> {
             orders: Vec::new(),
             order_writer: None,
             company_contacts: HashMap::new(),
+            buyer_companies: HashMap::new(),
             guest_orders_seen: false,
             bucket_written: false,
             progress: None,
@@ -143,6 +147,7 @@ impl<'a> Scanner<'a> {
         if !path.exists() {
             return Ok(false);
         }
+        self.buyer_companies = buyer_companies(&dir.join("companies.jsonl"))?;
         let file = File::open(&path).map_err(|e| SyncError::io(&path, e))?;
         let reader = BufReader::with_capacity(1 << 16, file);
         self.scan_orders("orders.jsonl", reader, &path).await?;
@@ -356,7 +361,11 @@ impl<'a> Scanner<'a> {
                     if o.customer_id().is_none() && o.company_location().is_none() {
                         self.guest_orders_seen = true;
                     }
-                    match build::order(self.ctx, &o) {
+                    let company = o
+                        .customer_id()
+                        .and_then(|c| self.buyer_companies.get(legacy_id(c)))
+                        .map(String::as_str);
+                    match build::order(self.ctx, &o, company) {
                         Ok(row) => self.push(row)?,
                         Err(e) => {
                             let payload = serde_json::json!({ "id": o.id, "name": o.name });
@@ -414,6 +423,28 @@ fn cached_order(shop: &str, order: &Order) -> Option<CachedOrder> {
         cancelled: order.cancelled_at.is_some(),
         financial_status: order.display_financial_status.clone(),
     })
+}
+
+/// Customer id → company id of every company contact in `companies.jsonl` (empty when the
+/// file is absent). Bad lines are skipped here: the customers-side reader reports them.
+fn buyer_companies(path: &Path) -> Result<HashMap<String, String>, SyncError> {
+    let mut companies = HashMap::new();
+    if !path.exists() {
+        return Ok(companies);
+    }
+    let file = File::open(path).map_err(|e| SyncError::io(path, e))?;
+    let reader = BufReader::with_capacity(1 << 16, file);
+    for line in JsonlLines::new("companies.jsonl", reader, parse_company_line) {
+        if let Ok(CompanyLine::Contact(c)) = line.map_err(|e| SyncError::io(path, e))?
+            && let Some(customer) = &c.customer
+        {
+            companies.insert(
+                legacy_id(&customer.id).to_string(),
+                legacy_id(&c.parent_id).to_string(),
+            );
+        }
+    }
+    Ok(companies)
 }
 
 /// What reading the whole export produced.

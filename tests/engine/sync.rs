@@ -481,6 +481,63 @@ fn append(path: &Path, lines: &[&str]) {
     }
 }
 
+/// A B2B company contact who buys for themselves (no purchasing company): the order lands
+/// under their company's Account, billed to their Contact, instead of failing for want of
+/// a B2C Account they do not have.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_company_contacts_own_order_lands_under_their_company() {
+    let h = Harness::new(Backend::Sqlite, Options::default()).await;
+    let (source, _) = h.export(&small_shape());
+    let companies = std::fs::read_to_string(source.join("companies.jsonl")).unwrap();
+    let (customer, company) = companies
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find_map(|v| {
+            let customer = v["customer"]["id"]
+                .as_str()?
+                .rsplit('/')
+                .next()?
+                .to_string();
+            let company = v["__parentId"].as_str()?.rsplit('/').next()?.to_string();
+            v["id"]
+                .as_str()?
+                .contains("/CompanyContact/")
+                .then_some((customer, company))
+        })
+        .expect("the generator writes company contacts");
+    let order = json!({
+        "id": "gid://shopify/Order/990001",
+        "name": "#B2B-OWN",
+        "processedAt": "2026-10-05T10:00:00Z",
+        "updatedAt": "2026-10-05T10:00:00Z",
+        "currencyCode": "USD",
+        "displayFinancialStatus": "PAID",
+        "totalPriceSet": {"shopMoney": {"amount": "42.00", "currencyCode": "USD"}},
+        "customer": {"id": format!("gid://shopify/Customer/{customer}")},
+    });
+    append(&source.join("orders.jsonl"), &[&order.to_string()]);
+    let report = h.sync(&source).await;
+    let total = report.total();
+    assert_eq!(total.jobs.dead_lettered + total.held, 0, "{report:#?}");
+    assert_eq!(report.targets["order-company"].jobs.created, 1);
+    let orders = by(&h.org.records("Order").await, "Shopify_Order_ID__c");
+    let accounts = ids_of(&h.org.records("Account").await);
+    let contacts = ids_of(&h.org.records("Contact").await);
+    let landed = &orders["990001"];
+    let account = &accounts[landed["AccountId"].as_str().unwrap()];
+    assert_eq!(
+        account["Shopify_Company_ID__c"].as_str(),
+        Some(company.as_str())
+    );
+    let contact = &contacts[landed["BillToContactId"].as_str().unwrap()];
+    assert_eq!(
+        contact["Shopify_Customer_ID__c"].as_str(),
+        Some(customer.as_str())
+    );
+    assert_eq!(contact["AccountId"], account["Id"]);
+    h.finish().await;
+}
+
 async fn bad_input_is_dead_lettered_and_the_rest_lands(backend: Backend) {
     let h = Harness::new(backend, Options::default()).await;
     let (source, g) = h.export(&StoreShape {

@@ -574,8 +574,7 @@ impl Org {
 
     /// Finds a record by Id (any object).
     pub fn find_id(&self, id: &SfId) -> Option<(ObjectPos, Slot)> {
-        let def = self.schema.object_by_prefix(id.prefix())?;
-        let object = self.schema.position(&def.name)?;
+        let object = self.schema.position_by_prefix(id.prefix())?;
         self.tables[object]
             .by_id
             .get(id)

@@ -281,6 +281,10 @@ pub struct ObjectDef {
     /// Lower-cased field name → position in `fields`.
     #[serde(skip)]
     index: HashMap<String, usize>,
+    /// Field name as declared → position: the engine's and the rules' own spelling is found
+    /// without lower-casing (an allocation) on every lookup.
+    #[serde(skip)]
+    exact: HashMap<String, usize>,
     /// Lower-cased relationship name → position of its reference field.
     #[serde(skip)]
     relationships: HashMap<String, usize>,
@@ -300,6 +304,7 @@ impl ObjectDef {
             key_prefix: key_prefix.to_string(),
             fields,
             index: HashMap::new(),
+            exact: HashMap::new(),
             relationships: HashMap::new(),
         };
         def.reindex();
@@ -312,6 +317,12 @@ impl ObjectDef {
             .iter()
             .enumerate()
             .map(|(i, f)| (f.name.to_ascii_lowercase(), i))
+            .collect();
+        self.exact = self
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.name.clone(), i))
             .collect();
         self.relationships = self
             .fields
@@ -341,7 +352,7 @@ impl ObjectDef {
     }
 
     pub fn field_position(&self, name: &str) -> Option<usize> {
-        if let Some(i) = self.index.get(name) {
+        if let Some(i) = self.exact.get(name).or_else(|| self.index.get(name)) {
             return Some(*i);
         }
         self.index.get(&name.to_ascii_lowercase()).copied()
@@ -411,6 +422,11 @@ impl Schema {
     pub fn add_object(&mut self, object: ObjectDef) {
         self.objects.push(object);
         self.reindex();
+    }
+
+    /// Position of the object whose Ids start with `prefix`.
+    pub fn position_by_prefix(&self, prefix: &str) -> Option<usize> {
+        self.objects.iter().position(|o| o.key_prefix == prefix)
     }
 
     /// The object whose Ids start with `prefix`.
