@@ -130,7 +130,7 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
     let lookup = http
         .post(format!("{}/admin/api/2026-01/graphql.json", shop.base_url))
         .header("X-Shopify-Access-Token", shop.access_token())
-        .json(&json!({"query": "{ customers(first: 100, query: \"email:*\") { edges { node { id } } } }"}));
+        .json(&json!({"query": "{ customers(last: 100, query: \"email:*\") { edges { node { id } } } }"}));
     let customers = send_json(lookup, "the customer lookup").await?;
     let ids: Vec<String> = customers["data"]["customers"]["edges"]
         .as_array()
@@ -142,8 +142,8 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
                 .collect()
         })
         .unwrap_or_default();
-    // The last of the first hundred: B2C customers (the generator makes its first customers
-    // the B2B companies' contacts, whose orders go through the company).
+    // The last customers are B2C ones (the generator makes its first customers the B2B
+    // companies' contacts, whose orders go through the company).
     let ids: Vec<String> = ids.into_iter().rev().take(3).collect();
     if ids.len() >= 3 {
         admin(

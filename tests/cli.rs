@@ -214,6 +214,12 @@ fn the_demo_syncs_a_store_and_reports_what_the_org_holds() {
     assert_eq!(value("Description"), Some(&serde_json::json!(note)));
     let email = value("Email").and_then(|v| v.as_str()).unwrap_or_default();
     assert!(email.starts_with("new.address."), "{email}");
+    // A B2C customer's Contact, under the customer's own Account.
+    let account = value("AccountId").and_then(|v| v.as_str()).unwrap();
+    assert_eq!(
+        snapshot_value(&snapshot, "Account", account, "Shopify_Customer_ID__c"),
+        value("Shopify_Customer_ID__c")
+    );
 }
 
 /// A field of a record in an org snapshot: `objects[].records[]` with `id` and `fields` as
