@@ -5,9 +5,10 @@
 //!
 //! Starts both emulators on loopback, serves a generated store from the Shopify one, runs a
 //! full sync over real HTTP with the real JWT bearer login into an embedded SQLite store,
-//! changes the shop (a new order, an email change, a consent change), runs an incremental
-//! sync, and prints what happened. The org snapshot, the state store and the configuration
-//! it used are left in the output folder.
+//! changes the shop (a new order, an email change, a consent change), has a sales rep edit a
+//! synced Contact in Salesforce (REST, her own login), runs an incremental sync, and prints
+//! what happened, read back from the org: the rep's edit is still there. The org snapshot,
+//! the state store and the configuration it used are left in the output folder.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -27,6 +28,11 @@ use crate::cli::engine::{ConfigArgs, SyncArgs, sync_shop};
 const CONSUMER_KEY: &str = "3MVG9demo.shopforce.consumer.key";
 const USERNAME: &str = "integration@demo.shopforce.example";
 const SHOP: &str = "demo-store.myshopify.com";
+/// A sales rep of the org, pre-authorized for the app like the integration user.
+const REP_USERNAME: &str = "sales.rep@demo.shopforce.example";
+/// What the rep writes, in a Contact field the engine never writes.
+const REP_FIELD: &str = "Description";
+const REP_NOTE: &str = "Prefers a phone call before large orders (note by the sales rep)";
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -59,6 +65,7 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
         USERNAME.to_string(),
     );
     sf.sfdx_dir = Some(sfdx_dir());
+    sf.extra_users = vec![REP_USERNAME.to_string()];
     sf.state_file = Some(out.join("org-snapshot.json"));
     let org = sf_emulator::start(sf, "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?)
         .await
@@ -120,16 +127,11 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
 
     println!("\n== Changes in Shopify: a new order, an email change, a consent change ==");
     let http = reqwest::Client::new();
-    let customers: Value = http
+    let lookup = http
         .post(format!("{}/admin/api/2026-01/graphql.json", shop.base_url))
         .header("X-Shopify-Access-Token", shop.access_token())
-        .json(&json!({"query": "{ customers(first: 100, query: \"email:*\") { edges { node { id } } } }"}))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
+        .json(&json!({"query": "{ customers(last: 100, query: \"email:*\") { edges { node { id } } } }"}));
+    let customers = send_json(lookup, "the customer lookup").await?;
     let ids: Vec<String> = customers["data"]["customers"]["edges"]
         .as_array()
         .map(|edges| {
@@ -140,8 +142,8 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
                 .collect()
         })
         .unwrap_or_default();
-    // The last of the first hundred: B2C customers (the generator makes its first customers
-    // the B2B companies' contacts, whose orders go through the company).
+    // The last customers are B2C ones (the generator makes its first customers the B2B
+    // companies' contacts, whose orders go through the company).
     let ids: Vec<String> = ids.into_iter().rev().take(3).collect();
     if ids.len() >= 3 {
         admin(
@@ -167,18 +169,37 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
         .await?;
     }
 
+    // A sales rep edits the Contact of the customer whose email just changed, so the
+    // incremental sync writes to that very Contact.
+    let rep_edit = match ids.get(1).filter(|_| ids.len() >= 3) {
+        Some(customer) => {
+            println!("\n== An edit a sales rep makes in Salesforce ==");
+            let rep = SalesRep::login(
+                &http,
+                &org.base_url,
+                &creds.private_key_path,
+                &config.salesforce.api_version,
+            )
+            .await?;
+            let contact = rep.contact_of_customer(customer).await?;
+            rep.edit_contact(&contact, REP_FIELD, REP_NOTE).await?;
+            println!(
+                "  {REP_USERNAME} sets {REP_FIELD} of Contact {contact} (Shopify customer {customer}) over REST"
+            );
+            Some((rep, contact, customer.clone()))
+        }
+        None => None,
+    };
+
     println!("\n== Incremental sync ==");
     sync_shop(&sync_args(false), &config, &store, SHOP).await?;
 
     // What the org holds, from the emulator's admin API.
-    let stats: Value = http
-        .get(format!("{}/__admin/stats", org.base_url))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
+    let stats = send_json(
+        http.get(format!("{}/__admin/stats", org.base_url)),
+        "the org's statistics",
+    )
+    .await?;
     let letters = store.dead_letter_depth().await.map_err(|e| e.to_string())?;
     let mappings = store
         .count_mappings(Some(SHOP), None)
@@ -209,6 +230,26 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
         "  API calls       {:>9} Salesforce (of the daily allowance)",
         stats["apiUsage"]["used"].as_u64().unwrap_or(0)
     );
+    if let Some((rep, contact, customer)) = &rep_edit {
+        // Read back from the org, after the incremental sync.
+        let now = rep.contact(contact, &[REP_FIELD, "Email"]).await?;
+        let kept = now[REP_FIELD].as_str() == Some(REP_NOTE);
+        let new_email = format!("new.address.{customer}@example.com");
+        println!(
+            "  rep's edit      {} on Contact {contact}: {REP_FIELD} = {}",
+            if kept { "kept" } else { "LOST" },
+            now[REP_FIELD]
+        );
+        println!(
+            "                  Email = {} ({})",
+            now["Email"],
+            if now["Email"].as_str() == Some(new_email.as_str()) {
+                "the Shopify change, written beside the rep's edit"
+            } else {
+                "not the Shopify change"
+            }
+        );
+    }
     println!(
         "  full sync {full_secs:.1} s; demo {:.1} s in all",
         started.elapsed().as_secs_f64()
@@ -228,19 +269,109 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
 }
 
 async fn admin(http: &reqwest::Client, base: &str, path: &str, body: Value) -> Result<(), String> {
-    let response = http
-        .post(format!("{base}/__admin/{path}"))
-        .json(&body)
-        .send()
+    let request = http.post(format!("{base}/__admin/{path}")).json(&body);
+    send(request, &format!("the Shopify emulator's {path}"))
         .await
-        .map_err(|e| e.to_string())?;
-    if response.status().is_success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "Shopify emulator refused {path}: {}",
-            response.text().await.unwrap_or_default()
-        ))
+        .map(drop)
+}
+
+/// Sends a request; a failure or refusal is an error that names `what`.
+async fn send(request: reqwest::RequestBuilder, what: &str) -> Result<reqwest::Response, String> {
+    let response = request.send().await.map_err(|e| format!("{what}: {e}"))?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(response);
+    }
+    let text = response.text().await.unwrap_or_default();
+    Err(format!("{what} was refused ({status}): {text}"))
+}
+
+/// Sends a request and reads its JSON answer.
+async fn send_json(request: reqwest::RequestBuilder, what: &str) -> Result<Value, String> {
+    let text = send(request, what)
+        .await?
+        .text()
+        .await
+        .map_err(|e| format!("{what}: {e}"))?;
+    serde_json::from_str(&text).map_err(|e| format!("{what}: {e}: {text}"))
+}
+
+/// A sales rep working in the org through the REST API, logged in with the JWT bearer flow
+/// as the engine logs in (the demo's app has her pre-authorized).
+struct SalesRep {
+    http: reqwest::Client,
+    /// `{instance_url}/services/data/v{version}`.
+    data_url: String,
+    token: String,
+}
+
+impl SalesRep {
+    async fn login(
+        http: &reqwest::Client,
+        login_url: &str,
+        key: &Path,
+        api_version: &str,
+    ) -> Result<SalesRep, String> {
+        let assertion = crate::cli::jwt_assertion(&crate::cli::JwtAssertionArgs {
+            key: key.to_path_buf(),
+            client_id: CONSUMER_KEY.to_string(),
+            username: REP_USERNAME.to_string(),
+            audience: crate::salesforce::config::default_audience(login_url),
+            expires_in: 180,
+        })?;
+        let form = [
+            ("grant_type", oauth::JWT_BEARER_GRANT_TYPE),
+            ("assertion", assertion.as_str()),
+        ];
+        let request = http
+            .post(format!("{login_url}/services/oauth2/token"))
+            .form(&form);
+        let body = send_json(request, "the sales rep's login").await?;
+        let (Some(token), Some(instance)) =
+            (body["access_token"].as_str(), body["instance_url"].as_str())
+        else {
+            return Err(format!("the sales rep's login answered {body}"));
+        };
+        Ok(SalesRep {
+            http: http.clone(),
+            data_url: format!("{instance}/services/data/v{api_version}"),
+            token: token.to_string(),
+        })
+    }
+
+    /// A REST request under `/services/data/vXX.X/` with the rep's token.
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}/{path}", self.data_url))
+            .bearer_auth(&self.token)
+    }
+
+    /// The Id of the Contact synced from a Shopify customer (by its external ID).
+    async fn contact_of_customer(&self, customer: &str) -> Result<String, String> {
+        let path = format!("sobjects/Contact/Shopify_Customer_ID__c/{customer}");
+        let contact = send_json(
+            self.request(reqwest::Method::GET, &path),
+            "the Contact lookup",
+        )
+        .await?;
+        contact["Id"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("no Contact for Shopify customer {customer}: {contact}"))
+    }
+
+    async fn edit_contact(&self, id: &str, field: &str, value: &str) -> Result<(), String> {
+        let request = self
+            .request(reqwest::Method::PATCH, &format!("sobjects/Contact/{id}"))
+            .json(&json!({ field: value }));
+        send(request, "the sales rep's edit").await.map(drop)
+    }
+
+    async fn contact(&self, id: &str, fields: &[&str]) -> Result<Value, String> {
+        let request = self
+            .request(reqwest::Method::GET, &format!("sobjects/Contact/{id}"))
+            .query(&[("fields", fields.join(","))]);
+        send_json(request, "reading the Contact back").await
     }
 }
 

@@ -180,4 +180,58 @@ fn the_demo_syncs_a_store_and_reports_what_the_org_holds() {
     }
     assert!(out.path().join("demo/state.db").exists());
     assert!(stdout.contains("To run against a real org and shop"));
+
+    // The sales rep's edit, between the two syncs, is reported as kept…
+    assert!(
+        stdout.contains("== An edit a sales rep makes in Salesforce =="),
+        "{stdout}"
+    );
+    let line = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("rep's edit"))
+        .unwrap_or_else(|| panic!("no rep's edit line: {stdout}"));
+    let note = "Prefers a phone call before large orders (note by the sales rep)";
+    assert!(
+        line.contains("kept on Contact ") && line.contains(note),
+        "{line}"
+    );
+    let contact_id = line
+        .split("Contact ")
+        .nth(1)
+        .and_then(|rest| rest.split(':').next())
+        .unwrap();
+    let email_line = stdout
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("rep's edit"))
+        .nth(1)
+        .unwrap();
+    assert!(
+        email_line.contains("@example.com") && email_line.contains("the Shopify change, written"),
+        "{email_line}"
+    );
+    // …and the org the demo left behind holds it, beside the email the incremental sync wrote.
+    let value = |field| snapshot_value(&snapshot, "Contact", contact_id, field);
+    assert_eq!(value("Description"), Some(&serde_json::json!(note)));
+    let email = value("Email").and_then(|v| v.as_str()).unwrap_or_default();
+    assert!(email.starts_with("new.address."), "{email}");
+    // A B2C customer's Contact, under the customer's own Account.
+    let account = value("AccountId").and_then(|v| v.as_str()).unwrap();
+    assert_eq!(
+        snapshot_value(&snapshot, "Account", account, "Shopify_Customer_ID__c"),
+        value("Shopify_Customer_ID__c")
+    );
+}
+
+/// A field of a record in an org snapshot: `objects[].records[]` with `id` and `fields` as
+/// `[name, {"t": type, "v": value}]` pairs.
+fn snapshot_value<'a>(
+    snapshot: &'a serde_json::Value,
+    object: &str,
+    id: &str,
+    field: &str,
+) -> Option<&'a serde_json::Value> {
+    let objects = snapshot["objects"].as_array()?;
+    let records = objects.iter().find(|o| o["name"] == object)?["records"].as_array()?;
+    let fields = records.iter().find(|r| r["id"] == id)?["fields"].as_array()?;
+    fields.iter().find(|f| f[0] == field).map(|f| &f[1]["v"])
 }

@@ -2,4 +2,5 @@
 //! never imports this module; tests and `shopforce emulator …` do.
 
 pub mod salesforce;
+pub mod serve;
 pub mod shopify;

@@ -1,5 +1,5 @@
-//! The Shopify emulator over HTTP on 127.0.0.1:0: authentication, versions, bulk exports (equal
-//! to `generate`'s files), incremental filters, the bulk state machine and its faults, cost and
+//! The Shopify emulator over HTTP on 127.0.0.1:0: authentication, versions, bulk exports (what
+//! `generate` wrote, every customer in both contact shapes), incremental filters, the bulk state machine and its faults, cost and
 //! throttling, the consent mutation, metafields, webhooks, and secrets kept out of sight.
 
 use std::collections::HashMap;
@@ -98,6 +98,18 @@ impl Shop {
             .json()
             .await
             .unwrap()
+    }
+
+    /// `customer(id:)` with `selection`.
+    async fn customer(&self, id: &str, selection: &str) -> Value {
+        let body = self
+            .gql(
+                &format!("query($id: ID!) {{ customer(id: $id) {{ id {selection} }} }}"),
+                json!({"id": id}),
+            )
+            .await;
+        assert!(body.get("errors").is_none(), "{body}");
+        body["data"]["customer"].clone()
     }
 
     /// Starts a bulk query; returns the payload.
@@ -330,6 +342,11 @@ async fn a_full_bulk_export_equals_the_generated_files() {
                 .to_string()
         );
         assert!(op["fileSize"].as_str().unwrap().parse::<u64>().unwrap() > 0);
+        let lines = if file == "customers.jsonl" {
+            both_contact_shapes_as_generated(lines, &expected)
+        } else {
+            lines
+        };
         assert_eq!(multiset(lines), multiset(expected), "{file}");
     }
     // The engine's documented selection works too: only the selected fields come back.
@@ -369,6 +386,231 @@ async fn a_full_bulk_export_equals_the_generated_files() {
         }
     }
     shop.emulator.shutdown().await;
+}
+
+/// Checks every exported customer line carries both contact shapes and that they agree, then
+/// cuts each to the fields the generator's line has (the generator writes one shape only).
+fn both_contact_shapes_as_generated(exported: Vec<Value>, generated: &[Value]) -> Vec<Value> {
+    let by_id: HashMap<&str, &Value> = generated
+        .iter()
+        .filter(|l| l.get("__parentId").is_none())
+        .map(|l| (l["id"].as_str().unwrap(), l))
+        .collect();
+    exported
+        .into_iter()
+        .map(|line| {
+            let Some(file_line) = line["id"].as_str().and_then(|id| by_id.get(id)) else {
+                return line;
+            };
+            for field in emu::customer::FIELDS {
+                assert!(line.get(field).is_some(), "{field} missing: {line}");
+            }
+            assert_same_contact_details(&line);
+            let keep = file_line.as_object().unwrap();
+            Value::Object(
+                line.as_object()
+                    .unwrap()
+                    .iter()
+                    .filter(|(k, _)| keep.contains_key(*k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+/// The current and the deprecated contact fields of one customer say the same thing.
+fn assert_same_contact_details(c: &Value) {
+    for (value, current, address, legacy) in [
+        (
+            "email",
+            "defaultEmailAddress",
+            "emailAddress",
+            "emailMarketingConsent",
+        ),
+        (
+            "phone",
+            "defaultPhoneNumber",
+            "phoneNumber",
+            "smsMarketingConsent",
+        ),
+    ] {
+        let (current, legacy) = (&c[current], &c[legacy]);
+        assert_eq!(current[address], c[value], "{c}");
+        if c[value].is_null() {
+            assert!(current.is_null() && legacy.is_null(), "{c}");
+            continue;
+        }
+        // `REDACTED` is only in the deprecated email enum; the current one says INVALID.
+        let state = match legacy["marketingState"].as_str() {
+            Some("REDACTED") if value == "email" => "INVALID",
+            other => other.unwrap(),
+        };
+        assert_eq!(current["marketingState"], state, "{c}");
+        assert_eq!(
+            current["marketingUpdatedAt"], legacy["consentUpdatedAt"],
+            "{c}"
+        );
+        // The deprecated SMS opt-in level is non-null: UNKNOWN where the current one is null.
+        let level = match current["marketingOptInLevel"] {
+            Value::Null if value == "phone" => json!("UNKNOWN"),
+            ref level => level.clone(),
+        };
+        assert_eq!(legacy["marketingOptInLevel"], level, "{c}");
+    }
+    assert_eq!(
+        c["defaultPhoneNumber"]["marketingCollectedFrom"],
+        c["smsMarketingConsent"]["consentCollectedFrom"],
+        "{c}"
+    );
+}
+
+const CURRENT_CONTACT: &str = "defaultEmailAddress { emailAddress marketingState marketingOptInLevel marketingUpdatedAt }
+    defaultPhoneNumber { phoneNumber marketingState marketingOptInLevel marketingUpdatedAt marketingCollectedFrom }";
+const DEPRECATED_CONTACT: &str = "email phone
+    emailMarketingConsent { marketingState marketingOptInLevel consentUpdatedAt }
+    smsMarketingConsent { marketingState marketingOptInLevel consentUpdatedAt consentCollectedFrom }";
+
+#[tokio::test]
+async fn a_customer_of_either_generated_shape_answers_both_selections_alike() {
+    use shopforce::shopify::queries::Export;
+    let shop = Shop::start(|_| {}).await;
+    let generator = ShopGenerator::new(&shape(), 0);
+    let generated = |deprecated: bool| {
+        (0..60)
+            .map(|n| generator.customer(n).customer)
+            .find(|c| {
+                c.uses_deprecated_fields() == deprecated
+                    && c.email_address().is_some()
+                    && c.phone_number().is_some()
+            })
+            .expect("a customer of that shape with an email and a phone")
+    };
+    let (old_shape, new_shape) = (generated(true), generated(false));
+    for customer in [&old_shape, &new_shape] {
+        let id = customer.id.to_string();
+        let current = shop.customer(&id, CURRENT_CONTACT).await;
+        let deprecated = shop.customer(&id, DEPRECATED_CONTACT).await;
+        // Each selection gets only its fields…
+        assert!(current.get("email").is_none(), "{current}");
+        assert!(
+            deprecated.get("defaultEmailAddress").is_none(),
+            "{deprecated}"
+        );
+        // …with the generated email and phone in both.
+        let email = customer.email_address().unwrap();
+        let phone = customer.phone_number().unwrap();
+        assert_eq!(current["defaultEmailAddress"]["emailAddress"], email);
+        assert_eq!(current["defaultPhoneNumber"]["phoneNumber"], phone);
+        assert_eq!(deprecated["email"], email);
+        assert_eq!(deprecated["phone"], phone);
+        let mut both = current.clone();
+        both.as_object_mut()
+            .unwrap()
+            .extend(deprecated.as_object().unwrap().clone());
+        assert_same_contact_details(&both);
+    }
+    // The deprecated-shape customer's consent, as generated, in the current fields.
+    let legacy = old_shape.email_marketing_consent.clone().flatten().unwrap();
+    let current = shop
+        .customer(&old_shape.id.to_string(), CURRENT_CONTACT)
+        .await;
+    assert_eq!(
+        current["defaultEmailAddress"]["marketingOptInLevel"],
+        json!(legacy.marketing_opt_in_level)
+    );
+    assert_eq!(
+        current["defaultEmailAddress"]["marketingUpdatedAt"],
+        json!(legacy.consent_updated_at.map(|t| t.to_string()))
+    );
+
+    // The engine's bulk query (current fields only): every customer's email comes back in
+    // `defaultEmailAddress`, and a line holds only what was selected.
+    let op = shop.bulk(&Export::Customers.bulk_query(None)).await;
+    let lines = shop.download(op["url"].as_str().unwrap()).await;
+    let line = lines
+        .iter()
+        .find(|l| l["id"] == json!(old_shape.id.to_string()))
+        .unwrap();
+    assert_eq!(
+        line["defaultEmailAddress"]["emailAddress"],
+        old_shape.email_address().unwrap()
+    );
+    assert_eq!(
+        line["defaultPhoneNumber"]["phoneNumber"],
+        old_shape.phone_number().unwrap()
+    );
+    let selected = [
+        "id",
+        "firstName",
+        "lastName",
+        "createdAt",
+        "updatedAt",
+        "tags",
+        "verifiedEmail",
+        "defaultEmailAddress",
+        "defaultPhoneNumber",
+        "defaultAddress",
+    ];
+    for l in &lines {
+        for key in l.as_object().unwrap().keys() {
+            assert!(selected.contains(&key.as_str()), "{key} not selected: {l}");
+        }
+        let generated_email = generator
+            .customer(generator.customer_index(parse_id(l)).unwrap())
+            .customer
+            .email_address()
+            .map(str::to_string);
+        assert_eq!(
+            l["defaultEmailAddress"]["emailAddress"]
+                .as_str()
+                .map(str::to_string),
+            generated_email,
+            "{l}"
+        );
+    }
+
+    // A change reaches both shapes; REDACTED (deprecated enum only) is INVALID in the
+    // current one.
+    let numeric = old_shape.id.id;
+    let (status, _) = shop
+        .admin(
+            &format!("customers/{numeric}/email"),
+            json!({"email": "moved@example.com"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = shop
+        .admin(
+            &format!("customers/{}/consent", new_shape.id.id),
+            json!({"marketingState": "REDACTED"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let both = format!("{CURRENT_CONTACT} {DEPRECATED_CONTACT}");
+    let moved = shop.customer(&old_shape.id.to_string(), &both).await;
+    assert_eq!(moved["email"], "moved@example.com");
+    assert_eq!(
+        moved["defaultEmailAddress"]["emailAddress"],
+        "moved@example.com"
+    );
+    let redacted = shop.customer(&new_shape.id.to_string(), &both).await;
+    assert_eq!(
+        redacted["emailMarketingConsent"]["marketingState"],
+        "REDACTED"
+    );
+    assert_eq!(redacted["defaultEmailAddress"]["marketingState"], "INVALID");
+    assert_same_contact_details(&redacted);
+    shop.emulator.shutdown().await;
+}
+
+/// The numeric id of a customer line.
+fn parse_id(line: &Value) -> u64 {
+    line["id"]
+        .as_str()
+        .and_then(|id| id.rsplit('/').next())
+        .and_then(|id| id.parse().ok())
+        .unwrap()
 }
 
 #[tokio::test]

@@ -4,15 +4,12 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use axum::serve::ListenerExt;
 use chrono::Utc;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 use super::http::router;
 use super::org::OrgSnapshot;
 use super::state::{EmulatorConfig, EmulatorState};
+use crate::emulator::serve::{self, Serving};
 
 /// Why the emulator could not start or stop cleanly.
 #[derive(Debug, thiserror::Error)]
@@ -36,8 +33,7 @@ pub struct RunningEmulator {
     pub base_url: String,
     pub local_addr: SocketAddr,
     state: Arc<EmulatorState>,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    server: Serving,
 }
 
 impl RunningEmulator {
@@ -48,12 +44,7 @@ impl RunningEmulator {
 
     /// Stops serving, waits for in-flight requests, writes the snapshot if configured.
     pub async fn shutdown(mut self) -> Result<(), EmulatorError> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
+        self.server.stop().await;
         if let Some(path) = &self.state.config.state_file {
             save_snapshot(&self.state, path)?;
         }
@@ -63,9 +54,7 @@ impl RunningEmulator {
 
 impl Drop for RunningEmulator {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        self.server.signal_stop();
     }
 }
 
@@ -74,22 +63,13 @@ pub async fn start(
     config: EmulatorConfig,
     addr: SocketAddr,
 ) -> Result<RunningEmulator, EmulatorError> {
-    let listener = TcpListener::bind(addr)
+    let serve::Bound {
+        listener,
+        local_addr,
+        base_url,
+    } = serve::bind(addr)
         .await
         .map_err(|source| EmulatorError::Bind { addr, source })?;
-    let local_addr = listener
-        .local_addr()
-        .map_err(|source| EmulatorError::Bind { addr, source })?;
-    let host = if local_addr.ip().is_unspecified() {
-        "127.0.0.1".to_string()
-    } else {
-        local_addr.ip().to_string()
-    };
-    let base_url = if local_addr.is_ipv6() && !local_addr.ip().is_unspecified() {
-        format!("http://[{host}]:{}", local_addr.port())
-    } else {
-        format!("http://{host}:{}", local_addr.port())
-    };
     let state = EmulatorState::new(config, base_url.clone()).map_err(EmulatorError::Setup)?;
     if let Some(path) = state.config.state_file.clone()
         && path.exists()
@@ -98,30 +78,12 @@ pub async fn start(
     }
     let state = Arc::new(state);
     let app = router(Arc::clone(&state));
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        // Small responses go out at once: without TCP_NODELAY a streamed result file's
-        // last chunk waits for the client's delayed ACK (40 ms a download on Linux).
-        let listener = listener.tap_io(|stream| {
-            if let Err(error) = stream.set_nodelay(true) {
-                tracing::debug!(%error, "TCP_NODELAY not set on an emulator connection");
-            }
-        });
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await;
-        if let Err(error) = served {
-            tracing::error!(%error, "Salesforce emulator stopped with an error.");
-        }
-    });
+    let server = serve::spawn(listener, app, "Salesforce");
     Ok(RunningEmulator {
         base_url,
         local_addr,
         state,
-        stop: Some(stop),
-        task: Some(task),
+        server,
     })
 }
 

@@ -37,12 +37,11 @@ use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
 use super::bulk::BulkOperation;
+use super::customer::MarketingConsent;
 use super::execute::customer_changed;
 use super::faults::Faults;
 use super::http::{SharedState, json_response};
-use super::store::{
-    CustomerPatch, EMAIL_STATES, EmailConsent, NewLineItem, OPT_IN_LEVELS, build_order, known,
-};
+use super::store::{CustomerPatch, EMAIL_STATES, NewLineItem, OPT_IN_LEVELS, build_order, known};
 use super::webhooks;
 use crate::shopify::generate::Ts;
 
@@ -291,17 +290,11 @@ async fn change_consent(
             }
         },
     };
-    let record = state.shops[shop].read(|view| view.customer(n).customer);
-    if record.email_address().is_none() {
+    let has_email = state.shops[shop].read(|view| view.contact_points(n).email.is_some());
+    if !has_email {
         return error(
             StatusCode::UNPROCESSABLE_ENTITY,
             "the customer has no email address",
-        );
-    }
-    if marketing_state == "REDACTED" && !record.uses_deprecated_fields() {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "defaultEmailAddress has no REDACTED state (only the deprecated emailMarketingConsent does)",
         );
     }
     if let Ok(mut overlay) = state.shops[shop].overlay.lock() {
@@ -309,7 +302,7 @@ async fn change_consent(
             .customers
             .entry(n)
             .or_insert_with(CustomerPatch::default);
-        patch.consent = Some(EmailConsent {
+        patch.consent = Some(MarketingConsent {
             state: marketing_state,
             opt_in_level: level,
             updated_at: Some(at),

@@ -7,13 +7,12 @@ use base64::Engine;
 use serde_json::{Map, Value as Json, json};
 
 use super::bulk;
+use super::customer::MarketingConsent;
 use super::graphql::{GqlError, OpKind, Plan, PlanField};
 use super::project::{Mode, Out, Page, Projector, Resolver, runtime_type};
 use super::search::Search;
 use super::state::EmulatorState;
-use super::store::{
-    CustomerPatch, EmailConsent, Metafield, OPT_IN_LEVELS, ShopView, known, parse_gid,
-};
+use super::store::{CustomerPatch, Metafield, OPT_IN_LEVELS, ShopView, known, parse_gid};
 use super::throttle::ThrottleStatus;
 use super::webhooks;
 use crate::shopify::generate::Ts;
@@ -616,23 +615,9 @@ fn consent_update(
             "Consent updated at must not be in the future",
         ));
     }
-    let record = shop_ref.read(|view| view.customer(n).customer);
-    let held_level = match (
-        &record.default_email_address,
-        &record.email_marketing_consent,
-    ) {
-        (Some(Some(e)), _) => e.marketing_opt_in_level,
-        (_, Some(Some(l))) => l.marketing_opt_in_level,
-        _ => None,
-    };
-    let held_at = match (
-        &record.default_email_address,
-        &record.email_marketing_consent,
-    ) {
-        (Some(Some(e)), _) => e.marketing_updated_at,
-        (_, Some(Some(l))) => l.consent_updated_at,
-        _ => None,
-    };
+    let held = shop_ref.read(|view| view.contact_points(n).email.map(|e| e.consent));
+    let held_level = held.as_ref().and_then(|c| c.opt_in_level);
+    let held_at = held.as_ref().and_then(|c| c.updated_at);
     let level = match consent["marketingOptInLevel"].as_str() {
         Some(l) => known(&OPT_IN_LEVELS, l),
         None => held_level.or(Some("SINGLE_OPT_IN")),
@@ -644,9 +629,9 @@ fn consent_update(
             "Marketing opt in level must be confirmed opt-in for pending consent state",
         ));
     }
-    let has_email = record.email_address().is_some();
+    let has_email = held.is_some();
     let older = held_at.is_some_and(|h| at.0 < h.0);
-    let unchanged = record.email_marketing_state() == Some(new_state)
+    let unchanged = held.as_ref().map(|c| c.state) == Some(new_state)
         && held_level == level
         && held_at == Some(at);
     if has_email && !older && !unchanged {
@@ -655,7 +640,7 @@ fn consent_update(
                 .customers
                 .entry(n)
                 .or_insert_with(CustomerPatch::default);
-            patch.consent = Some(EmailConsent {
+            patch.consent = Some(MarketingConsent {
                 state: new_state,
                 opt_in_level: level,
                 updated_at: Some(at),

@@ -14,8 +14,9 @@
 //! - [`bulk`]: `bulkOperationRunQuery` / `bulkOperationCancel`, the job state machine and the
 //!   JSONL writer; [`search`]: the `query:` filter syntax.
 //! - [`throttle`]: the leaky bucket; [`faults`]: injected failures.
-//! - [`store`]: generated records plus the overlay of changes; [`state`]: configuration, clock,
-//!   shops, statistics.
+//! - [`store`]: generated records plus the overlay of changes; [`customer`]: a customer's
+//!   email and phone with their consent, held once and written in both API shapes; [`state`]:
+//!   configuration, clock, shops, statistics.
 //! - [`webhooks`]: payloads, signing, delivery with retries; [`admin`]: `/__admin/…`.
 //!
 //! # Emulated (as Shopify does it)
@@ -87,10 +88,16 @@
 //!   operation's `partialDataUrl` holds the first half of the lines; `url` is `null` then.
 //! - Consent: a `consentUpdatedAt` older than the one held leaves the consent as it is (Shopify
 //!   keeps the latest); an identical repeat does not bump `updatedAt`.
-//! - A selected field the generated record does not carry is left out of the line: the
-//!   generator's customers come in two shapes (current `defaultEmailAddress` or the deprecated
-//!   `email`/`emailMarketingConsent` only), and the emulator keeps them as generated so a full
-//!   export equals `shopforce gen`.
+//! - A selected field the record does not carry is left out of the line. Every customer
+//!   carries both contact shapes, as on Shopify 2026-01: the current `defaultEmailAddress` /
+//!   `defaultPhoneNumber` and the deprecated `email`, `phone`, `emailMarketingConsent`,
+//!   `smsMarketingConsent`, from one held email and phone ([`customer`]), whichever shape the
+//!   generator wrote. So a full export has, for each customer, what `shopforce gen` wrote plus
+//!   the other shape, and a query for one shape gets every customer's email in it.
+//! - Email consent `REDACTED` (the deprecated enum only; the generator writes it on some
+//!   deprecated-shape customers) is `INVALID` in `defaultEmailAddress.marketingState`, whose
+//!   enum has no `REDACTED`: the other state only Shopify sets. Undocumented on Shopify, where
+//!   a redacted customer's email is erased too.
 //! - `metafieldsSet` neither changes the owner's `updatedAt` nor sends a webhook (unconfirmed on
 //!   Shopify); adding an order does not change its customer's `updatedAt`.
 //! - Search: `OR`, `NOT`, parentheses and free text are not supported; unknown filter fields
@@ -116,6 +123,7 @@
 
 pub mod admin;
 pub mod bulk;
+pub mod customer;
 pub mod execute;
 pub mod faults;
 pub mod graphql;

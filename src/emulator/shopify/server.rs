@@ -3,14 +3,11 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::serve::ListenerExt;
 use secrecy::ExposeSecret;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 use super::http::router;
 use super::state::{EmulatorConfig, EmulatorState};
+use crate::emulator::serve::{self, Serving};
 
 /// Why the emulator could not start.
 #[derive(Debug, thiserror::Error)]
@@ -30,8 +27,7 @@ pub struct RunningEmulator {
     pub base_url: String,
     pub local_addr: SocketAddr,
     state: Arc<EmulatorState>,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    server: Serving,
 }
 
 impl std::fmt::Debug for RunningEmulator {
@@ -85,12 +81,12 @@ impl RunningEmulator {
 
     async fn stop_now(&mut self) {
         self.state.webhooks.shutdown();
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
+        self.server.stop().await;
+        self.end_bulk_operations();
+    }
+
+    /// Cancels running bulk operations and removes the result files the emulator created.
+    fn end_bulk_operations(&self) {
         for shop in &self.state.shops {
             if let Ok(ops) = shop.bulk.lock() {
                 for op in ops.iter() {
@@ -107,19 +103,8 @@ impl RunningEmulator {
 impl Drop for RunningEmulator {
     fn drop(&mut self) {
         self.state.webhooks.shutdown();
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        for shop in &self.state.shops {
-            if let Ok(ops) = shop.bulk.lock() {
-                for op in ops.iter() {
-                    op.cancel.store(true, std::sync::atomic::Ordering::Relaxed);
-                }
-            }
-        }
-        if self.state.owns_results_dir {
-            let _ = std::fs::remove_dir_all(&self.state.results_dir);
-        }
+        self.server.signal_stop();
+        self.end_bulk_operations();
     }
 }
 
@@ -128,46 +113,21 @@ pub async fn start(
     config: EmulatorConfig,
     addr: SocketAddr,
 ) -> Result<RunningEmulator, EmulatorError> {
-    let listener = TcpListener::bind(addr)
+    let serve::Bound {
+        listener,
+        local_addr,
+        base_url,
+    } = serve::bind(addr)
         .await
         .map_err(|source| EmulatorError::Bind { addr, source })?;
-    let local_addr = listener
-        .local_addr()
-        .map_err(|source| EmulatorError::Bind { addr, source })?;
-    let host = if local_addr.ip().is_unspecified() {
-        "127.0.0.1".to_string()
-    } else {
-        local_addr.ip().to_string()
-    };
-    let base_url = if local_addr.is_ipv6() && !local_addr.ip().is_unspecified() {
-        format!("http://[{host}]:{}", local_addr.port())
-    } else {
-        format!("http://{host}:{}", local_addr.port())
-    };
     let state =
         Arc::new(EmulatorState::new(config, base_url.clone()).map_err(EmulatorError::Setup)?);
     let app = router(Arc::clone(&state));
-    let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let listener = listener.tap_io(|stream| {
-            if let Err(error) = stream.set_nodelay(true) {
-                tracing::debug!(%error, "TCP_NODELAY not set on an emulator connection");
-            }
-        });
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stopped.await;
-            })
-            .await;
-        if let Err(error) = served {
-            tracing::error!(%error, "Shopify emulator stopped with an error.");
-        }
-    });
+    let server = serve::spawn(listener, app, "Shopify");
     Ok(RunningEmulator {
         base_url,
         local_addr,
         state,
-        stop: Some(stop),
-        task: Some(task),
+        server,
     })
 }

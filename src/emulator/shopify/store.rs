@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{Value as Json, json};
 
+use super::customer::{ContactPoints, MarketingConsent};
 use crate::shopify::generate::records::{
-    EmailAddressNode, IdRef, LegacyConsentNode, LineItemNode, Money, MoneyBag, OrderNode,
-    PurchasingEntityNode,
+    IdRef, LineItemNode, Money, MoneyBag, OrderNode, PurchasingEntityNode,
 };
 use crate::shopify::generate::values::Currency;
 use crate::shopify::generate::{
@@ -47,19 +47,12 @@ pub fn parse_gid(gid: &str) -> Option<(&str, u64)> {
     Some((kind, id.parse().ok()?))
 }
 
-/// Email consent as the emulator stores a change to it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EmailConsent {
-    pub state: &'static str,
-    pub opt_in_level: Option<&'static str>,
-    pub updated_at: Option<Ts>,
-}
-
 /// What changed on one customer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CustomerPatch {
     pub email: Option<String>,
-    pub consent: Option<EmailConsent>,
+    /// The email marketing consent.
+    pub consent: Option<MarketingConsent>,
     pub updated_at: Option<Ts>,
 }
 
@@ -191,13 +184,29 @@ impl<'a> ShopView<'a> {
         }
     }
 
-    /// Customer `n` as it is now.
+    /// Customer `n` as it is now, its email and phone in both API shapes (see
+    /// [`super::customer`]).
     pub fn customer(&self, n: u64) -> CustomerRecord {
         let mut record = self.generator().customer(n);
-        if let Some(patch) = self.overlay.customers.get(&n) {
-            apply_customer_patch(&mut record, patch);
+        let patch = self.overlay.customers.get(&n);
+        let mut points = ContactPoints::of(&record.customer);
+        if let Some(patch) = patch {
+            points.apply(patch);
+            if let Some(ts) = patch.updated_at {
+                record.customer.updated_at = ts;
+            }
         }
+        points.write(&mut record.customer);
         record
+    }
+
+    /// Customer `n`'s email and phone with their consent, as they are now.
+    pub fn contact_points(&self, n: u64) -> ContactPoints {
+        let mut points = ContactPoints::of(&self.generator().customer(n).customer);
+        if let Some(patch) = self.overlay.customers.get(&n) {
+            points.apply(patch);
+        }
+        points
     }
 
     /// Order `o` as it is now (generated, or added since start-up).
@@ -214,33 +223,8 @@ impl<'a> ShopView<'a> {
     pub fn company(&self, c: u64) -> CompanyRecord {
         let mut record = self.generator().company(c);
         for contact in &mut record.contacts {
-            let Some(n) = self.customer_index(&contact.customer.id.to_string()) else {
-                continue;
-            };
-            let Some(patch) = self.overlay.customers.get(&n) else {
-                continue;
-            };
-            if let Some(email) = &patch.email {
-                contact.customer.email = Some(email.clone());
-                match &mut contact.customer.default_email_address {
-                    Some(address) => address.email_address = email.clone(),
-                    None => {
-                        contact.customer.default_email_address = Some(EmailAddressNode {
-                            email_address: email.clone(),
-                            marketing_state: "NOT_SUBSCRIBED",
-                            marketing_opt_in_level: None,
-                            marketing_updated_at: None,
-                        })
-                    }
-                }
-            }
-            if let (Some(consent), Some(address)) = (
-                &patch.consent,
-                contact.customer.default_email_address.as_mut(),
-            ) {
-                address.marketing_state = consent.state;
-                address.marketing_opt_in_level = consent.opt_in_level;
-                address.marketing_updated_at = consent.updated_at;
+            if let Some(n) = self.customer_index(&contact.customer.id.to_string()) {
+                self.contact_points(n).write_contact(&mut contact.customer);
             }
         }
         record
@@ -308,52 +292,6 @@ fn typed(mut value: Json, kind: &str) -> Json {
         map.insert("__typename".into(), Json::String(kind.into()));
     }
     value
-}
-
-/// Applies one customer's changes to its generated record, in whichever shape (current or
-/// deprecated contact fields) the record has.
-pub fn apply_customer_patch(record: &mut CustomerRecord, patch: &CustomerPatch) {
-    let node = &mut record.customer;
-    if let Some(ts) = patch.updated_at {
-        node.updated_at = ts;
-    }
-    if let Some(email) = &patch.email {
-        if node.uses_deprecated_fields() {
-            node.email = Some(Some(email.clone()));
-            if matches!(node.email_marketing_consent, Some(None) | None) {
-                node.email_marketing_consent = Some(Some(LegacyConsentNode {
-                    marketing_state: "NOT_SUBSCRIBED",
-                    marketing_opt_in_level: None,
-                    consent_updated_at: None,
-                    consent_collected_from: None,
-                }));
-            }
-        } else {
-            match &mut node.default_email_address {
-                Some(Some(address)) => address.email_address = email.clone(),
-                _ => {
-                    node.default_email_address = Some(Some(EmailAddressNode {
-                        email_address: email.clone(),
-                        marketing_state: "NOT_SUBSCRIBED",
-                        marketing_opt_in_level: None,
-                        marketing_updated_at: None,
-                    }))
-                }
-            }
-        }
-    }
-    if let Some(consent) = &patch.consent {
-        if let Some(Some(address)) = &mut node.default_email_address {
-            address.marketing_state = consent.state;
-            address.marketing_opt_in_level = consent.opt_in_level;
-            address.marketing_updated_at = consent.updated_at;
-        }
-        if let Some(Some(legacy)) = &mut node.email_marketing_consent {
-            legacy.marketing_state = consent.state;
-            legacy.marketing_opt_in_level = consent.opt_in_level;
-            legacy.consent_updated_at = consent.updated_at;
-        }
-    }
 }
 
 /// A line of an order added through the admin API.
@@ -566,12 +504,11 @@ mod tests {
     fn patches_change_either_customer_shape_and_the_contact_copy() {
         let data = shop();
         let mut overlay = Overlay::default();
-        let view = ShopView::new(&data, &overlay);
-        // One customer of each shape, both with an email.
+        // One customer of each generated shape, both with an email.
         let pick = |deprecated: bool| {
             (0..40)
                 .find(|n| {
-                    let c = view.customer(*n).customer;
+                    let c = data.generator.customer(*n).customer;
                     c.uses_deprecated_fields() == deprecated && c.email_address().is_some()
                 })
                 .expect("a customer of that shape")
@@ -582,7 +519,7 @@ mod tests {
                 n,
                 CustomerPatch {
                     email: Some(format!("changed{n}@example.com")),
-                    consent: Some(EmailConsent {
+                    consent: Some(MarketingConsent {
                         state: "UNSUBSCRIBED",
                         opt_in_level: Some("SINGLE_OPT_IN"),
                         updated_at: Some(Ts(1_800_000_000)),
@@ -595,8 +532,14 @@ mod tests {
         for n in [new_shape, old_shape] {
             let c = view.customer(n).customer;
             let expected = format!("changed{n}@example.com");
-            assert_eq!(c.email_address(), Some(expected.as_str()));
-            assert_eq!(c.email_marketing_state(), Some("UNSUBSCRIBED"));
+            // Both shapes, whichever the customer was generated in.
+            assert_eq!(c.email, Some(Some(expected.clone())));
+            let current = c.default_email_address.clone().flatten().unwrap();
+            assert_eq!(current.email_address, expected);
+            assert_eq!(current.marketing_state, "UNSUBSCRIBED");
+            let legacy = c.email_marketing_consent.clone().flatten().unwrap();
+            assert_eq!(legacy.marketing_state, "UNSUBSCRIBED");
+            assert_eq!(legacy.consent_updated_at, Some(Ts(1_800_000_000)));
             assert_eq!(c.updated_at, Ts(1_800_000_001));
         }
         // Customer 0 is a company contact (contacts are the first customers).

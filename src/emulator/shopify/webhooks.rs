@@ -342,23 +342,16 @@ pub fn customer_payload(view: &ShopView<'_>, n: u64, info: &ShopInfo) -> Json {
 
 /// `customers_email_marketing_consent/update`.
 pub fn consent_payload(view: &ShopView<'_>, n: u64) -> Json {
-    let c = view.customer(n).customer;
-    let (state, level, updated) = match (&c.default_email_address, &c.email_marketing_consent) {
-        (Some(Some(e)), _) => (
-            Some(e.marketing_state),
-            e.marketing_opt_in_level,
-            e.marketing_updated_at,
-        ),
-        (_, Some(Some(l))) => (
-            Some(l.marketing_state),
-            l.marketing_opt_in_level,
-            l.consent_updated_at,
-        ),
-        _ => (None, None, None),
-    };
+    let email = view.contact_points(n).email;
+    let consent = email.as_ref().map(|e| &e.consent);
+    let (state, level, updated) = (
+        consent.map(|c| c.state),
+        consent.and_then(|c| c.opt_in_level),
+        consent.and_then(|c| c.updated_at),
+    );
     json!({
-        "customer_id": c.id.id,
-        "email_address": c.email_address(),
+        "customer_id": view.data.generator.customer_gid(n).id,
+        "email_address": email.as_ref().map(|e| e.address.as_str()),
         "email_marketing_consent": {
             "state": lower(state),
             "opt_in_level": lower(level),
