@@ -61,6 +61,13 @@ pub(crate) mod shared {
          VALUES ($1, $2, $3, $4) ON CONFLICT (shop, resource) DO UPDATE SET \
          value = excluded.value, updated_at = excluded.updated_at";
 
+    pub const PUT_COMPANY_CONTACT: &str = "INSERT INTO company_contacts \
+         (shop, customer_id, company_id, updated_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (shop, customer_id) DO UPDATE SET company_id = excluded.company_id, \
+         updated_at = excluded.updated_at";
+    pub const COMPANY_CONTACTS: &str =
+        "SELECT customer_id, company_id FROM company_contacts WHERE shop = $1";
+
     pub const ORDER_UPSERT_HEAD: &str = "INSERT INTO order_cache (shop, order_id, customer_id, \
          email, phone, processed_at, total_minor, currency, cancelled, financial_status, \
          updated_at) ";
@@ -903,6 +910,45 @@ macro_rules! impl_state_store {
                     .await
                     .map_err(query_error(Self::BACKEND, OP))?;
                 Ok(())
+            }
+
+            async fn put_company_contacts(
+                &self,
+                shop: &str,
+                members: &[(String, String)],
+            ) -> Result<u64, StoreError> {
+                const OP: &str = "put_company_contacts";
+                let err = query_error(Self::BACKEND, OP);
+                if members.is_empty() {
+                    return Ok(0);
+                }
+                let now = Ts::now();
+                let mut tx = self.pool.begin().await.map_err(&err)?;
+                for (customer, company) in members {
+                    sqlx::query(shared::PUT_COMPANY_CONTACT)
+                        .bind(shop)
+                        .bind(customer)
+                        .bind(company)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(&err)?;
+                }
+                tx.commit().await.map_err(&err)?;
+                Ok(members.len() as u64)
+            }
+
+            async fn company_contacts(
+                &self,
+                shop: &str,
+            ) -> Result<HashMap<String, String>, StoreError> {
+                const OP: &str = "company_contacts";
+                let rows: Vec<(String, String)> = sqlx::query_as(shared::COMPANY_CONTACTS)
+                    .bind(shop)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(query_error(Self::BACKEND, OP))?;
+                Ok(rows.into_iter().collect())
             }
 
             async fn put_orders(&self, orders: &[CachedOrder]) -> Result<u64, StoreError> {

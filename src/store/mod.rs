@@ -225,6 +225,22 @@ pub trait StateStore: Send + Sync {
         value: &str,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    // ---- B2B membership ----
+
+    /// Records which company each B2B contact belongs to (`(customer id, company id)`,
+    /// legacy ids), as a companies export lists them; a later pair for a customer wins.
+    fn put_company_contacts(
+        &self,
+        shop: &str,
+        members: &[(String, String)],
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Every known B2B contact of a shop: customer id → company id.
+    fn company_contacts(
+        &self,
+        shop: &str,
+    ) -> impl Future<Output = Result<HashMap<String, String>, StoreError>> + Send;
+
     // ---- order cache ----
 
     /// Inserts or updates cached orders in one transaction; returns how many distinct orders
@@ -426,6 +442,9 @@ delegate! {
     fn count_mappings(&self, shop: Option<&str>, kind: Option<&str>) -> Result<u64, StoreError>;
     fn get_cursor(&self, shop: &str, resource: &str) -> Result<Option<String>, StoreError>;
     fn set_cursor(&self, shop: &str, resource: &str, value: &str) -> Result<(), StoreError>;
+    fn put_company_contacts(&self, shop: &str, members: &[(String, String)])
+        -> Result<u64, StoreError>;
+    fn company_contacts(&self, shop: &str) -> Result<HashMap<String, String>, StoreError>;
     fn put_orders(&self, orders: &[CachedOrder]) -> Result<u64, StoreError>;
     fn orders_for_customer(&self, shop: &str, customer_id: &str)
         -> Result<Vec<CachedOrder>, StoreError>;

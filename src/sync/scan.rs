@@ -11,6 +11,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::mapping::build::{self, AccountModel, MappingContext, MappingError};
+use crate::mapping::row::Cell;
+use crate::mapping::target::{Target, column};
 use crate::shopify::bulk_jsonl::{
     CompanyLine, CustomerLine, JsonlLines, LineError, OrderLine, parse_company_line,
     parse_customer_line, parse_order_line,
@@ -61,8 +63,9 @@ pub struct Scanner<'a> {
     /// B2B contacts by customer id: (company gid, title, the customer as the company
     /// export holds it). Filled from companies.jsonl, consumed by customers.jsonl.
     company_contacts: HashMap<String, (String, Option<String>, Customer)>,
-    /// Company of every B2B contact in companies.jsonl, by customer id (legacy ids): the
-    /// orders reader routes a contact's own orders to their company's Account.
+    /// Company of every known B2B contact, by customer id (legacy ids): those the state
+    /// store remembers from earlier runs plus those companies.jsonl lists. A customer here
+    /// stays a Contact under the company, and their own orders go to the company's Account.
     buyer_companies: HashMap<String, String>,
     /// Orders without a customer were seen: the guest Account and Contact are needed.
     pub guest_orders_seen: bool,
@@ -121,6 +124,20 @@ impl<'a> Scanner<'a> {
             let reader = BufReader::with_capacity(1 << 16, file);
             if name == "companies.jsonl" {
                 self.scan_companies(name, reader, &path).await?;
+                // Remembered for later runs whose companies export does not list them.
+                let members: Vec<(String, String)> = self
+                    .company_contacts
+                    .iter()
+                    .map(|(customer, (company, _, _))| {
+                        (customer.clone(), legacy_id(company).to_string())
+                    })
+                    .collect();
+                self.store
+                    .put_company_contacts(&self.ctx.shop, &members)
+                    .await?;
+                for (customer, company) in members {
+                    self.buyer_companies.insert(customer, company);
+                }
             } else {
                 self.scan_customers(name, reader, &path).await?;
             }
@@ -147,7 +164,8 @@ impl<'a> Scanner<'a> {
         if !path.exists() {
             return Ok(false);
         }
-        self.buyer_companies = buyer_companies(&dir.join("companies.jsonl"))?;
+        let listed = buyer_companies(&dir.join("companies.jsonl"))?;
+        self.buyer_companies.extend(listed);
         let file = File::open(&path).map_err(|e| SyncError::io(&path, e))?;
         let reader = BufReader::with_capacity(1 << 16, file);
         self.scan_orders("orders.jsonl", reader, &path).await?;
@@ -312,6 +330,14 @@ impl<'a> Scanner<'a> {
                             &c,
                             title.as_deref(),
                         ))?;
+                        continue;
+                    }
+                    if let Some(company) = self.buyer_companies.get(legacy_id(&c.id)) {
+                        // A B2B contact an earlier companies export listed: still under its
+                        // company (its title, not in this export, is left as it is).
+                        let mut row = build::company_contact(self.ctx, company, &c, None);
+                        row.cells[column(Target::CompanyContact, "Title")] = Cell::Keep;
+                        self.push(row)?;
                         continue;
                     }
                     match self.ctx.account_model {
@@ -479,8 +505,11 @@ pub async fn scan_export(
         }
         Ok::<(), SyncError>(())
     });
+    let known = store.company_contacts(&ctx.shop).await?;
+    let known2 = known.clone();
     let orders = tokio::spawn(async move {
         let mut scanner = Scanner::new(&store2, run, &ctx2, orders_spool);
+        scanner.buyer_companies = known2;
         scanner.order_writer = Some(order_batches);
         scanner.progress = Some(progress2);
         let found = scanner.scan_orders_side(&source2).await;
@@ -496,6 +525,7 @@ pub async fn scan_export(
         ))
     });
     let mut scanner = Scanner::new(store, run, ctx, customers_spool);
+    scanner.buyer_companies = known;
     scanner.progress = Some(Arc::clone(progress));
     let customers_found = scanner.scan_customers_side(&source).await;
     let (orders_found, orders_spool, orders_tally, orders_failed, guests) = orders

@@ -97,6 +97,7 @@ on_both_backends!(
     mappings_upsert_in_batches,
     mappings_at_scale_cross_chunk_boundaries,
     cursors,
+    company_contacts_are_remembered_per_shop,
     order_cache_and_customer_stats,
     dead_letter_queue_lifecycle,
     dead_letter_batches_are_atomic,
@@ -699,6 +700,35 @@ async fn cursors(db: Db) {
         store.get_cursor(SHOP, "orders").await.unwrap().as_deref(),
         Some("gid://shopify/Order/42")
     );
+}
+
+async fn company_contacts_are_remembered_per_shop(db: Db) {
+    let store = db.connect().await;
+    assert!(store.company_contacts(SHOP).await.unwrap().is_empty());
+    let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+    let written = store
+        .put_company_contacts(SHOP, &[pair("7", "100"), pair("8", "100")])
+        .await
+        .unwrap();
+    assert_eq!(written, 2);
+    store
+        .put_company_contacts(OTHER_SHOP, &[pair("7", "555")])
+        .await
+        .unwrap();
+    // A contact moved to another company: the later export wins.
+    store
+        .put_company_contacts(SHOP, &[pair("8", "200")])
+        .await
+        .unwrap();
+    let known = store.company_contacts(SHOP).await.unwrap();
+    assert_eq!(known.len(), 2);
+    assert_eq!(known["7"], "100");
+    assert_eq!(known["8"], "200");
+    assert_eq!(
+        store.company_contacts(OTHER_SHOP).await.unwrap()["7"],
+        "555"
+    );
+    assert_eq!(store.put_company_contacts(SHOP, &[]).await.unwrap(), 0);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -630,6 +630,44 @@ async fn a_company_contacts_own_order_lands_under_their_company() {
         Some(customer.as_str())
     );
     assert_eq!(contact["AccountId"], account["Id"]);
+
+    // An incremental export where only that customer changed (their company did not, so
+    // companies.jsonl does not list them) and they ordered again: the state store remembers
+    // they are a company contact, so they stay under the company.
+    let increment = h.dir.path().join("increment");
+    std::fs::create_dir_all(&increment).unwrap();
+    let mut line: Value = std::fs::read_to_string(source.join("customers.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|v| v["id"].as_str() == Some(&format!("gid://shopify/Customer/{customer}")))
+        .expect("the company contact is a customer");
+    let new_email = format!("moved.{customer}@example.com");
+    line["email"] = json!(new_email);
+    line["defaultEmailAddress"] =
+        json!({"emailAddress": new_email, "marketingState": "NOT_SUBSCRIBED"});
+    std::fs::write(increment.join("customers.jsonl"), format!("{line}\n")).unwrap();
+    let mut again = order.clone();
+    again["id"] = json!("gid://shopify/Order/990002");
+    again["name"] = json!("#B2B-OWN-2");
+    std::fs::write(increment.join("orders.jsonl"), format!("{again}\n")).unwrap();
+    let report = h.sync(&increment).await;
+    let total = report.total();
+    assert_eq!(total.jobs.dead_lettered + total.held, 0, "{report:#?}");
+    let accounts = h.org.records("Account").await;
+    assert!(
+        accounts
+            .iter()
+            .all(|a| a["Shopify_Customer_ID__c"].as_str() != Some(customer.as_str())),
+        "no B2C Account was made for a company contact"
+    );
+    let after = by(&h.org.records("Contact").await, "Shopify_Customer_ID__c")[&customer].clone();
+    assert_eq!(after["AccountId"], account["Id"], "still under the company");
+    assert_eq!(after["Email"].as_str(), Some(new_email.as_str()));
+    assert_eq!(after["Title"], contact["Title"], "the title is kept");
+    let orders = by(&h.org.records("Order").await, "Shopify_Order_ID__c");
+    assert_eq!(orders["990002"]["AccountId"], account["Id"]);
+    assert_eq!(orders["990002"]["BillToContactId"], after["Id"]);
     h.finish().await;
 }
 
@@ -1238,7 +1276,13 @@ async fn a_sync_from_the_shop_equals_a_sync_from_its_files_then_sends_only_what_
     let third = run_live(&h, &shop, &[]).await;
     let stdout = String::from_utf8_lossy(&third.stdout);
     assert!(third.status.success(), "{stdout}");
-    assert_eq!(uploaded(&stdout, "contact-customer"), 1, "{stdout}");
+    // The customer may be a B2B contact (then it stays under its company): one Contact is
+    // sent either way.
+    assert_eq!(
+        uploaded(&stdout, "contact-customer") + uploaded(&stdout, "contact-company"),
+        1,
+        "{stdout}"
+    );
     for target in ["order-customer", "order-item"] {
         assert_eq!(uploaded(&stdout, target), 0, "{target}: {stdout}");
     }
