@@ -1,5 +1,5 @@
-//! The engine's durable state: runs, bulk jobs, id mappings, cursors, the order cache, the
-//! dead-letter queue, payload hashes and the identity review queue.
+//! The engine's durable state: runs, bulk jobs, id mappings, cursors, B2B membership, the
+//! order cache, the dead-letter queue, payload hashes and the identity review queue.
 //!
 //! # Backends
 //!
@@ -28,6 +28,7 @@
 //! | `bulk_jobs` | every Bulk API 2.0 ingest job: object, operation, part, attempt, Salesforce job id, [`JobPhase`], counters | [`StateStore::record_job`] and the `set_job_*` methods |
 //! | `id_mappings` | (shop, Shopify kind, Shopify id) → (Salesforce object, Salesforce Id, hash of the payload last accepted) | [`StateStore::put_mappings`] |
 //! | `cursors` | incremental-sync position per (shop, resource) | [`StateStore::set_cursor`] |
+//! | `company_contacts` | (shop, customer id) → company id of each B2B contact, as the last companies export said | [`StateStore::put_company_contacts`] |
 //! | `order_cache` | orders kept for commerce metrics (amounts in minor units) | [`StateStore::put_orders`] |
 //! | `dead_letters` | records Salesforce rejected permanently, with error, hint and status | [`StateStore::dead_letter`] |
 //! | `reviews` | ambiguous identity matches waiting for a human | [`StateStore::add_review`] |
