@@ -47,7 +47,7 @@ fn not_writable(names: &[String]) -> RecordError {
     }
 }
 
-fn required_missing(names: &[String]) -> RecordError {
+pub(super) fn required_missing(names: &[String]) -> RecordError {
     RecordError {
         code: "REQUIRED_FIELD_MISSING",
         message: format!("Required fields are missing: [{}]", names.join(", ")),
@@ -295,7 +295,7 @@ fn check_references(org: &Org, object: ObjectPos, write: &Write) -> Result<(), R
 }
 
 /// Unique fields must not collide with another record.
-fn check_unique(
+pub(super) fn check_unique(
     org: &Org,
     object: ObjectPos,
     write: &Write,

@@ -300,40 +300,17 @@ fn mirror(org: &Org, account: ObjectPos, write: &Write) -> Write {
         .collect()
 }
 
-/// A unique Contact field mirrored from the account must not collide with another Contact.
+/// A unique Contact field mirrored from the account must not collide with another Contact
+/// (the save's own uniqueness check, run on the person contact's values).
 fn check_contact_unique(
     org: &Org,
     contact_write: &Write,
     own_contact: Option<Slot>,
 ) -> Result<(), RecordError> {
-    let Some(contact) = org.schema().position("Contact") else {
-        return Ok(());
-    };
-    let def = org.object_def(contact);
-    for (i, v) in contact_write {
-        let f = &def.fields[*i];
-        if !f.unique || v.is_null() {
-            continue;
-        }
-        if let Some(other) = org
-            .lookup(contact, *i, &v.to_text())
-            .into_iter()
-            .find(|s| Some(*s) != own_contact)
-        {
-            let other_id = org
-                .record(contact, other)
-                .map(|r| r.id.to_string())
-                .unwrap_or_default();
-            return Err(RecordError::new(
-                "DUPLICATE_VALUE",
-                format!(
-                    "duplicate value found: {} duplicates value on record with id: {other_id}",
-                    f.name
-                ),
-            ));
-        }
+    match org.schema().position("Contact") {
+        Some(contact) => super::dml::check_unique(org, contact, contact_write, own_contact),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Checks and completes an Account insert in a person-account org.
@@ -365,11 +342,7 @@ pub fn before_insert(
     if !person {
         misplaced_person_fields(def, write)?;
         if !given(write, "Name") {
-            return Err(RecordError {
-                code: "REQUIRED_FIELD_MISSING",
-                message: "Required fields are missing: [Name]".to_string(),
-                fields: vec!["Name".to_string()],
-            });
+            return Err(super::dml::required_missing(&["Name".to_string()]));
         }
         set(def, write, "IsPersonAccount", Value::Boolean(false));
         return Ok(None);
@@ -378,11 +351,7 @@ pub fn before_insert(
         return Err(bad_field_names(&["Name".to_string()]));
     }
     if !given(write, "LastName") {
-        return Err(RecordError {
-            code: "REQUIRED_FIELD_MISSING",
-            message: "Required fields are missing: [LastName]".to_string(),
-            fields: vec!["LastName".to_string()],
-        });
+        return Err(super::dml::required_missing(&["LastName".to_string()]));
     }
     let name = person_name(
         text_of(written(def, write, "FirstName")),
@@ -420,11 +389,7 @@ pub fn before_update(
     if !person {
         misplaced_person_fields(def, write)?;
         if written(def, write, "Name").is_some_and(Value::is_null) {
-            return Err(RecordError {
-                code: "REQUIRED_FIELD_MISSING",
-                message: "Required fields are missing: [Name]".to_string(),
-                fields: vec!["Name".to_string()],
-            });
+            return Err(super::dml::required_missing(&["Name".to_string()]));
         }
         return Ok(None);
     }
@@ -432,11 +397,7 @@ pub fn before_update(
         return Err(bad_field_names(&["Name".to_string()]));
     }
     if written(def, write, "LastName").is_some_and(Value::is_null) {
-        return Err(RecordError {
-            code: "REQUIRED_FIELD_MISSING",
-            message: "Required fields are missing: [LastName]".to_string(),
-            fields: vec!["LastName".to_string()],
-        });
+        return Err(super::dml::required_missing(&["LastName".to_string()]));
     }
     if written(def, write, "FirstName").is_some() || written(def, write, "LastName").is_some() {
         let current = |name: &str| match written(def, write, name) {
