@@ -33,6 +33,9 @@ pub enum Command {
     /// Inspect, resend or drop dead-lettered records.
     #[command(subcommand)]
     Dlq(engine::DlqCommand),
+    /// Print the field-ownership matrix the config gives: which fields shopforce writes on
+    /// every sync, only on create, or never.
+    Fields(engine::FieldsArgs),
     /// Write a generated Shopify store as bulk-export JSONL (messy, deterministic), with a
     /// truth.csv of which records are the same person.
     Gen(r#gen::GenArgs),
@@ -220,6 +223,7 @@ pub fn main() -> ExitCode {
             Command::Sync(args) => engine::sync(args).await,
             Command::Status(args) => engine::status(args).await,
             Command::Dlq(command) => engine::dlq(command).await,
+            Command::Fields(args) => engine::fields(args).await,
             Command::Gen(args) => r#gen::run(&args),
             Command::Demo(args) => crate::demo::run(args).await,
             Command::JwtAssertion(args) => jwt_assertion(&args).map(|a| println!("{a}")),

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use crate::mapping::build::AccountModel;
+use crate::mapping::ownership::{OwnershipConfig, OwnershipMatrix};
 
 /// The whole configuration.
 #[derive(Debug, Clone, Deserialize, PartialEq, Default)]
@@ -20,6 +21,8 @@ pub struct Config {
     pub sync: SyncSection,
     pub database: DatabaseSection,
     pub log: LogSection,
+    /// Who writes each Salesforce field ([`crate::mapping::ownership`]).
+    pub ownership: OwnershipConfig,
 }
 
 #[derive(Clone, Deserialize, PartialEq)]
@@ -324,6 +327,11 @@ impl Config {
         Ok(config)
     }
 
+    /// The field-ownership matrix of `[ownership]` (checked by [`Config::validate`]).
+    pub fn ownership_matrix(&self) -> Result<OwnershipMatrix, ConfigError> {
+        OwnershipMatrix::new(&self.ownership).map_err(|e| ConfigError(e.to_string()))
+    }
+
     /// Checks that need more than types.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let sf = &self.salesforce;
@@ -401,6 +409,7 @@ impl Config {
                 );
             }
         }
+        self.ownership_matrix()?;
         if self.sync.max_concurrent_jobs == 0 {
             return bad("sync.max_concurrent_jobs", "must be at least 1".to_string());
         }
@@ -551,6 +560,29 @@ mod tests {
         assert!(e.0.contains("person"), "{e}");
         let e = Config::default().require_salesforce().unwrap_err();
         assert!(e.0.contains("SHOPFORCE_SF_CLIENT_ID"), "{e}");
+    }
+
+    #[test]
+    fn the_ownership_section_replaces_a_default_list_and_is_checked() {
+        use crate::mapping::ownership::Owner;
+        let c = load(
+            "[ownership]\ncrm = [\"Contact.Lifecycle_Stage__c\", \"Contact.Shopify_Tags__c\"]\n",
+            &[],
+        )
+        .unwrap();
+        let m = c.ownership_matrix().unwrap();
+        assert_eq!(m.owner("Contact", "Shopify_Tags__c"), Owner::Crm);
+        assert_eq!(m.owner("Contact", "Lifecycle_Stage__c"), Owner::Crm);
+        // The crm list was replaced; on_create keeps its default.
+        assert_eq!(m.owner("Contact", "Description"), Owner::Integration);
+        assert_eq!(m.owner("Contact", "Phone"), Owner::OnCreate);
+        let e = load("[ownership]\ncrm = [\"Contact.LastName\"]\n", &[]).unwrap_err();
+        assert!(
+            e.0.starts_with("ownership.crm: Contact.LastName is needed to create a Contact"),
+            "{e}"
+        );
+        let e = load("[ownership]\nintegration = []\n", &[]).unwrap_err();
+        assert!(e.0.contains("integration"), "{e}");
     }
 
     #[test]

@@ -5,9 +5,10 @@
 //!
 //! Starts both emulators on loopback, serves a generated store from the Shopify one, runs a
 //! full sync over real HTTP with the real JWT bearer login into an embedded SQLite store,
-//! changes the shop (a new order, an email change, a consent change), has a sales rep edit a
-//! synced Contact in Salesforce (REST, her own login), runs an incremental sync, and prints
-//! what happened, read back from the org: the rep's edit is still there. The org snapshot,
+//! changes the shop (a new order, an email change, consent changes), has a sales rep edit a
+//! synced Contact in Salesforce (REST, her own login: a CRM-owned note and a corrected phone
+//! number, an on-create field), runs an incremental sync, and prints what happened, read
+//! back from the org: the rep's edits are still there beside Shopify's consent change. The org snapshot,
 //! the state store and the configuration it used are left in the output folder.
 
 use std::path::{Path, PathBuf};
@@ -33,6 +34,8 @@ const REP_USERNAME: &str = "sales.rep@demo.shopforce.example";
 /// What the rep writes, in a Contact field the engine never writes.
 const REP_FIELD: &str = "Description";
 const REP_NOTE: &str = "Prefers a phone call before large orders (note by the sales rep)";
+/// The rep's correction of the Contact's phone (on-create: shopforce never overwrites it).
+const REP_PHONE: &str = "+1 512 555 0199";
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -125,7 +128,7 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
     sync_shop(&sync_args(false), &config, &store, SHOP).await?;
     let full_secs = full_started.elapsed().as_secs_f64();
 
-    println!("\n== Changes in Shopify: a new order, an email change, a consent change ==");
+    println!("\n== Changes in Shopify: a new order, an email change, consent changes ==");
     let http = reqwest::Client::new();
     let lookup = http
         .post(format!("{}/admin/api/2026-01/graphql.json", shop.base_url))
@@ -160,17 +163,19 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
             json!({"email": format!("new.address.{}@example.com", ids[1])}),
         )
         .await?;
-        admin(
-            &http,
-            &shop.base_url,
-            &format!("customers/{}/consent", ids[2]),
-            json!({"marketingState": "UNSUBSCRIBED"}),
-        )
-        .await?;
+        for id in &ids[1..3] {
+            admin(
+                &http,
+                &shop.base_url,
+                &format!("customers/{id}/consent"),
+                json!({"marketingState": "UNSUBSCRIBED"}),
+            )
+            .await?;
+        }
     }
 
-    // A sales rep edits the Contact of the customer whose email just changed, so the
-    // incremental sync writes to that very Contact.
+    // A sales rep edits the Contact of the customer whose email and consent just changed,
+    // so the incremental sync writes to that very Contact.
     let rep_edit = match ids.get(1).filter(|_| ids.len() >= 3) {
         Some(customer) => {
             println!("\n== An edit a sales rep makes in Salesforce ==");
@@ -183,8 +188,9 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
             .await?;
             let contact = rep.contact_of_customer(customer).await?;
             rep.edit_contact(&contact, REP_FIELD, REP_NOTE).await?;
+            rep.edit_contact(&contact, "Phone", REP_PHONE).await?;
             println!(
-                "  {REP_USERNAME} sets {REP_FIELD} of Contact {contact} (Shopify customer {customer}) over REST"
+                "  {REP_USERNAME} sets {REP_FIELD} and corrects Phone of Contact {contact} (Shopify customer {customer}) over REST"
             );
             Some((rep, contact, customer.clone()))
         }
@@ -232,7 +238,12 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
     );
     if let Some((rep, contact, customer)) = &rep_edit {
         // Read back from the org, after the incremental sync.
-        let now = rep.contact(contact, &[REP_FIELD, "Email"]).await?;
+        let now = rep
+            .contact(
+                contact,
+                &[REP_FIELD, "Phone", "Email", "Email_Consent_Status__c"],
+            )
+            .await?;
         let kept = now[REP_FIELD].as_str() == Some(REP_NOTE);
         let new_email = format!("new.address.{customer}@example.com");
         println!(
@@ -241,10 +252,28 @@ pub async fn run(args: DemoArgs) -> Result<(), String> {
             now[REP_FIELD]
         );
         println!(
+            "                  Phone = {} ({})",
+            now["Phone"],
+            if now["Phone"].as_str() == Some(REP_PHONE) {
+                "kept: the rep's correction of an on-create field"
+            } else {
+                "LOST: overwritten"
+            }
+        );
+        println!(
             "                  Email = {} ({})",
             now["Email"],
             if now["Email"].as_str() == Some(new_email.as_str()) {
-                "the Shopify change, written beside the rep's edit"
+                "Shopify's new address, written"
+            } else {
+                "kept: Shopify's new address is not written to an existing Contact (on-create)"
+            }
+        );
+        println!(
+            "                  Email_Consent_Status__c = {} ({})",
+            now["Email_Consent_Status__c"],
+            if now["Email_Consent_Status__c"].as_str() == Some("Unsubscribed") {
+                "the Shopify change, written beside the rep's edits"
             } else {
                 "not the Shopify change"
             }

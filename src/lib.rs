@@ -14,7 +14,8 @@
 //!                      sync::spool (one CSV per target, duplicates collapsed) ◄┘
 //!                                                                       │
 //!  sync::prepare: hold back children of failed parents, skip unchanged  │
-//!  rows (payload hashes), sort by parent, split into ≤100 MB parts ◄────┘
+//!  rows (payload hashes), blank what the row may not write              │
+//!  (mapping::ownership), sort by parent, split into ≤100 MB parts ◄─────┘
 //!        │
 //!        ▼  parents before children, several jobs at once
 //!  sync::job ─► salesforce (JWT bearer, governor, backon) ─► Bulk API 2.0 ingest job
@@ -27,11 +28,11 @@
 //!
 //! Pure parts take values and return values ([`mapping`], [`shopify::model`],
 //! [`sync::outcome`]); I/O lives at the edges ([`salesforce`], [`store`], the file reading in
-//! [`sync`]). Identity resolution, field ownership and consent rules arrive with a later issue.
+//! [`sync`]). Identity resolution and two-way consent arrive with a later issue.
 //!
 //! # Layout
 //! - [`cli`]: the `shopforce` command line (a thin layer; `src/main.rs` only calls it):
-//!   `sync`, `status`, `dlq`, `gen`, `demo`, `emulator`, `sfdx check`, `jwt-assertion`; progress
+//!   `sync`, `status`, `dlq`, `fields`, `gen`, `demo`, `emulator`, `sfdx check`, `jwt-assertion`; progress
 //!   bars or log lines for a running sync.
 //! - [`demo`]: `shopforce demo`, wiring the engine to both emulators (a front, like the
 //!   emulator commands).
@@ -39,7 +40,7 @@
 //! - [`config`]: `shopforce.toml` and its `SHOPFORCE_*` overrides.
 //! - [`shopify`]: Shopify objects, the bulk JSONL reader, the bulk queries, the Admin GraphQL
 //!   client, a deterministic messy store generator.
-//! - [`mapping`]: upsert targets, rows, CSV and payload hashes.
+//! - [`mapping`]: upsert targets, rows, CSV, payload hashes and the field-ownership matrix.
 //! - [`sync`]: the pipeline, crash resume and dead-letter retries.
 //! - [`salesforce`]: the engine's Salesforce client.
 //! - [`store`]: the state store trait with SQLite and PostgreSQL implementations.

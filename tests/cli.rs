@@ -200,20 +200,38 @@ fn the_demo_syncs_a_store_and_reports_what_the_org_holds() {
         .nth(1)
         .and_then(|rest| rest.split(':').next())
         .unwrap();
-    let email_line = stdout
-        .lines()
-        .skip_while(|l| !l.trim_start().starts_with("rep's edit"))
-        .nth(1)
-        .unwrap();
+    let detail = |n: usize| {
+        stdout
+            .lines()
+            .skip_while(|l| !l.trim_start().starts_with("rep's edit"))
+            .nth(n)
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(detail(1).contains("kept: the rep's correction"), "{stdout}");
     assert!(
-        email_line.contains("@example.com") && email_line.contains("the Shopify change, written"),
-        "{email_line}"
+        detail(2).contains("kept: Shopify's new address is not written"),
+        "{stdout}"
     );
-    // …and the org the demo left behind holds it, beside the email the incremental sync wrote.
+    assert!(
+        detail(3).contains("the Shopify change, written"),
+        "{stdout}"
+    );
+    // …and the org the demo left behind holds them, beside the consent change the
+    // incremental sync wrote.
     let value = |field| snapshot_value(&snapshot, "Contact", contact_id, field);
     assert_eq!(value("Description"), Some(&serde_json::json!(note)));
+    assert_eq!(value("Phone"), Some(&serde_json::json!("+1 512 555 0199")));
     let email = value("Email").and_then(|v| v.as_str()).unwrap_or_default();
-    assert!(email.starts_with("new.address."), "{email}");
+    assert!(
+        email.contains('@') && !email.starts_with("new.address."),
+        "{email}"
+    );
+    assert_eq!(
+        value("Email_Consent_Status__c"),
+        Some(&serde_json::json!("Unsubscribed"))
+    );
+    assert_eq!(value("HasOptedOutOfEmail"), Some(&serde_json::json!(true)));
     // A B2C customer's Contact, under the customer's own Account.
     let account = value("AccountId").and_then(|v| v.as_str()).unwrap();
     assert_eq!(

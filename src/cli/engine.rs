@@ -56,6 +56,22 @@ pub struct StatusArgs {
     pub config: ConfigArgs,
 }
 
+#[derive(Debug, Args)]
+pub struct FieldsArgs {
+    /// Print a Markdown table (what docs/field-ownership.md holds for the defaults).
+    #[arg(long, conflicts_with = "json")]
+    pub markdown: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Also show how many values syncs have withheld from each field (reads the state
+    /// store).
+    #[arg(long)]
+    pub counts: bool,
+    #[command(flatten)]
+    pub config: ConfigArgs,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum DlqCommand {
     /// List dead letters (open ones by default).
@@ -295,6 +311,7 @@ pub(crate) async fn sync_shop(
         part_size: config.sync.part_size_bytes,
         max_concurrent_jobs: config.sync.max_concurrent_jobs,
         max_row_retries: config.sync.max_row_retries,
+        ownership: config.ownership_matrix().map_err(|e| e.to_string())?,
     };
     let started = std::time::Instant::now();
     let progress = std::sync::Arc::new(SyncProgress::default());
@@ -364,6 +381,55 @@ fn print_report(report: &SyncReport, elapsed: std::time::Duration) {
             println!("  {}", f.display());
         }
     }
+}
+
+/// `shopforce fields`: the ownership matrix, generated from the config.
+pub async fn fields(args: FieldsArgs) -> Result<(), String> {
+    let config = load_config(&args.config)?;
+    let matrix = config.ownership_matrix().map_err(|e| e.to_string())?;
+    let withheld = if args.counts {
+        let store = open_store(&config).await?;
+        let totals = store.withheld_writes().await.map_err(|e| e.to_string())?;
+        store.close().await;
+        Some(totals)
+    } else {
+        None
+    };
+    if args.json {
+        let value = serde_json::json!({
+            "fields": matrix.table(),
+            "withheld": withheld,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        );
+    } else if args.markdown {
+        print!("{}", matrix.markdown());
+    } else {
+        print!("{}", matrix.text_table());
+    }
+    if let Some(totals) = withheld.filter(|_| !args.json) {
+        println!();
+        if totals.is_empty() {
+            println!("No values withheld yet.");
+        } else {
+            println!(
+                "{:<10} {:<32} {:<10} {:>10} {:>10}",
+                "OBJECT", "FIELD", "REASON", "TOTAL", "LAST RUN"
+            );
+            for t in totals {
+                println!(
+                    "{:<10} {:<32} {:<10} {:>10} {:>10}",
+                    t.object, t.field, t.reason, t.total, t.last_run_count
+                );
+            }
+            println!(
+                "A CRM-owned field that keeps being withheld is one Shopify keeps changing: check that the matrix means it."
+            );
+        }
+    }
+    Ok(())
 }
 
 pub async fn status(args: StatusArgs) -> Result<(), String> {
@@ -517,6 +583,7 @@ pub async fn dlq(command: DlqCommand) -> Result<(), String> {
                 &config.sync.work_dir,
                 &ids,
                 config.sync.max_row_retries,
+                &config.ownership_matrix().map_err(|e| e.to_string())?,
             )
             .await
             .map_err(|e| e.to_string())?;

@@ -2,5 +2,6 @@
 
 pub mod build;
 pub mod csv_file;
+pub mod ownership;
 pub mod row;
 pub mod target;

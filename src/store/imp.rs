@@ -65,6 +65,17 @@ pub(crate) mod shared {
          (shop, customer_id, company_id, updated_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (shop, customer_id) DO UPDATE SET company_id = excluded.company_id, \
          updated_at = excluded.updated_at";
+    pub const ADD_WITHHELD: &str = "INSERT INTO withheld_writes (object, field, reason, total, \
+         last_run_id, last_run_count, updated_at) VALUES ($1, $2, $3, $4, $5, $4, $6) \
+         ON CONFLICT (object, field, reason) DO UPDATE SET \
+         total = withheld_writes.total + excluded.total, \
+         last_run_count = CASE WHEN withheld_writes.last_run_id = excluded.last_run_id \
+             THEN withheld_writes.last_run_count + excluded.last_run_count \
+             ELSE excluded.last_run_count END, \
+         last_run_id = excluded.last_run_id, updated_at = excluded.updated_at";
+    pub const WITHHELD: &str = "SELECT object, field, reason, total, last_run_id, \
+         last_run_count FROM withheld_writes ORDER BY total DESC, object, field, reason";
+
     pub const COMPANY_CONTACTS: &str =
         "SELECT customer_id, company_id FROM company_contacts WHERE shop = $1";
 
@@ -1175,6 +1186,80 @@ macro_rules! impl_state_store {
                     out.extend(rows);
                 }
                 Ok(out)
+            }
+
+            async fn get_written_records<S: AsRef<str> + Sync>(
+                &self,
+                shop: &str,
+                kind: &str,
+                shopify_ids: &[S],
+            ) -> Result<HashMap<String, Option<i64>>, StoreError> {
+                const OP: &str = "get_written_records";
+                let err = query_error(Self::BACKEND, OP);
+                let mut out = HashMap::with_capacity(shopify_ids.len());
+                for chunk in shopify_ids.chunks($crate::store::imp::JSON_ROWS_PER_STATEMENT) {
+                    let ids: Vec<&str> = chunk.iter().map(AsRef::as_ref).collect();
+                    let json = $crate::store::imp::json_param(Self::BACKEND, OP, &ids)?;
+                    let rows: Vec<(String, Option<i64>)> = sqlx::query_as(sql::GET_WRITTEN_JSON)
+                        .bind(shop)
+                        .bind(kind)
+                        .bind(json)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(&err)?;
+                    out.extend(rows);
+                }
+                Ok(out)
+            }
+
+            async fn add_withheld_writes(
+                &self,
+                run: RunId,
+                counts: &[WithheldCount],
+            ) -> Result<(), StoreError> {
+                const OP: &str = "add_withheld_writes";
+                let err = query_error(Self::BACKEND, OP);
+                if counts.iter().all(|c| c.count == 0) {
+                    return Ok(());
+                }
+                let now = Ts::now();
+                let mut tx = self.pool.begin().await.map_err(&err)?;
+                for c in counts.iter().filter(|c| c.count > 0) {
+                    sqlx::query(shared::ADD_WITHHELD)
+                        .bind(&c.object)
+                        .bind(&c.field)
+                        .bind(&c.reason)
+                        .bind(c.count)
+                        .bind(run.0)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(&err)?;
+                }
+                tx.commit().await.map_err(&err)?;
+                Ok(())
+            }
+
+            async fn withheld_writes(&self) -> Result<Vec<WithheldTotal>, StoreError> {
+                const OP: &str = "withheld_writes";
+                let rows: Vec<(String, String, String, i64, i64, i64)> =
+                    sqlx::query_as(shared::WITHHELD)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(query_error(Self::BACKEND, OP))?;
+                Ok(rows
+                    .into_iter()
+                    .map(
+                        |(object, field, reason, total, last_run, last_run_count)| WithheldTotal {
+                            object,
+                            field,
+                            reason,
+                            total,
+                            last_run,
+                            last_run_count,
+                        },
+                    )
+                    .collect())
             }
 
             async fn forget_payload_hashes<S: AsRef<str> + Sync>(

@@ -30,6 +30,7 @@
 //! | `cursors` | incremental-sync position per (shop, resource) | [`StateStore::set_cursor`] |
 //! | `company_contacts` | (shop, customer id) → company id of each B2B contact, as the last companies export said | [`StateStore::put_company_contacts`] |
 //! | `order_cache` | orders kept for commerce metrics (amounts in minor units) | [`StateStore::put_orders`] |
+//! | `withheld_writes` | per (object, field, reason): values field ownership kept from Salesforce, in total and in the last run | [`StateStore::add_withheld_writes`] |
 //! | `dead_letters` | records Salesforce rejected permanently, with error, hint and status | [`StateStore::dead_letter`] |
 //! | `reviews` | ambiguous identity matches waiting for a human | [`StateStore::add_review`] |
 //!
@@ -79,7 +80,8 @@ pub use sqlite::SqliteStore;
 pub use types::{
     CachedOrder, CustomerOrderStats, DeadLetter, DeadLetterFilter, DeadLetterId, DeadLetterStatus,
     JobKey, JobPhase, JobRecord, MappedRecord, Mapping, MappingRecord, NewDeadLetter, NewJob,
-    NewReview, Review, ReviewId, ReviewStatus, RunId, RunRecord, RunStatus,
+    NewReview, Review, ReviewId, ReviewStatus, RunId, RunRecord, RunStatus, WithheldCount,
+    WithheldTotal,
 };
 
 use target::Target;
@@ -306,6 +308,27 @@ pub trait StateStore: Send + Sync {
         shopify_ids: &[S],
     ) -> impl Future<Output = Result<HashMap<String, i64>, StoreError>> + Send;
 
+    /// Which of `shopify_ids` have a mapping (the record exists in Salesforce), each with
+    /// the payload hash it was last written with, if any.
+    fn get_written_records<S: AsRef<str> + Sync>(
+        &self,
+        shop: &str,
+        kind: &str,
+        shopify_ids: &[S],
+    ) -> impl Future<Output = Result<HashMap<String, Option<i64>>, StoreError>> + Send;
+
+    /// Adds a run's withheld writes (field ownership) to the per-field totals.
+    fn add_withheld_writes(
+        &self,
+        run: RunId,
+        counts: &[WithheldCount],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Every field a sync has withheld a value from, with totals, most withheld first.
+    fn withheld_writes(
+        &self,
+    ) -> impl Future<Output = Result<Vec<WithheldTotal>, StoreError>> + Send;
+
     /// Forgets the payload hashes of mappings (so the next sync sends those records again,
     /// whatever their content); returns how many had one.
     fn forget_payload_hashes<S: AsRef<str> + Sync>(
@@ -458,6 +481,10 @@ delegate! {
     fn bump_attempts(&self, ids: &[DeadLetterId]) -> Result<u64, StoreError>;
     fn get_payload_hashes<S: AsRef<str> + Sync>(&self, shop: &str, kind: &str, shopify_ids: &[S])
         -> Result<HashMap<String, i64>, StoreError>;
+    fn get_written_records<S: AsRef<str> + Sync>(&self, shop: &str, kind: &str, shopify_ids: &[S])
+        -> Result<HashMap<String, Option<i64>>, StoreError>;
+    fn add_withheld_writes(&self, run: RunId, counts: &[WithheldCount]) -> Result<(), StoreError>;
+    fn withheld_writes(&self) -> Result<Vec<WithheldTotal>, StoreError>;
     fn forget_payload_hashes<S: AsRef<str> + Sync>(&self, shop: &str, kind: &str, shopify_ids: &[S])
         -> Result<u64, StoreError>;
     fn add_review(&self, review: &NewReview) -> Result<ReviewId, StoreError>;

@@ -51,6 +51,9 @@ mod sql {
     /// array $3.
     /// (`CROSS JOIN` keeps the array as the outer loop: one primary-key seek per id; left
     /// to itself the planner may scan the table once per id.)
+    pub const GET_WRITTEN_JSON: &str = "SELECT m.shopify_id, m.payload_hash \
+         FROM json_each($3) AS j CROSS JOIN id_mappings AS m \
+         WHERE m.shop = $1 AND m.kind = $2 AND m.shopify_id = j.value";
     pub const GET_HASHES_JSON: &str = "SELECT m.shopify_id, m.payload_hash \
          FROM json_each($3) AS j CROSS JOIN id_mappings AS m \
          WHERE m.shop = $1 AND m.kind = $2 AND m.shopify_id = j.value \

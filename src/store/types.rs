@@ -484,3 +484,24 @@ mod tests {
         );
     }
 }
+
+/// Values one run withheld from one field (field ownership).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WithheldCount {
+    pub object: String,
+    pub field: String,
+    /// `crm` (the field is CRM-owned) or `on_create` (the record already existed).
+    pub reason: String,
+    pub count: i64,
+}
+
+/// A field's withheld values over all runs.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct WithheldTotal {
+    pub object: String,
+    pub field: String,
+    pub reason: String,
+    pub total: i64,
+    pub last_run: i64,
+    pub last_run_count: i64,
+}

@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::mapping::csv_file::{CsvWriter, payload_hash};
+use crate::mapping::csv_file::CsvWriter;
+use crate::mapping::ownership::OwnershipMatrix;
 use crate::mapping::target::Target;
 use crate::salesforce::{IngestJobSpec, JobInfo, ResultKind, SalesforceClient, UploadSource};
 use crate::store::{
@@ -30,6 +31,8 @@ pub struct JobContext<'a> {
     /// Where a job's successes go to be stored while the run moves on (see
     /// [`PendingWrite`]); `None` stores them before the job's results count as handled.
     pub writes: Option<&'a tokio::sync::mpsc::Sender<PendingWrite>>,
+    /// Field ownership: the stored hash covers only the cells a row always writes.
+    pub ownership: &'a OwnershipMatrix,
 }
 
 /// How fast the org has been processing rows, learned from finished jobs, so the first
@@ -280,6 +283,7 @@ pub async fn store_results(
     // inserting in the (parent-grouped) order the results come in.
     let downloaded_ms = timer.elapsed().as_millis() as u64;
     let mut successes = Successes::with_capacity(info.number_records_processed);
+    let rules = ctx.ownership.rules(target);
     let mut reader = csv_reader(&ok_path)?;
     let mut record = csv::StringRecord::new();
     while read(&mut reader, &mut record, &ok_path)? {
@@ -293,7 +297,7 @@ pub async fn store_results(
         } else {
             out.updated += 1;
         }
-        successes.push(external, id, payload_hash(record.iter().skip(2)));
+        successes.push(external, id, rules.delta_hash(record.iter().skip(2)));
     }
     tracing::debug!(
         target_name = target.name(),

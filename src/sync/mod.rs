@@ -39,9 +39,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::mapping::build::MappingContext;
+use crate::mapping::ownership::{Owner, OwnershipMatrix};
 use crate::mapping::target::Target;
 use crate::salesforce::{SalesforceClient, SalesforceError};
-use crate::store::{JobPhase, NewDeadLetter, RunId, RunStatus, StateStore, Store, StoreError};
+use crate::store::{
+    JobPhase, NewDeadLetter, RunId, RunStatus, StateStore, Store, StoreError, WithheldCount,
+};
 
 use job::{JobContext, JobTally, run_part, store_results};
 use prepare::{FailedKeys, key_space, prepare};
@@ -102,6 +105,17 @@ pub struct SyncOptions {
     pub part_size: u64,
     pub max_concurrent_jobs: usize,
     pub max_row_retries: u32,
+    /// Who writes each field: cells a row may not write are blanked before upload.
+    pub ownership: OwnershipMatrix,
+}
+
+/// Values field ownership kept from Salesforce in one run, for one field.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct WithheldTally {
+    /// The field is CRM-owned.
+    pub crm: u64,
+    /// The field is written on create only and the record existed.
+    pub on_create: u64,
 }
 
 /// Per-target counts of one run.
@@ -125,6 +139,8 @@ pub struct SyncReport {
     pub aborted_jobs: u64,
     pub scan: ScanTally,
     pub targets: BTreeMap<String, TargetReport>,
+    /// Per `Object.Field`: values withheld by field ownership from the rows sent.
+    pub withheld: BTreeMap<String, WithheldTally>,
     /// Dry run: the files written.
     pub dry_run_files: Vec<PathBuf>,
 }
@@ -171,6 +187,7 @@ pub async fn resume(
     store: &Store,
     shop: &str,
     work_dir: &Path,
+    ownership: &OwnershipMatrix,
 ) -> Result<(u64, u64), SyncError> {
     let unfinished = store.unfinished_jobs().await?;
     let (mut resumed, mut aborted) = (0, 0);
@@ -192,6 +209,7 @@ pub async fn resume(
             pace: &pace,
             progress: &SyncProgress::default(),
             writes: None,
+            ownership,
         };
         match (&record.sf_job_id, record.phase) {
             (Some(id), JobPhase::Uploaded | JobPhase::Completed) => {
@@ -249,7 +267,14 @@ pub async fn run_sync_with_progress(
 ) -> Result<SyncReport, SyncError> {
     let mut report = SyncReport::default();
     if let Some(client) = client {
-        let (resumed, aborted) = resume(client, store, &ctx.shop, &options.work_dir).await?;
+        let (resumed, aborted) = resume(
+            client,
+            store,
+            &ctx.shop,
+            &options.work_dir,
+            &options.ownership,
+        )
+        .await?;
         report.resumed_jobs = resumed;
         report.aborted_jobs = aborted;
     }
@@ -273,6 +298,9 @@ pub async fn run_sync_with_progress(
                 .finish_run(run, RunStatus::Succeeded, &summary)
                 .await?;
             if options.dry_run.is_none() {
+                store
+                    .add_withheld_writes(run, &withheld_counts(&report.withheld))
+                    .await?;
                 for (resource, cursor) in &report.scan.cursors {
                     store.set_cursor(&ctx.shop, resource, cursor).await?;
                 }
@@ -373,16 +401,33 @@ async fn run_levels(
                 continue;
             };
             let snapshot = failed.lock().map(|f| f.clone()).unwrap_or_default();
+            let rules = options.ownership.rules(target);
             let prepared = prepare(
                 store,
                 &ctx.shop,
                 spool,
+                &rules,
                 &snapshot,
                 options.part_size,
                 options.full,
                 parts_dir,
             )
             .await?;
+            for (column, count) in prepared.withheld.iter().enumerate() {
+                if *count == 0 {
+                    continue;
+                }
+                let rule = &rules.columns[column];
+                let tally = report
+                    .withheld
+                    .entry(format!("{}.{}", rule.object, rule.field))
+                    .or_default();
+                match rule.owner {
+                    Owner::Crm => tally.crm += count,
+                    Owner::OnCreate => tally.on_create += count,
+                    Owner::Integration => {}
+                }
+            }
             let entry = report.targets.entry(target.name().to_string()).or_default();
             entry.read = spool.distinct() as u64;
             entry.unchanged = prepared.unchanged;
@@ -437,6 +482,7 @@ async fn run_levels(
             pace,
             progress,
             writes: Some(&writes),
+            ownership: &options.ownership,
         };
         let semaphore = tokio::sync::Semaphore::new(options.max_concurrent_jobs.max(1));
         let results = futures_util::future::join_all(work.iter().map(|(target, n, part)| {
@@ -468,6 +514,25 @@ async fn run_levels(
         }
     }
     Ok(())
+}
+
+/// A run's withheld values as the store counts them.
+fn withheld_counts(withheld: &BTreeMap<String, WithheldTally>) -> Vec<WithheldCount> {
+    let mut out = Vec::new();
+    for (name, tally) in withheld {
+        let (object, field) = name.split_once('.').unwrap_or((name.as_str(), ""));
+        for (reason, count) in [(Owner::Crm, tally.crm), (Owner::OnCreate, tally.on_create)] {
+            if count > 0 {
+                out.push(WithheldCount {
+                    object: object.to_string(),
+                    field: field.to_string(),
+                    reason: reason.as_str().to_string(),
+                    count: count as i64,
+                });
+            }
+        }
+    }
+    out
 }
 
 #[cfg(test)]

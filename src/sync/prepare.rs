@@ -1,8 +1,9 @@
 //! From a spool file to the CSV parts that are uploaded: drops superseded rows, holds back
 //! rows whose parent failed, skips rows unchanged since they were last written (payload
-//! hashes in the state store), sorts children by parent so that Salesforce's 10,000-row
-//! internal batches do not contend for one parent's lock, and splits into parts no larger
-//! than the configured size (one upload per job).
+//! hashes in the state store), blanks the cells the row may not write (field ownership:
+//! CRM-owned fields always, on-create fields when the record exists), sorts children by
+//! parent so that Salesforce's 10,000-row internal batches do not contend for one parent's
+//! lock, and splits into parts no larger than the configured size (one upload per job).
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -10,7 +11,7 @@ use std::io::{BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use crate::mapping::csv_file::payload_hash;
+use crate::mapping::ownership::{TargetRules, Withheld, blank_cells};
 use crate::mapping::target::Target;
 use crate::store::{StateStore, Store};
 
@@ -42,6 +43,8 @@ pub struct Prepared {
     pub parts: Vec<PartFile>,
     pub unchanged: u64,
     pub held: Vec<HeldRow>,
+    /// Per column of the target: values withheld from the rows sent (field ownership).
+    pub withheld: Vec<u64>,
 }
 
 /// One upload: a CSV file with its header.
@@ -67,31 +70,48 @@ struct Kept {
     sort: u64,
     offset: u64,
     len: u32,
+    /// Columns to blank before upload (bit per column).
+    blank: u64,
+}
+
+/// A row waiting for its stored state.
+struct Pending {
+    key: String,
+    hash: i64,
+    offset: u64,
+    len: u32,
+    sort: u64,
+    withheld: Withheld,
 }
 
 const HASH_LOOKUP_BATCH: usize = 2000;
 
-/// Prepares one target's spool.
+/// Prepares one target's spool; `rules` say which of its cells each row may write.
+#[allow(clippy::too_many_arguments)]
 pub async fn prepare(
     store: &Store,
     shop: &str,
     spool: &SpoolFile,
+    rules: &TargetRules,
     failed: &FailedKeys,
     part_size: u64,
     full: bool,
     out_dir: &Path,
 ) -> Result<Prepared, SyncError> {
     let target = spool.target;
+    debug_assert_eq!(rules.target, target);
     let spec = target.spec();
     let parent_spaces: Vec<(usize, String)> = spec
         .parents
         .iter()
         .map(|p| (p.column, key_space(p.parent)))
         .collect();
-    let mut prepared = Prepared::default();
+    let mut prepared = Prepared {
+        withheld: vec![0; spec.columns.len()],
+        ..Prepared::default()
+    };
     let mut kept: Vec<Kept> = Vec::with_capacity(spool.distinct() as usize);
-    // Rows waiting for their stored hashes: (key, hash, offset, len, sort).
-    let mut pending: Vec<(String, i64, u64, u32, u64)> = Vec::with_capacity(HASH_LOOKUP_BATCH);
+    let mut pending: Vec<Pending> = Vec::with_capacity(HASH_LOOKUP_BATCH);
 
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -103,32 +123,39 @@ pub async fn prepare(
         .map_err(|e| SyncError::Spool(format!("{}: {e}", spool.path.display())))?;
     let mut record = csv::StringRecord::new();
     let mut index: u32 = 0;
-    let mut previous: Option<(u64, String, i64, u64)> = None; // (offset, key, hash, sort)
+    let mut previous: Option<Pending> = None; // its length is known once the next row starts
     let file_len = std::fs::metadata(&spool.path)
         .map_err(|e| SyncError::io(&spool.path, e))?
         .len();
 
-    let flush = async |pending: &mut Vec<(String, i64, u64, u32, u64)>,
+    // Whether each record exists (it has a mapping) and the hash it was last written with.
+    let flush = async |pending: &mut Vec<Pending>,
                        kept: &mut Vec<Kept>,
-                       unchanged: &mut u64|
+                       prepared: &mut Prepared|
            -> Result<(), SyncError> {
         if pending.is_empty() {
             return Ok(());
         }
-        let stored = if full {
-            HashMap::new()
-        } else {
-            let keys: Vec<&str> = pending.iter().map(|p| p.0.as_str()).collect();
-            store
-                .get_payload_hashes(shop, spec.mapping_kind, &keys)
-                .await?
-        };
-        for (key, hash, offset, len, sort) in pending.drain(..) {
-            if stored.get(&key) == Some(&hash) {
-                *unchanged += 1;
-            } else {
-                kept.push(Kept { sort, offset, len });
+        let keys: Vec<&str> = pending.iter().map(|p| p.key.as_str()).collect();
+        let stored = store
+            .get_written_records(shop, spec.mapping_kind, &keys)
+            .await?;
+        for p in pending.drain(..) {
+            let state = stored.get(&p.key);
+            if !full && state.is_some_and(|hash| *hash == Some(p.hash)) {
+                prepared.unchanged += 1;
+                continue;
             }
+            let blank = p.withheld.mask(state.is_some());
+            for (column, _) in rules.fields_in(blank) {
+                prepared.withheld[column] += 1;
+            }
+            kept.push(Kept {
+                sort: p.sort,
+                offset: p.offset,
+                len: p.len,
+                blank,
+            });
         }
         Ok(())
     };
@@ -139,10 +166,11 @@ pub async fn prepare(
             .read_record(&mut record)
             .map_err(|e| SyncError::Spool(format!("{}: {e}", spool.path.display())))?;
         // The row before this one ends where this one starts.
-        if let Some((offset, key, hash, sort)) = previous.take() {
-            pending.push((key, hash, offset, (position - offset) as u32, sort));
+        if let Some(mut row) = previous.take() {
+            row.len = (position - row.offset) as u32;
+            pending.push(row);
             if pending.len() >= HASH_LOOKUP_BATCH {
-                flush(&mut pending, &mut kept, &mut prepared.unchanged).await?;
+                flush(&mut pending, &mut kept, &mut prepared).await?;
             }
         }
         if !more {
@@ -174,16 +202,22 @@ pub async fn prepare(
             });
             continue;
         }
-        let hash = payload_hash(record.iter());
         let sort = spec
             .parents
             .first()
             .map(|p| key_hash(record.get(p.column).unwrap_or("")))
             .unwrap_or(0);
-        previous = Some((position, key, hash, sort));
+        previous = Some(Pending {
+            key,
+            hash: rules.delta_hash(record.iter()),
+            offset: position,
+            len: 0,
+            sort,
+            withheld: rules.withheld(record.iter()),
+        });
     }
     debug_assert!(kept.iter().all(|k| k.offset + k.len as u64 <= file_len));
-    flush(&mut pending, &mut kept, &mut prepared.unchanged).await?;
+    flush(&mut pending, &mut kept, &mut prepared).await?;
 
     // Children of one parent next to each other; otherwise the spool order.
     kept.sort_by_key(|k| (k.sort, k.offset));
@@ -242,14 +276,49 @@ fn write_parts(
         source
             .read_exact_at(&mut buffer, k.offset)
             .map_err(|e| SyncError::io(spool_path, e))?;
-        w.write_all(&buffer)
-            .map_err(|e| SyncError::io(&p.path, e))?;
+        let bytes = if k.blank == 0 {
+            std::borrow::Cow::Borrowed(&buffer[..])
+        } else {
+            std::borrow::Cow::Owned(
+                blank_row(&buffer, k.blank)
+                    .map_err(|e| SyncError::Spool(format!("{}: {e}", spool_path.display())))?,
+            )
+        };
+        w.write_all(&bytes).map_err(|e| SyncError::io(&p.path, e))?;
         p.rows += 1;
-        p.bytes += needed;
+        p.bytes += bytes.len() as u64;
     }
     if let Some((mut w, p)) = current.take() {
         w.flush().map_err(|e| SyncError::io(&p.path, e))?;
         parts.push(p);
     }
     Ok(parts)
+}
+
+/// One spooled CSV row (with its line end) with the cells in `mask` blanked, as CSV again.
+fn blank_row(line: &[u8], mask: u64) -> Result<Vec<u8>, csv::Error> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(line);
+    let mut record = csv::StringRecord::new();
+    reader.read_record(&mut record)?;
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::with_capacity(line.len()));
+    writer.write_record(&blank_cells(&record, mask))?;
+    writer
+        .into_inner()
+        .map_err(|e| csv::Error::from(std::io::Error::other(e.to_string())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_blanked_row_keeps_every_other_cell_byte_for_byte() {
+        let line = b"42,\"Smith, Jr.\",\"multi\nline\",=1+1,\n";
+        let out = blank_row(line, 0b0010).unwrap();
+        assert_eq!(out, b"42,,\"multi\nline\",=1+1,\n");
+    }
 }

@@ -1,10 +1,13 @@
-//! `shopforce dlq retry`: sends dead-lettered rows again, as they were built.
+//! `shopforce dlq retry`: sends dead-lettered rows again, as they were built, with the
+//! field-ownership rules applied as in a sync (a record that exists by now gets no
+//! on-create values).
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::Mutex;
 
 use crate::mapping::csv_file::CsvWriter;
+use crate::mapping::ownership::OwnershipMatrix;
 use crate::mapping::target::Target;
 use crate::salesforce::SalesforceClient;
 use crate::store::{
@@ -52,6 +55,7 @@ pub async fn retry_dead_letters(
     work_dir: &Path,
     ids: &[DeadLetterId],
     max_row_retries: u32,
+    ownership: &OwnershipMatrix,
 ) -> Result<RetrySummary, SyncError> {
     let wanted: HashSet<i64> = ids.iter().map(|i| i.0).collect();
     let letters: Vec<DeadLetter> = open_dead_letters(store)
@@ -85,15 +89,29 @@ pub async fn retry_dead_letters(
         let file = std::fs::File::create(&path).map_err(|e| SyncError::io(&path, e))?;
         let mut writer = CsvWriter::new(target, std::io::BufWriter::new(file))
             .map_err(|e| SyncError::io(&path, e))?;
+        let rules = ownership.rules(target);
+        let keys: Vec<&str> = rows.iter().map(|d| d.external_id.as_str()).collect();
+        let existing = store
+            .get_written_records(&shop, target.spec().mapping_kind, &keys)
+            .await?;
         for d in &rows {
+            let cells: Vec<&str> = target
+                .spec()
+                .columns
+                .iter()
+                .map(|c| d.payload[*c].as_str().unwrap_or(""))
+                .collect();
+            let blank = rules
+                .withheld(cells.iter().copied())
+                .mask(existing.contains_key(&d.external_id));
             writer
-                .write_texts(
-                    target
-                        .spec()
-                        .columns
-                        .iter()
-                        .map(|c| d.payload[*c].as_str().unwrap_or("")),
-                )
+                .write_texts(cells.iter().enumerate().map(|(i, cell)| {
+                    if i < 64 && blank & (1 << i) != 0 {
+                        ""
+                    } else {
+                        cell
+                    }
+                }))
                 .map_err(|e| SyncError::io(&path, e))?;
         }
         let mut inner = writer.finish().map_err(|e| SyncError::io(&path, e))?;
@@ -109,6 +127,7 @@ pub async fn retry_dead_letters(
             pace: &pace,
             progress: &super::SyncProgress::default(),
             writes: None,
+            ownership,
         };
         let ids: Vec<DeadLetterId> = rows.iter().map(|d| d.id).collect();
         store.bump_attempts(&ids).await?;

@@ -21,21 +21,21 @@ use crate::support::{CONSUMER_KEY, Options, Org, USERNAME};
 const SHOP: &str = "acme.myshopify.com";
 
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Backend {
+pub(super) enum Backend {
     Sqlite,
     Postgres,
 }
 
 /// Everything one sync test needs.
-struct Harness {
-    org: Org,
-    dir: TempDir,
+pub(super) struct Harness {
+    pub(super) org: Org,
+    pub(super) dir: TempDir,
     db_url: String,
     pg_schema: Option<crate::support::PgSchema>,
 }
 
 impl Harness {
-    async fn new(backend: Backend, options: Options) -> Harness {
+    pub(super) async fn new(backend: Backend, options: Options) -> Harness {
         let org = Org::start_with(options).await;
         let dir = TempDir::new().unwrap();
         let (db_url, pg_schema) = match backend {
@@ -56,11 +56,11 @@ impl Harness {
         }
     }
 
-    async fn store(&self) -> Store {
+    pub(super) async fn store(&self) -> Store {
         Store::connect(&self.db_url).await.expect("state store")
     }
 
-    fn client(&self) -> SalesforceClient {
+    pub(super) fn client(&self) -> SalesforceClient {
         let mut config = SalesforceConfig::with_key_file(
             &self.org.base,
             CONSUMER_KEY,
@@ -83,13 +83,13 @@ impl Harness {
         SalesforceClient::new(config).unwrap()
     }
 
-    fn export(&self, shape: &StoreShape) -> (PathBuf, Generated) {
+    pub(super) fn export(&self, shape: &StoreShape) -> (PathBuf, Generated) {
         let path = self.dir.path().join("export");
         let generated = generate::generate(&path, shape).unwrap();
         (path, generated)
     }
 
-    fn options(&self, source: &Path) -> SyncOptions {
+    pub(super) fn options(&self, source: &Path) -> SyncOptions {
         SyncOptions {
             source_dir: source.to_path_buf(),
             dry_run: None,
@@ -98,10 +98,11 @@ impl Harness {
             part_size: 100_000_000,
             max_concurrent_jobs: 4,
             max_row_retries: 3,
+            ownership: Default::default(),
         }
     }
 
-    async fn context(&self, client: &SalesforceClient) -> MappingContext {
+    pub(super) async fn context(&self, client: &SalesforceClient) -> MappingContext {
         let rows = client
             .query("SELECT Id FROM Pricebook2 WHERE IsStandard = true")
             .await
@@ -115,7 +116,7 @@ impl Harness {
         }
     }
 
-    async fn sync(&self, source: &Path) -> SyncReport {
+    pub(super) async fn sync(&self, source: &Path) -> SyncReport {
         let client = self.client();
         let store = self.store().await;
         let ctx = self.context(&client).await;
@@ -126,7 +127,7 @@ impl Harness {
         report
     }
 
-    async fn finish(self) {
+    pub(super) async fn finish(self) {
         self.org.shutdown().await;
         if let Some(schema) = self.pg_schema {
             // Best effort: a schema left behind does not affect other tests.
@@ -135,7 +136,7 @@ impl Harness {
     }
 }
 
-fn small_shape() -> StoreShape {
+pub(super) fn small_shape() -> StoreShape {
     StoreShape {
         customers: 60,
         orders: 150,
@@ -148,14 +149,14 @@ fn small_shape() -> StoreShape {
     }
 }
 
-fn by(records: &[Value], field: &str) -> HashMap<String, Value> {
+pub(super) fn by(records: &[Value], field: &str) -> HashMap<String, Value> {
     records
         .iter()
         .filter_map(|r| r[field].as_str().map(|k| (k.to_string(), r.clone())))
         .collect()
 }
 
-fn ids_of(records: &[Value]) -> HashMap<String, Value> {
+pub(super) fn ids_of(records: &[Value]) -> HashMap<String, Value> {
     by(records, "Id")
 }
 
@@ -646,6 +647,7 @@ async fn a_company_contacts_own_order_lands_under_their_company() {
     line["email"] = json!(new_email);
     line["defaultEmailAddress"] =
         json!({"emailAddress": new_email, "marketingState": "NOT_SUBSCRIBED"});
+    line["tags"] = json!(["moved-desk"]);
     std::fs::write(increment.join("customers.jsonl"), format!("{line}\n")).unwrap();
     let mut again = order.clone();
     again["id"] = json!("gid://shopify/Order/990002");
@@ -663,7 +665,10 @@ async fn a_company_contacts_own_order_lands_under_their_company() {
     );
     let after = by(&h.org.records("Contact").await, "Shopify_Customer_ID__c")[&customer].clone();
     assert_eq!(after["AccountId"], account["Id"], "still under the company");
-    assert_eq!(after["Email"].as_str(), Some(new_email.as_str()));
+    // The row went out (tags are integration-owned); the email is on-create, so the
+    // Contact keeps the one it was created with.
+    assert_eq!(after["Shopify_Tags__c"], "moved-desk");
+    assert_eq!(after["Email"], contact["Email"]);
     assert_eq!(after["Title"], contact["Title"], "the title is kept");
     let orders = by(&h.org.records("Order").await, "Shopify_Order_ID__c");
     assert_eq!(orders["990002"]["AccountId"], account["Id"]);
@@ -1257,9 +1262,9 @@ async fn a_sync_from_the_shop_equals_a_sync_from_its_files_then_sends_only_what_
         assert_eq!(uploaded(&stdout, target), 0, "{target}: {stdout}");
     }
 
-    // One customer changes email in Shopify: only that customer's rows go out.
-    // A customer the generator wrote in the deprecated shape: the engine's query asks for
-    // `defaultEmailAddress`, which Shopify answers for every customer.
+    // One customer changes email and unsubscribes in Shopify: only that customer's rows go
+    // out. A customer the generator wrote in the deprecated shape: the engine's query asks
+    // for `defaultEmailAddress`, which Shopify answers for every customer.
     let customer: Value = customers
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
@@ -1271,6 +1276,12 @@ async fn a_sync_from_the_shop_equals_a_sync_from_its_files_then_sends_only_what_
         &shop,
         &format!("customers/{legacy}/email"),
         json!({"email": "changed.address@example.com"}),
+    )
+    .await;
+    admin(
+        &shop,
+        &format!("customers/{legacy}/consent"),
+        json!({"marketingState": "UNSUBSCRIBED"}),
     )
     .await;
     let third = run_live(&h, &shop, &[]).await;
@@ -1293,7 +1304,14 @@ async fn a_sync_from_the_shop_equals_a_sync_from_its_files_then_sends_only_what_
         .into_iter()
         .find(|c| c["Shopify_Customer_ID__c"] == legacy)
         .expect("the changed customer's Contact");
-    assert_eq!(contact["Email"], "changed.address@example.com");
+    // Email is Shopify-on-create by default: the Contact keeps the address it was created
+    // with; consent is integration-owned and follows Shopify.
+    assert_eq!(
+        contact["Email"].as_str().map(str::to_lowercase),
+        customer["email"].as_str().map(str::to_lowercase)
+    );
+    assert_eq!(contact["Email_Consent_Status__c"], "Unsubscribed");
+    assert_eq!(contact["HasOptedOutOfEmail"], true);
     shop.shutdown().await;
     h.finish().await;
 }
