@@ -13,3 +13,9 @@ CREATE TABLE withheld_writes (
     updated_at     TIMESTAMPTZ NOT NULL,
     PRIMARY KEY (object, field, reason)
 );
+
+-- The hash of the Contact row last built from the companies export's copy of a company
+-- contact who was not in the customers export; an incremental run whose export lists the
+-- contact again unchanged (its company changed, or the overlap window) sends nothing.
+-- Cleared when the contact moves to another company.
+ALTER TABLE company_contacts ADD COLUMN export_hash BIGINT;

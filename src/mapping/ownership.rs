@@ -78,7 +78,10 @@ pub const DEFAULT_CRM: &[&str] = &[
 
 /// Written on create only by default: Shopify seeds them, a sales rep may correct them.
 /// `OwnerId` is set on create (B2B owner routing) and is the rep's from then on; an Order
-/// is created as Draft and a rep who activates it is not overruled.
+/// is created as Draft and a rep who activates it is not overruled. A standard price book
+/// entry is created with the price of the first sale seen: line-item prices vary from order
+/// to order (sales, price changes), each sale's price is on its OrderItem, and an export
+/// holding other orders must not move the list price back and forth.
 pub const DEFAULT_ON_CREATE: &[&str] = &[
     "Contact.Name",
     "Contact.Email",
@@ -91,6 +94,7 @@ pub const DEFAULT_ON_CREATE: &[&str] = &[
     "Account.BillingAddress",
     "Account.OwnerId",
     "Order.Status",
+    "PricebookEntry.UnitPrice",
 ];
 
 impl Default for OwnershipConfig {

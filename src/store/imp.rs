@@ -64,7 +64,13 @@ pub(crate) mod shared {
     pub const PUT_COMPANY_CONTACT: &str = "INSERT INTO company_contacts \
          (shop, customer_id, company_id, updated_at) VALUES ($1, $2, $3, $4) \
          ON CONFLICT (shop, customer_id) DO UPDATE SET company_id = excluded.company_id, \
+         export_hash = CASE WHEN company_contacts.company_id = excluded.company_id \
+             THEN company_contacts.export_hash ELSE NULL END, \
          updated_at = excluded.updated_at";
+    pub const SET_COMPANY_CONTACT_HASH: &str = "UPDATE company_contacts SET export_hash = $3, \
+         updated_at = $4 WHERE shop = $1 AND customer_id = $2";
+    pub const COMPANY_CONTACT_HASHES: &str = "SELECT customer_id, export_hash \
+         FROM company_contacts WHERE shop = $1 AND export_hash IS NOT NULL";
     pub const ADD_WITHHELD: &str = "INSERT INTO withheld_writes (object, field, reason, total, \
          last_run_id, last_run_count, updated_at) VALUES ($1, $2, $3, $4, $5, $4, $6) \
          ON CONFLICT (object, field, reason) DO UPDATE SET \
@@ -960,6 +966,45 @@ macro_rules! impl_state_store {
                     .await
                     .map_err(query_error(Self::BACKEND, OP))?;
                 Ok(rows.into_iter().collect())
+            }
+
+            async fn company_contact_export_hashes(
+                &self,
+                shop: &str,
+            ) -> Result<HashMap<String, i64>, StoreError> {
+                const OP: &str = "company_contact_export_hashes";
+                let rows: Vec<(String, i64)> = sqlx::query_as(shared::COMPANY_CONTACT_HASHES)
+                    .bind(shop)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(query_error(Self::BACKEND, OP))?;
+                Ok(rows.into_iter().collect())
+            }
+
+            async fn set_company_contact_export_hashes(
+                &self,
+                shop: &str,
+                hashes: &[(String, i64)],
+            ) -> Result<(), StoreError> {
+                const OP: &str = "set_company_contact_export_hashes";
+                let err = query_error(Self::BACKEND, OP);
+                if hashes.is_empty() {
+                    return Ok(());
+                }
+                let now = Ts::now();
+                let mut tx = self.pool.begin().await.map_err(&err)?;
+                for (customer, hash) in hashes {
+                    sqlx::query(shared::SET_COMPANY_CONTACT_HASH)
+                        .bind(shop)
+                        .bind(customer)
+                        .bind(*hash)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(&err)?;
+                }
+                tx.commit().await.map_err(&err)?;
+                Ok(())
             }
 
             async fn put_orders(&self, orders: &[CachedOrder]) -> Result<u64, StoreError> {

@@ -246,6 +246,20 @@ pub trait StateStore: Send + Sync {
 
     // ---- order cache ----
 
+    /// Hashes of the Contact rows last built from the companies export's copy of a contact
+    /// (customer id → hash), for contacts still in the company they were built for.
+    fn company_contact_export_hashes(
+        &self,
+        shop: &str,
+    ) -> impl Future<Output = Result<HashMap<String, i64>, StoreError>> + Send;
+
+    /// Records those hashes (`(customer id, hash)`) once the run that sent the rows succeeded.
+    fn set_company_contact_export_hashes(
+        &self,
+        shop: &str,
+        hashes: &[(String, i64)],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// Inserts or updates cached orders in one transaction; returns how many distinct orders
     /// were written.
     fn put_orders(
@@ -469,6 +483,9 @@ delegate! {
     fn put_company_contacts(&self, shop: &str, members: &[(String, String)])
         -> Result<u64, StoreError>;
     fn company_contacts(&self, shop: &str) -> Result<HashMap<String, String>, StoreError>;
+    fn company_contact_export_hashes(&self, shop: &str) -> Result<HashMap<String, i64>, StoreError>;
+    fn set_company_contact_export_hashes(&self, shop: &str, hashes: &[(String, i64)])
+        -> Result<(), StoreError>;
     fn put_orders(&self, orders: &[CachedOrder]) -> Result<u64, StoreError>;
     fn orders_for_customer(&self, shop: &str, customer_id: &str)
         -> Result<Vec<CachedOrder>, StoreError>;

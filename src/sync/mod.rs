@@ -301,6 +301,12 @@ pub async fn run_sync_with_progress(
                 store
                     .add_withheld_writes(run, &withheld_counts(&report.withheld))
                     .await?;
+                store
+                    .set_company_contact_export_hashes(
+                        &ctx.shop,
+                        &report.scan.company_export_hashes,
+                    )
+                    .await?;
                 for (resource, cursor) in &report.scan.cursors {
                     store.set_cursor(&ctx.shop, resource, cursor).await?;
                 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::mapping::build::{self, AccountModel, MappingContext, MappingError};
+use crate::mapping::csv_file::row_hash;
 use crate::mapping::row::Cell;
 use crate::mapping::target::{Target, column};
 use crate::shopify::bulk_jsonl::{
@@ -43,8 +44,14 @@ pub struct ScanTally {
     pub orders: u64,
     pub line_items: u64,
     pub unmappable: u64,
+    /// Company contacts whose row from the companies export was unchanged since it was
+    /// last sent (their Contact exists): not sent again.
+    pub company_contacts_unchanged: u64,
     /// Latest `updatedAt` per resource (the incremental cursor once the run succeeds).
     pub cursors: HashMap<String, String>,
+    /// Hashes of the rows built from the companies export, stored once the run succeeds.
+    #[serde(skip)]
+    pub company_export_hashes: Vec<(String, i64)>,
 }
 
 /// The reader's running state.
@@ -143,15 +150,35 @@ impl<'a> Scanner<'a> {
             }
         }
         // Company contacts whose customer was not in customers.jsonl: use the company
-        // export's copy.
+        // export's copy, unless that copy is what was last sent for a Contact that exists.
         let rest: Vec<_> = self.company_contacts.drain().collect();
-        for (_, (company, title, customer)) in rest {
-            self.push(build::company_contact_from_company_export(
+        let (existing, sent) = if rest.is_empty() {
+            Default::default()
+        } else {
+            let keys: Vec<&str> = rest.iter().map(|(k, _)| k.as_str()).collect();
+            (
+                self.store
+                    .get_written_records(&self.ctx.shop, "customer", &keys)
+                    .await?,
+                self.store
+                    .company_contact_export_hashes(&self.ctx.shop)
+                    .await?,
+            )
+        };
+        for (customer_id, (company, title, customer)) in rest {
+            let row = build::company_contact_from_company_export(
                 self.ctx,
                 &company,
                 &customer,
                 title.as_deref(),
-            ))?;
+            );
+            let hash = row_hash(&row);
+            if existing.contains_key(&customer_id) && sent.get(&customer_id) == Some(&hash) {
+                self.tally.company_contacts_unchanged += 1;
+                continue;
+            }
+            self.tally.company_export_hashes.push((customer_id, hash));
+            self.push(row)?;
         }
         self.flush().await?;
         self.lines_done();
@@ -321,15 +348,30 @@ impl<'a> Scanner<'a> {
                             "customer has no email and no phone"
                         );
                     }
-                    if let Some((company, title, _)) =
+                    if let Some((company, title, copy)) =
                         self.company_contacts.remove(legacy_id(&c.id))
                     {
-                        self.push(build::company_contact(
+                        let row = build::company_contact(self.ctx, &company, &c, title.as_deref());
+                        // The row the companies export's copy would give, if it says nothing
+                        // this full row does not: a later run that sees only that copy
+                        // (unchanged) need not send it.
+                        let partial = build::company_contact_from_company_export(
                             self.ctx,
                             &company,
-                            &c,
+                            &copy,
                             title.as_deref(),
-                        ))?;
+                        );
+                        if partial
+                            .cells
+                            .iter()
+                            .zip(&row.cells)
+                            .all(|(p, f)| matches!(p, Cell::Keep) || p == f)
+                        {
+                            self.tally
+                                .company_export_hashes
+                                .push((legacy_id(&c.id).to_string(), row_hash(&partial)));
+                        }
+                        self.push(row)?;
                         continue;
                     }
                     if let Some(company) = self.buyer_companies.get(legacy_id(&c.id)) {
@@ -569,6 +611,9 @@ impl ScanTally {
         self.orders += other.orders;
         self.line_items += other.line_items;
         self.unmappable += other.unmappable;
+        self.company_contacts_unchanged += other.company_contacts_unchanged;
         self.cursors.extend(other.cursors);
+        self.company_export_hashes
+            .extend(other.company_export_hashes);
     }
 }

@@ -1,6 +1,7 @@
 //! Engine tests: each part of the sync engine against real SQLite / PostgreSQL and the
 //! Salesforce emulator over HTTP.
 
+mod delta;
 mod ownership;
 mod salesforce_client;
 mod store;

@@ -1253,12 +1253,8 @@ async fn a_sync_from_the_shop_equals_a_sync_from_its_files_then_sends_only_what_
     let stdout = String::from_utf8_lossy(&second.stdout);
     assert!(second.status.success(), "{stdout}");
     assert!(stdout.contains("updated since"), "incremental: {stdout}");
-    for target in [
-        "account-customer",
-        "contact-customer",
-        "order-customer",
-        "order-item",
-    ] {
+    for target in Target::ALL {
+        let target = target.name();
         assert_eq!(uploaded(&stdout, target), 0, "{target}: {stdout}");
     }
 
