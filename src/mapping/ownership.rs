@@ -530,7 +530,9 @@ mod tests {
         }
         assert_eq!(m.owner("Contact", "Description"), Owner::Crm);
         assert_eq!(m.owner("Contact", "OwnerId"), Owner::OnCreate);
-        assert_eq!(m.owner("Order", "Status"), Owner::Integration);
+        assert_eq!(m.owner("Order", "Status"), Owner::OnCreate);
+        assert_eq!(m.owner("Order", "EffectiveDate"), Owner::Integration);
+        assert_eq!(m.owner("PricebookEntry", "UnitPrice"), Owner::OnCreate);
     }
 
     #[test]
