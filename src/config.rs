@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use crate::identity::IdentityConfig;
 use crate::mapping::build::AccountModel;
 use crate::mapping::ownership::{OwnershipConfig, OwnershipMatrix};
 
@@ -23,6 +24,8 @@ pub struct Config {
     pub log: LogSection,
     /// Who writes each Salesforce field ([`crate::mapping::ownership`]).
     pub ownership: OwnershipConfig,
+    /// Identity resolution ([`crate::identity`]).
+    pub identity: IdentityConfig,
 }
 
 #[derive(Clone, Deserialize, PartialEq)]
@@ -410,6 +413,7 @@ impl Config {
             }
         }
         self.ownership_matrix()?;
+        self.identity.validate().map_err(ConfigError)?;
         if self.sync.max_concurrent_jobs == 0 {
             return bad("sync.max_concurrent_jobs", "must be at least 1".to_string());
         }

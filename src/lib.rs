@@ -61,6 +61,7 @@ pub mod config;
 /// `shopforce demo`: both emulators, a generated store, a full and an incremental sync.
 pub mod demo;
 pub mod emulator;
+pub mod identity;
 /// Shopify objects → Salesforce rows and CSV (pure: values in, values out).
 pub mod mapping;
 /// The engine's Salesforce client: JWT bearer login, Bulk API 2.0 ingest and query, REST basics.

@@ -82,6 +82,25 @@ pub(crate) mod shared {
     pub const WITHHELD: &str = "SELECT object, field, reason, total, last_run_id, \
          last_run_count FROM withheld_writes ORDER BY total DESC, object, field, reason";
 
+    pub const CRM_CONTACTS_HEAD: &str = "INSERT INTO crm_contacts (id, account_id, \
+         shopify_customer_id, shopify_store, email, phone, first_name, last_name, postal_code, \
+         created) ";
+    pub const CRM_CONTACTS_TAIL: &str = " ON CONFLICT (id) DO UPDATE SET \
+         account_id = excluded.account_id, shopify_customer_id = excluded.shopify_customer_id, \
+         shopify_store = excluded.shopify_store, email = excluded.email, phone = excluded.phone, \
+         first_name = excluded.first_name, last_name = excluded.last_name, \
+         postal_code = excluded.postal_code, created = excluded.created";
+    pub const CRM_CONTACTS_PAGE: &str = "SELECT id, account_id, shopify_customer_id, \
+         shopify_store, email, phone, first_name, last_name, postal_code, created \
+         FROM crm_contacts WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2";
+    pub const PUT_IDENTITY_LINK: &str = "INSERT INTO identity_links (shop, customer_id, \
+         contact_id, account_id, tier, is_primary, linked_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (shop, customer_id) DO UPDATE SET contact_id = excluded.contact_id, \
+         account_id = excluded.account_id, tier = excluded.tier, \
+         is_primary = excluded.is_primary, linked_at = excluded.linked_at";
+    pub const IDENTITY_LINKS: &str = "SELECT shop, customer_id, contact_id, account_id, tier, \
+         is_primary FROM identity_links WHERE shop = $1";
+
     pub const COMPANY_CONTACTS: &str =
         "SELECT customer_id, company_id FROM company_contacts WHERE shop = $1";
 
@@ -1302,6 +1321,162 @@ macro_rules! impl_state_store {
                             total,
                             last_run,
                             last_run_count,
+                        },
+                    )
+                    .collect())
+            }
+
+            async fn put_crm_contacts(
+                &self,
+                contacts: &[crate::identity::CrmContact],
+            ) -> Result<u64, StoreError> {
+                const OP: &str = "put_crm_contacts";
+                let contacts = dedup_last(contacts, |c| &c.id);
+                if contacts.is_empty() {
+                    return Ok(0);
+                }
+                let err = query_error(Self::BACKEND, OP);
+                let mut tx = self.pool.begin().await.map_err(&err)?;
+                for chunk in contacts.chunks(sql::MAX_BIND_PARAMS / 10) {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new(shared::CRM_CONTACTS_HEAD);
+                    qb.push_values(chunk, |mut b, c| {
+                        b.push_bind(&*c.id)
+                            .push_bind(c.account_id.as_deref())
+                            .push_bind(c.shopify_customer_id.as_deref())
+                            .push_bind(c.shopify_store.as_deref())
+                            .push_bind(c.email.as_deref())
+                            .push_bind(c.phone.as_deref())
+                            .push_bind(&*c.first_name)
+                            .push_bind(&*c.last_name)
+                            .push_bind(&*c.postal_code)
+                            .push_bind(c.created);
+                    });
+                    qb.push(shared::CRM_CONTACTS_TAIL);
+                    qb.build().execute(&mut *tx).await.map_err(&err)?;
+                }
+                tx.commit().await.map_err(&err)?;
+                Ok(contacts.len() as u64)
+            }
+
+            async fn remove_crm_contacts(&self, ids: &[String]) -> Result<u64, StoreError> {
+                const OP: &str = "remove_crm_contacts";
+                if ids.is_empty() {
+                    return Ok(0);
+                }
+                let err = query_error(Self::BACKEND, OP);
+                let mut removed = 0;
+                let mut tx = self.pool.begin().await.map_err(&err)?;
+                for chunk in ids.chunks(sql::MAX_BIND_PARAMS) {
+                    let mut qb =
+                        sqlx::QueryBuilder::<$db>::new("DELETE FROM crm_contacts WHERE id IN (");
+                    let mut list = qb.separated(", ");
+                    for id in chunk {
+                        list.push_bind(id);
+                    }
+                    qb.push(")");
+                    removed += qb
+                        .build()
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(&err)?
+                        .rows_affected();
+                }
+                tx.commit().await.map_err(&err)?;
+                Ok(removed)
+            }
+
+            async fn crm_contacts_page(
+                &self,
+                after: Option<&str>,
+                limit: u32,
+            ) -> Result<Vec<crate::identity::CrmContact>, StoreError> {
+                const OP: &str = "crm_contacts_page";
+                type Row = (
+                    String,
+                    Option<String>,
+                    Option<String>,
+                    Option<String>,
+                    Option<String>,
+                    Option<String>,
+                    String,
+                    String,
+                    String,
+                    i64,
+                );
+                let rows: Vec<Row> = sqlx::query_as(shared::CRM_CONTACTS_PAGE)
+                    .bind(after)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(query_error(Self::BACKEND, OP))?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| crate::identity::CrmContact {
+                        id: r.0.into(),
+                        account_id: r.1.map(Into::into),
+                        shopify_customer_id: r.2.map(Into::into),
+                        shopify_store: r.3.map(Into::into),
+                        email: r.4.map(Into::into),
+                        phone: r.5.map(Into::into),
+                        first_name: r.6.into(),
+                        last_name: r.7.into(),
+                        postal_code: r.8.into(),
+                        created: r.9,
+                    })
+                    .collect())
+            }
+
+            async fn put_identity_links(&self, links: &[IdentityLink]) -> Result<u64, StoreError> {
+                const OP: &str = "put_identity_links";
+                if links.is_empty() {
+                    return Ok(0);
+                }
+                let err = query_error(Self::BACKEND, OP);
+                let now = Ts::now();
+                let mut tx = self.pool.begin().await.map_err(&err)?;
+                for l in links {
+                    sqlx::query(shared::PUT_IDENTITY_LINK)
+                        .bind(&l.shop)
+                        .bind(&l.customer_id)
+                        .bind(&l.contact_id)
+                        .bind(&l.account_id)
+                        .bind(&l.tier)
+                        .bind(l.primary)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(&err)?;
+                }
+                tx.commit().await.map_err(&err)?;
+                Ok(links.len() as u64)
+            }
+
+            async fn identity_links(
+                &self,
+                shop: &str,
+            ) -> Result<HashMap<String, IdentityLink>, StoreError> {
+                const OP: &str = "identity_links";
+                let rows: Vec<(String, String, String, String, String, bool)> =
+                    sqlx::query_as(shared::IDENTITY_LINKS)
+                        .bind(shop)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(query_error(Self::BACKEND, OP))?;
+                Ok(rows
+                    .into_iter()
+                    .map(
+                        |(shop, customer_id, contact_id, account_id, tier, primary)| {
+                            (
+                                customer_id.clone(),
+                                IdentityLink {
+                                    shop,
+                                    customer_id,
+                                    contact_id,
+                                    account_id,
+                                    tier,
+                                    primary,
+                                },
+                            )
                         },
                     )
                     .collect())

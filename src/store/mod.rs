@@ -31,6 +31,8 @@
 //! | `company_contacts` | (shop, customer id) → company id of each B2B contact, as the last companies export said | [`StateStore::put_company_contacts`] |
 //! | `order_cache` | orders kept for commerce metrics (amounts in minor units) | [`StateStore::put_orders`] |
 //! | `withheld_writes` | per (object, field, reason): values field ownership kept from Salesforce, in total and in the last run | [`StateStore::add_withheld_writes`] |
+//! | `crm_contacts` | the org's Contacts as identity resolution matches them (normalised), refreshed by `SystemModstamp` | [`StateStore::put_crm_contacts`] |
+//! | `identity_links` | (shop, customer id) → the Contact identity resolution linked it to | [`StateStore::put_identity_links`] |
 //! | `dead_letters` | records Salesforce rejected permanently, with error, hint and status | [`StateStore::dead_letter`] |
 //! | `reviews` | ambiguous identity matches waiting for a human | [`StateStore::add_review`] |
 //!
@@ -79,8 +81,8 @@ pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use types::{
     CachedOrder, CustomerOrderStats, DeadLetter, DeadLetterFilter, DeadLetterId, DeadLetterStatus,
-    JobKey, JobPhase, JobRecord, MappedRecord, Mapping, MappingRecord, NewDeadLetter, NewJob,
-    NewReview, Review, ReviewId, ReviewStatus, RunId, RunRecord, RunStatus, WithheldCount,
+    IdentityLink, JobKey, JobPhase, JobRecord, MappedRecord, Mapping, MappingRecord, NewDeadLetter,
+    NewJob, NewReview, Review, ReviewId, ReviewStatus, RunId, RunRecord, RunStatus, WithheldCount,
     WithheldTotal,
 };
 
@@ -343,6 +345,37 @@ pub trait StateStore: Send + Sync {
         &self,
     ) -> impl Future<Output = Result<Vec<WithheldTotal>, StoreError>> + Send;
 
+    /// Adds or replaces Contacts of the identity index.
+    fn put_crm_contacts(
+        &self,
+        contacts: &[crate::identity::CrmContact],
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Removes Contacts (deleted or merged away in Salesforce) from the identity index.
+    fn remove_crm_contacts(
+        &self,
+        ids: &[String],
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Up to `limit` indexed Contacts with an Id above `after`, by Id.
+    fn crm_contacts_page(
+        &self,
+        after: Option<&str>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<crate::identity::CrmContact>, StoreError>> + Send;
+
+    /// Records links (a later one for the same customer replaces it).
+    fn put_identity_links(
+        &self,
+        links: &[IdentityLink],
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// A shop's links, by customer id.
+    fn identity_links(
+        &self,
+        shop: &str,
+    ) -> impl Future<Output = Result<HashMap<String, IdentityLink>, StoreError>> + Send;
+
     /// Forgets the payload hashes of mappings (so the next sync sends those records again,
     /// whatever their content); returns how many had one.
     fn forget_payload_hashes<S: AsRef<str> + Sync>(
@@ -502,6 +535,12 @@ delegate! {
         -> Result<HashMap<String, Option<i64>>, StoreError>;
     fn add_withheld_writes(&self, run: RunId, counts: &[WithheldCount]) -> Result<(), StoreError>;
     fn withheld_writes(&self) -> Result<Vec<WithheldTotal>, StoreError>;
+    fn put_crm_contacts(&self, contacts: &[crate::identity::CrmContact]) -> Result<u64, StoreError>;
+    fn remove_crm_contacts(&self, ids: &[String]) -> Result<u64, StoreError>;
+    fn crm_contacts_page(&self, after: Option<&str>, limit: u32)
+        -> Result<Vec<crate::identity::CrmContact>, StoreError>;
+    fn put_identity_links(&self, links: &[IdentityLink]) -> Result<u64, StoreError>;
+    fn identity_links(&self, shop: &str) -> Result<HashMap<String, IdentityLink>, StoreError>;
     fn forget_payload_hashes<S: AsRef<str> + Sync>(&self, shop: &str, kind: &str, shopify_ids: &[S])
         -> Result<u64, StoreError>;
     fn add_review(&self, review: &NewReview) -> Result<ReviewId, StoreError>;

@@ -505,3 +505,17 @@ pub struct WithheldTotal {
     pub last_run: i64,
     pub last_run_count: i64,
 }
+
+/// A Shopify customer linked to a Contact identity resolution found (not created by the
+/// engine): its Contact is written by Id and its orders go to that Contact's Account.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct IdentityLink {
+    pub shop: String,
+    pub customer_id: String,
+    pub contact_id: String,
+    pub account_id: String,
+    /// The tier that found it (`email`, `phone`, `probabilistic`, `review`, `oldest`).
+    pub tier: String,
+    /// The Contact carries this customer's id in `Shopify_Customer_ID__c`.
+    pub primary: bool,
+}

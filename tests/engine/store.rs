@@ -98,6 +98,7 @@ on_both_backends!(
     mappings_at_scale_cross_chunk_boundaries,
     cursors,
     company_contacts_are_remembered_per_shop,
+    the_identity_index_and_links_persist,
     order_cache_and_customer_stats,
     dead_letter_queue_lifecycle,
     dead_letter_batches_are_atomic,
@@ -729,6 +730,75 @@ async fn company_contacts_are_remembered_per_shop(db: Db) {
         "555"
     );
     assert_eq!(store.put_company_contacts(SHOP, &[]).await.unwrap(), 0);
+}
+
+async fn the_identity_index_and_links_persist(db: Db) {
+    use shopforce::identity::CrmContact;
+    use shopforce::store::IdentityLink;
+    let store = db.connect().await;
+    let contact = |i: usize, email: Option<&str>| CrmContact {
+        id: format!("003{i:015}").into(),
+        account_id: Some("001000000000001AAA".into()),
+        shopify_customer_id: (i % 2 == 0).then(|| format!("{i}").into()),
+        shopify_store: (i % 2 == 0).then(|| SHOP.into()),
+        email: email.map(Into::into),
+        phone: Some(format!("+1512555{i:04}").into()),
+        first_name: "ana".into(),
+        last_name: "silva".into(),
+        postal_code: "78701".into(),
+        created: 1_700_000_000 + i as i64,
+    };
+    // More rows than one statement binds.
+    let many: Vec<CrmContact> = (0..5000).map(|i| contact(i, None)).collect();
+    assert_eq!(store.put_crm_contacts(&many).await.unwrap(), 5000);
+    let mut all = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .crm_contacts_page(after.as_deref(), 1500)
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        after = Some(last.id.to_string());
+        all.extend(page);
+    }
+    assert_eq!(all, many);
+    // A refresh replaces a Contact and removes another.
+    let changed = contact(7, Some("ana@example.com"));
+    store
+        .put_crm_contacts(std::slice::from_ref(&changed))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .remove_crm_contacts(&[many[8].id.to_string(), "003nope".to_string()])
+            .await
+            .unwrap(),
+        1
+    );
+    let page = store.crm_contacts_page(Some(&many[6].id), 2).await.unwrap();
+    assert_eq!(page, vec![changed, many[9].clone()]);
+
+    let link = |customer: &str, contact: &str, primary| IdentityLink {
+        shop: SHOP.to_string(),
+        customer_id: customer.to_string(),
+        contact_id: contact.to_string(),
+        account_id: "001000000000001AAA".to_string(),
+        tier: "email".to_string(),
+        primary,
+    };
+    store
+        .put_identity_links(&[link("1", "003A", true), link("2", "003B", false)])
+        .await
+        .unwrap();
+    store
+        .put_identity_links(&[link("2", "003C", true)])
+        .await
+        .unwrap();
+    let links = store.identity_links(SHOP).await.unwrap();
+    assert_eq!(links.len(), 2);
+    assert_eq!(links["2"], link("2", "003C", true));
+    assert!(store.identity_links(OTHER_SHOP).await.unwrap().is_empty());
 }
 
 // ---------------------------------------------------------------------------------------
