@@ -12,6 +12,14 @@ use super::normalize;
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::FixedState>;
 
+/// An exact-match tier: the value to look up, its map, and the field it is checked against.
+type ExactTier<'a> = (
+    Tier,
+    Option<&'a str>,
+    &'a FastMap<u64, Slots>,
+    fn(&CrmContact) -> Option<&str>,
+);
+
 fn key_hash(value: &str) -> u64 {
     let mut hasher = foldhash::fast::FixedState::with_seed(0x5f0c_e1de).build_hasher();
     value.hash(&mut hasher);
@@ -292,12 +300,7 @@ impl ContactIndex {
                     && who.customer_id.is_some())
             })
         };
-        let tiers: [(
-            Tier,
-            Option<&str>,
-            &FastMap<u64, Slots>,
-            fn(&CrmContact) -> Option<&str>,
-        ); 2] = [
+        let tiers: [ExactTier<'_>; 2] = [
             (Tier::Email, who.email, &self.by_email, |c| {
                 c.email.as_deref()
             }),
