@@ -739,8 +739,8 @@ async fn the_identity_index_and_links_persist(db: Db) {
     let contact = |i: usize, email: Option<&str>| CrmContact {
         id: format!("003{i:015}").into(),
         account_id: Some("001000000000001AAA".into()),
-        shopify_customer_id: (i % 2 == 0).then(|| format!("{i}").into()),
-        shopify_store: (i % 2 == 0).then(|| SHOP.into()),
+        shopify_customer_id: i.is_multiple_of(2).then(|| format!("{i}").into()),
+        shopify_store: i.is_multiple_of(2).then(|| SHOP.into()),
         email: email.map(Into::into),
         phone: Some(format!("+1512555{i:04}").into()),
         first_name: "ana".into(),
