@@ -186,6 +186,8 @@ fn run() -> Res<bool> {
             part_size: 100_000_000,
             max_concurrent_jobs: 4,
             max_row_retries: 3,
+            metrics: Default::default(),
+            as_of: None,
         };
         let report = run_sync(Some(&client), &store, &ctx, &options).await?;
         let elapsed = t0.elapsed();

@@ -295,6 +295,8 @@ pub(crate) async fn sync_shop(
         part_size: config.sync.part_size_bytes,
         max_concurrent_jobs: config.sync.max_concurrent_jobs,
         max_row_retries: config.sync.max_row_retries,
+        metrics: config.metrics.clone(),
+        as_of: None,
     };
     let started = std::time::Instant::now();
     let progress = std::sync::Arc::new(SyncProgress::default());

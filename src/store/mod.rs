@@ -77,9 +77,10 @@ pub use migrate::{POSTGRES as POSTGRES_MIGRATOR, SQLITE as SQLITE_MIGRATOR};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use types::{
-    CachedOrder, CustomerOrderStats, DeadLetter, DeadLetterFilter, DeadLetterId, DeadLetterStatus,
-    JobKey, JobPhase, JobRecord, MappedRecord, Mapping, MappingRecord, NewDeadLetter, NewJob,
-    NewReview, Review, ReviewId, ReviewStatus, RunId, RunRecord, RunStatus,
+    AggregateBy, CachedOrder, CustomerOrderStats, DeadLetter, DeadLetterFilter, DeadLetterId,
+    DeadLetterStatus, JobKey, JobPhase, JobRecord, MappedRecord, Mapping, MappingRecord,
+    NewDeadLetter, NewJob, NewReview, OrderAggregate, Review, ReviewId, ReviewStatus, RunId,
+    RunRecord, RunStatus,
 };
 
 use target::Target;
@@ -264,6 +265,20 @@ pub trait StateStore: Send + Sync {
         &self,
         shop: &str,
     ) -> impl Future<Output = Result<Vec<CustomerOrderStats>, StoreError>> + Send;
+
+    /// The commerce-metrics totals of a shop's customers or companies (`by`), computed in SQL
+    /// (one `GROUP BY`, nothing loaded per order): a page of at most `limit` keys greater
+    /// than `after`, ordered by key. With `mapped_as`, only keys that have an id mapping of
+    /// that kind (records the engine wrote to Salesforce: `customer` for Contacts, `company`
+    /// for company Accounts). See [`OrderAggregate`] for what is summed.
+    fn order_aggregates(
+        &self,
+        shop: &str,
+        by: AggregateBy,
+        mapped_as: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<OrderAggregate>, StoreError>> + Send;
 
     // ---- dead-letter queue ----
 
@@ -450,6 +465,8 @@ delegate! {
     fn orders_for_customer(&self, shop: &str, customer_id: &str)
         -> Result<Vec<CachedOrder>, StoreError>;
     fn customer_order_stats(&self, shop: &str) -> Result<Vec<CustomerOrderStats>, StoreError>;
+    fn order_aggregates(&self, shop: &str, by: AggregateBy, mapped_as: Option<&str>,
+        after: Option<&str>, limit: u32) -> Result<Vec<OrderAggregate>, StoreError>;
     fn dead_letter(&self, letters: &[NewDeadLetter]) -> Result<u64, StoreError>;
     fn list_dead_letters(&self, filter: &DeadLetterFilter) -> Result<Vec<DeadLetter>, StoreError>;
     fn dead_letter_depth(&self) -> Result<u64, StoreError>;

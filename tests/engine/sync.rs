@@ -98,6 +98,8 @@ impl Harness {
             part_size: 100_000_000,
             max_concurrent_jobs: 4,
             max_row_retries: 3,
+            metrics: Default::default(),
+            as_of: None,
         }
     }
 
