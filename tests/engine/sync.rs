@@ -18,24 +18,24 @@ use tempfile::TempDir;
 
 use crate::support::{CONSUMER_KEY, Options, Org, USERNAME};
 
-const SHOP: &str = "acme.myshopify.com";
+pub(crate) const SHOP: &str = "acme.myshopify.com";
 
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum Backend {
+pub(crate) enum Backend {
     Sqlite,
     Postgres,
 }
 
 /// Everything one sync test needs.
-struct Harness {
-    org: Org,
-    dir: TempDir,
+pub(crate) struct Harness {
+    pub(crate) org: Org,
+    pub(crate) dir: TempDir,
     db_url: String,
     pg_schema: Option<crate::support::PgSchema>,
 }
 
 impl Harness {
-    async fn new(backend: Backend, options: Options) -> Harness {
+    pub(crate) async fn new(backend: Backend, options: Options) -> Harness {
         let org = Org::start_with(options).await;
         let dir = TempDir::new().unwrap();
         let (db_url, pg_schema) = match backend {
@@ -56,11 +56,11 @@ impl Harness {
         }
     }
 
-    async fn store(&self) -> Store {
+    pub(crate) async fn store(&self) -> Store {
         Store::connect(&self.db_url).await.expect("state store")
     }
 
-    fn client(&self) -> SalesforceClient {
+    pub(crate) fn client(&self) -> SalesforceClient {
         let mut config = SalesforceConfig::with_key_file(
             &self.org.base,
             CONSUMER_KEY,
@@ -89,7 +89,7 @@ impl Harness {
         (path, generated)
     }
 
-    fn options(&self, source: &Path) -> SyncOptions {
+    pub(crate) fn options(&self, source: &Path) -> SyncOptions {
         SyncOptions {
             source_dir: source.to_path_buf(),
             dry_run: None,
@@ -103,7 +103,7 @@ impl Harness {
         }
     }
 
-    async fn context(&self, client: &SalesforceClient) -> MappingContext {
+    pub(crate) async fn context(&self, client: &SalesforceClient) -> MappingContext {
         let rows = client
             .query("SELECT Id FROM Pricebook2 WHERE IsStandard = true")
             .await
@@ -117,7 +117,7 @@ impl Harness {
         }
     }
 
-    async fn sync(&self, source: &Path) -> SyncReport {
+    pub(crate) async fn sync(&self, source: &Path) -> SyncReport {
         let client = self.client();
         let store = self.store().await;
         let ctx = self.context(&client).await;
@@ -128,7 +128,7 @@ impl Harness {
         report
     }
 
-    async fn finish(self) {
+    pub(crate) async fn finish(self) {
         self.org.shutdown().await;
         if let Some(schema) = self.pg_schema {
             // Best effort: a schema left behind does not affect other tests.
@@ -150,7 +150,7 @@ fn small_shape() -> StoreShape {
     }
 }
 
-fn by(records: &[Value], field: &str) -> HashMap<String, Value> {
+pub(crate) fn by(records: &[Value], field: &str) -> HashMap<String, Value> {
     records
         .iter()
         .filter_map(|r| r[field].as_str().map(|k| (k.to_string(), r.clone())))
