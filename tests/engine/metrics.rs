@@ -295,3 +295,77 @@ async fn metrics_land_and_only_change_with_orders_on_sqlite() {
 async fn metrics_land_and_only_change_with_orders_on_postgres() {
     metrics_land_and_only_change_with_orders(Backend::Postgres).await;
 }
+
+/// With Person Accounts, a B2C customer's metrics go to the person contact's `__pc` fields
+/// on their Account (and so to the person Contact), a B2B contact's to their Contact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn person_accounts_get_their_metrics_on_the_person_fields() {
+    use shopforce::cli::engine::person_record_type;
+    let h = Harness::new(
+        Backend::Sqlite,
+        Options {
+            person_accounts: true,
+            ..Options::default()
+        },
+    )
+    .await;
+    let client = h.client();
+    let source = export(h.dir.path());
+    let mut ctx = h.context(&client).await;
+    ctx.account_model = AccountModel::PersonAccount;
+    ctx.person_record_type_id = Some(person_record_type(&client, "PersonAccount").await.unwrap());
+    let store = h.store().await;
+    let report = run_sync(Some(&client), &store, &ctx, &options(&h, &source))
+        .await
+        .expect("sync");
+    let total = report.total();
+    assert_eq!(total.jobs.dead_lettered + total.held, 0, "{report:#?}");
+    assert_eq!(sent(&report, "account-person-metrics"), 3, "{report:#?}");
+    assert_eq!(
+        sent(&report, "contact-metrics"),
+        1,
+        "Dee, a company contact"
+    );
+    let accounts = by(&h.org.records("Account").await, "Shopify_Customer_ID__c");
+    let ada = &accounts["1001"];
+    assert_eq!(num(&ada["Total_Spend__pc"]), 600.0, "{ada}");
+    assert_eq!(ada["CLV_Tier__pc"], "medium");
+    let contacts = by(&h.org.records("Contact").await, "Shopify_Customer_ID__c");
+    assert_eq!(
+        num(&contacts["1001"]["Total_Spend__c"]),
+        600.0,
+        "the person contact"
+    );
+    assert_eq!(num(&contacts["1004"]["Total_Spend__c"]), 400.0);
+    let again = run_sync(Some(&client), &store, &ctx, &options(&h, &source))
+        .await
+        .expect("sync");
+    assert_eq!(sent(&again, "account-person-metrics"), 0, "{again:#?}");
+    store.close().await;
+    h.finish().await;
+}
+
+/// A shop selling in another currency than the org's: counts, dates and churn risk are
+/// written; total spend, AOV and CLV tier are not (never an amount in the wrong currency).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amounts_in_another_currency_than_the_orgs_are_not_written() {
+    let h = Harness::new(Backend::Sqlite, Options::default()).await;
+    let client = h.client();
+    let source = h.dir.path().join("eur");
+    write(&source, "customers.jsonl", &[customer(2001, "Eva")]);
+    let mut eur = order(9801, Some(2001), "2026-06-01", "75.00", "PAID");
+    eur["currencyCode"] = json!("EUR");
+    eur["totalPriceSet"] = json!({"shopMoney": {"amount": "75.00", "currencyCode": "EUR"}});
+    write(&source, "orders.jsonl", &[eur]);
+    let report = sync(&h, &client, &source).await;
+    assert_eq!(report.metrics.currency_withheld, 1, "{report:#?}");
+    assert_eq!(sent(&report, "contact-metrics"), 1);
+    let eva = &by(&h.org.records("Contact").await, "Shopify_Customer_ID__c")["2001"];
+    assert_eq!(num(&eva["Order_Count__c"]), 1.0, "{eva}");
+    assert_eq!(eva["Last_Order_Date__c"], "2026-06-01");
+    assert_eq!(eva["Churn_Risk__c"], "low");
+    for field in ["Total_Spend__c", "Average_Order_Value__c", "CLV_Tier__c"] {
+        assert!(eva.get(field).is_none_or(Value::is_null), "{field}: {eva}");
+    }
+    h.finish().await;
+}
