@@ -1,14 +1,14 @@
 //! Commerce metrics: what a sales rep sees of a customer's (or a B2B company's) buying, from
 //! the order totals the state store computes over its order cache.
 //!
-//! Pure functions: an [`OrderAggregate`], the time "now" is taken to be and the thresholds
-//! in, [`Metrics`] (and the Salesforce row that carries them) out. Nothing here reads a
+//! Pure functions: an [`OrderAggregate`](crate::store::OrderAggregate), the time "now" is taken to be and the thresholds
+//! in, [`Metrics`](crate::metrics::Metrics) (and the Salesforce row that carries them) out. Nothing here reads a
 //! clock or a database, so every result can be reproduced.
 //!
 //! # Definitions
 //!
 //! * **Counted order**: not cancelled, not a test order, and financially `PAID`,
-//!   `PARTIALLY_PAID` or `PARTIALLY_REFUNDED` ([`CachedOrder::counts_in_metrics`]). A fully
+//!   `PARTIALLY_PAID` or `PARTIALLY_REFUNDED` ([`CachedOrder::counts_in_metrics`](crate::store::CachedOrder::counts_in_metrics)). A fully
 //!   `REFUNDED` order, and pending, authorized, expired or voided ones, do not count.
 //! * **Total spend**: the sum over counted orders of their total less what was refunded
 //!   (never below zero per order), in the shop's currency (`shopMoney`).
@@ -38,7 +38,7 @@
 //! when they are in the org's currency (`salesforce.currency`); otherwise (a shop selling in
 //! another currency, or a customer whose orders span two currencies because the shop
 //! changed currency) total spend, AOV and CLV tier are cleared, not written in the wrong
-//! currency, and the run counts them ([`MetricsTally::currency_withheld`]). Counts, dates,
+//! currency, and the run counts them ([`MetricsTally::currency_withheld`](crate::metrics::MetricsTally::currency_withheld)). Counts, dates,
 //! frequency and churn risk do not depend on currency and are always written.
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -46,8 +46,6 @@ use serde::Deserialize;
 
 use crate::mapping::row::{Cell, Row};
 use crate::mapping::target::Target;
-#[cfg(doc)]
-use crate::store::CachedOrder;
 use crate::store::OrderAggregate;
 
 /// The `[metrics]` section of `shopforce.toml`: thresholds of the churn-risk and CLV
@@ -122,7 +120,7 @@ impl MetricsConfig {
             ("clv_medium_spend", self.clv_medium_spend),
             ("clv_high_spend", self.clv_high_spend),
         ] {
-            if !value.is_finite() || value < 0.0 || value > 1e13 {
+            if !value.is_finite() || !(0.0..=1e13).contains(&value) {
                 return bad(
                     key,
                     format!("{value} must be an amount between 0 and 10000000000000"),

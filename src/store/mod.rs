@@ -29,7 +29,7 @@
 //! | `id_mappings` | (shop, Shopify kind, Shopify id) → (Salesforce object, Salesforce Id, hash of the payload last accepted) | [`StateStore::put_mappings`] |
 //! | `cursors` | incremental-sync position per (shop, resource) | [`StateStore::set_cursor`] |
 //! | `company_contacts` | (shop, customer id) → company id of each B2B contact, as the last companies export said | [`StateStore::put_company_contacts`] |
-//! | `order_cache` | orders kept for commerce metrics (amounts in minor units) | [`StateStore::put_orders`] |
+//! | `order_cache` | orders kept for commerce metrics (amounts and refunds in minor units, B2B company, test flag) | [`StateStore::put_orders`], [`StateStore::order_aggregates`] |
 //! | `dead_letters` | records Salesforce rejected permanently, with error, hint and status | [`StateStore::dead_letter`] |
 //! | `reviews` | ambiguous identity matches waiting for a human | [`StateStore::add_review`] |
 //!
