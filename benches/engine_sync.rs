@@ -187,6 +187,8 @@ fn run() -> Res<bool> {
             max_concurrent_jobs: 4,
             max_row_retries: 3,
             ownership: Default::default(),
+            metrics: Default::default(),
+            as_of: None,
         };
         let report = run_sync(Some(&client), &store, &ctx, &options).await?;
         let elapsed = t0.elapsed();

@@ -26,6 +26,8 @@ pub struct Config {
     pub ownership: OwnershipConfig,
     /// Identity resolution ([`crate::identity`]).
     pub identity: IdentityConfig,
+    /// Thresholds of the commerce metrics (`[metrics]`).
+    pub metrics: crate::metrics::MetricsConfig,
 }
 
 #[derive(Clone, Deserialize, PartialEq)]
@@ -281,6 +283,27 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
     ("SHOPFORCE_SYNC_WORK_DIR", "sync.work_dir"),
     ("SHOPFORCE_DATABASE_URL", "database.url"),
     ("SHOPFORCE_LOG_FORMAT", "log.format"),
+    (
+        "SHOPFORCE_METRICS_CHURN_MEDIUM_DAYS",
+        "metrics.churn_medium_days",
+    ),
+    (
+        "SHOPFORCE_METRICS_CHURN_HIGH_DAYS",
+        "metrics.churn_high_days",
+    ),
+    (
+        "SHOPFORCE_METRICS_CHURN_MEDIUM_INTERVALS",
+        "metrics.churn_medium_intervals",
+    ),
+    (
+        "SHOPFORCE_METRICS_CHURN_HIGH_INTERVALS",
+        "metrics.churn_high_intervals",
+    ),
+    (
+        "SHOPFORCE_METRICS_CLV_MEDIUM_SPEND",
+        "metrics.clv_medium_spend",
+    ),
+    ("SHOPFORCE_METRICS_CLV_HIGH_SPEND", "metrics.clv_high_spend"),
 ];
 
 impl Config {
@@ -426,6 +449,7 @@ impl Config {
                 ),
             );
         }
+        self.metrics.validate().map_err(ConfigError)?;
         Ok(())
     }
 
@@ -587,6 +611,27 @@ mod tests {
         );
         let e = load("[ownership]\nintegration = []\n", &[]).unwrap_err();
         assert!(e.0.contains("integration"), "{e}");
+    }
+
+    #[test]
+    fn metrics_thresholds_have_defaults_file_values_and_env_overrides() {
+        let c = load("", &[]).unwrap();
+        assert_eq!(c.metrics, crate::metrics::MetricsConfig::default());
+        let c = load(
+            "[metrics]\nchurn_medium_days = 30\nchurn_high_days = 60\nclv_medium_spend = 100\n",
+            &[("SHOPFORCE_METRICS_CLV_HIGH_SPEND", "250.5")],
+        )
+        .unwrap();
+        assert_eq!(c.metrics.churn_medium_days, 30);
+        assert_eq!(c.metrics.churn_high_days, 60);
+        assert_eq!(c.metrics.clv_medium_spend, 100.0);
+        assert_eq!(c.metrics.clv_high_spend, 250.5);
+        let e = load("[metrics]\nchurn_high_days = 10\n", &[]).unwrap_err();
+        assert!(e.0.starts_with("metrics.churn_high_days"), "{e}");
+        let e = load("[metrics]\nchurn_risk_days = 10\n", &[]).unwrap_err();
+        assert!(e.0.contains("churn_risk_days"), "{e}");
+        let e = load("", &[("SHOPFORCE_METRICS_CLV_MEDIUM_SPEND", "3000")]).unwrap_err();
+        assert!(e.0.starts_with("metrics.clv_high_spend"), "{e}");
     }
 
     #[test]

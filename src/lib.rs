@@ -64,6 +64,8 @@ pub mod emulator;
 pub mod identity;
 /// Shopify objects → Salesforce rows and CSV (pure: values in, values out).
 pub mod mapping;
+/// Commerce metrics (spend, AOV, churn risk, CLV tier) from the order cache's totals (pure).
+pub mod metrics;
 /// The engine's Salesforce client: JWT bearer login, Bulk API 2.0 ingest and query, REST basics.
 pub mod salesforce;
 /// The Salesforce objects and fields the sync engine writes and reads.

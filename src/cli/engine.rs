@@ -312,6 +312,8 @@ pub(crate) async fn sync_shop(
         max_concurrent_jobs: config.sync.max_concurrent_jobs,
         max_row_retries: config.sync.max_row_retries,
         ownership: config.ownership_matrix().map_err(|e| e.to_string())?,
+        metrics: config.metrics.clone(),
+        as_of: None,
     };
     let started = std::time::Instant::now();
     let progress = std::sync::Arc::new(SyncProgress::default());

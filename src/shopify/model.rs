@@ -222,6 +222,10 @@ pub struct Order {
     pub phone: Option<String>,
     pub customer: Option<NodeRef>,
     pub total_price_set: Option<MoneyBag>,
+    /// What was refunded so far (all refunds together).
+    pub total_refunded_set: Option<MoneyBag>,
+    /// A test order (placed with Shopify's bogus gateway).
+    pub test: bool,
     pub purchasing_entity: Option<PurchasingEntity>,
 }
 
@@ -229,6 +233,17 @@ impl Order {
     /// The order total in the shop's currency.
     pub fn total(&self) -> Option<&Money> {
         self.total_price_set.as_ref()?.shop_money.as_ref()
+    }
+
+    /// What was refunded so far, in the shop's currency.
+    pub fn refunded(&self) -> Option<&Money> {
+        self.total_refunded_set.as_ref()?.shop_money.as_ref()
+    }
+
+    /// The B2B company the order was placed for, if any.
+    pub fn company(&self) -> Option<&str> {
+        let entity = self.purchasing_entity.as_ref()?;
+        entity.company.as_ref().map(|c| c.id.as_str())
     }
 
     /// The B2B company location the order was placed for, if any.

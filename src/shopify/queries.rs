@@ -74,10 +74,11 @@ const CUSTOMER_SELECTION: &str = "    id firstName lastName createdAt updatedAt 
 ";
 
 const ORDER_SELECTION: &str =
-    "    id name createdAt updatedAt processedAt cancelledAt currencyCode email phone
+    "    id name createdAt updatedAt processedAt cancelledAt currencyCode email phone test
     displayFinancialStatus displayFulfillmentStatus
     customer { id }
     totalPriceSet { shopMoney { amount currencyCode } }
+    totalRefundedSet { shopMoney { amount currencyCode } }
     purchasingEntity { __typename ... on Customer { id }
       ... on PurchasingCompany { company { id } location { id } contact { id customer { id } } } }
     lineItems { edges { node {

@@ -15,7 +15,7 @@ use super::error::{Backend, StoreError};
 use super::ts::Ts;
 use super::types::{
     CachedOrder, CustomerOrderStats, DeadLetter, DeadLetterId, JobKey, JobPhase, JobRecord,
-    MappingRecord, Review, ReviewId, RunId, RunRecord,
+    MappingRecord, OrderAggregate, Review, ReviewId, RunId, RunRecord,
 };
 
 /// Portable statements (identical text on both backends).
@@ -106,20 +106,67 @@ pub(crate) mod shared {
 
     pub const ORDER_UPSERT_HEAD: &str = "INSERT INTO order_cache (shop, order_id, customer_id, \
          email, phone, processed_at, total_minor, currency, cancelled, financial_status, \
-         updated_at) ";
+         refunded_minor, company_id, is_test, updated_at) ";
     pub const ORDER_UPSERT_TAIL: &str = " ON CONFLICT (shop, order_id) DO UPDATE SET \
          customer_id = excluded.customer_id, email = excluded.email, phone = excluded.phone, \
          processed_at = excluded.processed_at, total_minor = excluded.total_minor, \
          currency = excluded.currency, cancelled = excluded.cancelled, \
-         financial_status = excluded.financial_status, updated_at = excluded.updated_at";
+         financial_status = excluded.financial_status, \
+         refunded_minor = excluded.refunded_minor, company_id = excluded.company_id, \
+         is_test = excluded.is_test, updated_at = excluded.updated_at";
+    /// Columns of an order-cache row, as [`OrderRow`](super::OrderRow) reads them.
     pub const ORDERS_FOR_CUSTOMER: &str = "SELECT shop, order_id, customer_id, email, phone, \
-         processed_at, total_minor, currency, cancelled, financial_status FROM order_cache \
+         processed_at, total_minor, currency, cancelled, financial_status, refunded_minor, \
+         company_id, is_test FROM order_cache \
          WHERE shop = $1 AND customer_id = $2 ORDER BY processed_at, order_id";
     pub const CUSTOMER_ORDER_STATS: &str = "SELECT customer_id, currency, \
          COUNT(*) AS order_count, CAST(SUM(total_minor) AS BIGINT) AS total_spent_minor, \
          MIN(processed_at) AS first_order_at, MAX(processed_at) AS last_order_at \
          FROM order_cache WHERE shop = $1 AND customer_id IS NOT NULL AND NOT cancelled \
          GROUP BY customer_id, currency ORDER BY customer_id, currency";
+
+    /// The aggregates of [`order_aggregates`](crate::store::StateStore::order_aggregates)
+    /// keyed on `$key` over the rows `$from`: `$1` shop, `$2` mapping kind (or NULL: every
+    /// key), `$3` the key to page after (or NULL), `$4` the page size. The counted-order rule
+    /// is [`CachedOrder::counts_in_metrics`](crate::store::CachedOrder::counts_in_metrics).
+    macro_rules! aggregates {
+        ($key:literal, $from:literal) => {
+            concat!(
+                "SELECT k AS key, \
+                 CAST(COALESCE(SUM(CASE WHEN counted THEN 1 ELSE 0 END), 0) AS BIGINT) \
+                 AS order_count, \
+                 CAST(COALESCE(SUM(CASE WHEN counted AND total_minor > refunded_minor \
+                 THEN total_minor - refunded_minor ELSE 0 END), 0) AS BIGINT) AS spend_minor, \
+                 MIN(CASE WHEN counted THEN currency END) AS currency, \
+                 CAST(COUNT(DISTINCT CASE WHEN counted THEN currency END) AS BIGINT) \
+                 AS currencies, \
+                 MIN(CASE WHEN counted THEN processed_at END) AS first_order_at, \
+                 MAX(CASE WHEN counted THEN processed_at END) AS last_order_at \
+                 FROM (SELECT ",
+                $key,
+                " AS k, o.total_minor, o.refunded_minor, o.currency, o.processed_at, \
+                 (NOT o.cancelled AND NOT o.is_test AND o.financial_status IN \
+                 ('PAID', 'PARTIALLY_PAID', 'PARTIALLY_REFUNDED')) AS counted FROM ",
+                $from,
+                " WHERE o.shop = $1) t \
+                 WHERE k IS NOT NULL AND (CAST($3 AS TEXT) IS NULL OR k > $3) \
+                 AND (CAST($2 AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM id_mappings m \
+                 WHERE m.shop = $1 AND m.kind = $2 AND m.shopify_id = k)) \
+                 GROUP BY k ORDER BY k LIMIT $4"
+            )
+        };
+    }
+
+    /// Order aggregates per customer.
+    pub const CUSTOMER_AGGREGATES: &str = aggregates!("o.customer_id", "order_cache o");
+
+    /// Order aggregates per company: the purchasing company, else the company of the
+    /// contact who placed the order for themselves.
+    pub const COMPANY_AGGREGATES: &str = aggregates!(
+        "COALESCE(o.company_id, cc.company_id)",
+        "order_cache o LEFT JOIN company_contacts cc \
+         ON cc.shop = o.shop AND cc.customer_id = o.customer_id"
+    );
 
     pub const DEAD_LETTER_HEAD: &str = "INSERT INTO dead_letters (run_id, shop, object, \
          external_id, payload, error_code, message, hint, status, attempts, created_at, \
@@ -354,6 +401,9 @@ pub(crate) struct OrderRow {
     currency: String,
     cancelled: bool,
     financial_status: Option<String>,
+    refunded_minor: i64,
+    company_id: Option<String>,
+    is_test: bool,
 }
 
 impl From<OrderRow> for CachedOrder {
@@ -369,6 +419,9 @@ impl From<OrderRow> for CachedOrder {
             currency: r.currency,
             cancelled: r.cancelled,
             financial_status: r.financial_status,
+            refunded_minor: r.refunded_minor,
+            company_id: r.company_id,
+            test: r.is_test,
         }
     }
 }
@@ -393,6 +446,32 @@ impl From<StatsRow> for CustomerOrderStats {
             total_spent_minor: r.total_spent_minor,
             first_order_at: r.first_order_at.0,
             last_order_at: r.last_order_at.0,
+        }
+    }
+}
+
+/// One row of [`shared::CUSTOMER_AGGREGATES`] / [`shared::COMPANY_AGGREGATES`].
+#[derive(sqlx::FromRow)]
+pub(crate) struct AggregateRow {
+    key: String,
+    order_count: i64,
+    spend_minor: i64,
+    currency: Option<String>,
+    currencies: i64,
+    first_order_at: Option<Ts>,
+    last_order_at: Option<Ts>,
+}
+
+impl From<AggregateRow> for OrderAggregate {
+    fn from(r: AggregateRow) -> Self {
+        OrderAggregate {
+            key: r.key,
+            order_count: r.order_count,
+            spend_minor: r.spend_minor,
+            currency: r.currency,
+            currencies: r.currencies,
+            first_order_at: r.first_order_at.map(|t| t.0),
+            last_order_at: r.last_order_at.map(|t| t.0),
         }
     }
 }
@@ -1035,7 +1114,7 @@ macro_rules! impl_state_store {
                 let err = query_error(Self::BACKEND, OP);
                 let now = Ts::now();
                 let mut tx = self.pool.begin().await.map_err(&err)?;
-                for chunk in orders.chunks(rows_per_statement(sql::MAX_BIND_PARAMS, 11)) {
+                for chunk in orders.chunks(rows_per_statement(sql::MAX_BIND_PARAMS, 14)) {
                     let mut qb = sqlx::QueryBuilder::<$db>::new(shared::ORDER_UPSERT_HEAD);
                     qb.push_values(chunk, |mut b, o| {
                         b.push_bind(o.shop.as_str())
@@ -1048,6 +1127,9 @@ macro_rules! impl_state_store {
                             .push_bind(o.currency.as_str())
                             .push_bind(o.cancelled)
                             .push_bind(o.financial_status.as_deref())
+                            .push_bind(o.refunded_minor)
+                            .push_bind(o.company_id.as_deref())
+                            .push_bind(o.test)
                             .push_bind(now);
                     });
                     qb.push(shared::ORDER_UPSERT_TAIL);
@@ -1086,6 +1168,32 @@ macro_rules! impl_state_store {
                     .map_err(query_error(Self::BACKEND, OP))?
                     .into_iter()
                     .map(CustomerOrderStats::from)
+                    .collect())
+            }
+
+            async fn order_aggregates(
+                &self,
+                shop: &str,
+                by: AggregateBy,
+                mapped_as: Option<&str>,
+                after: Option<&str>,
+                limit: u32,
+            ) -> Result<Vec<OrderAggregate>, StoreError> {
+                const OP: &str = "order_aggregates";
+                let statement = match by {
+                    AggregateBy::Customer => shared::CUSTOMER_AGGREGATES,
+                    AggregateBy::Company => shared::COMPANY_AGGREGATES,
+                };
+                Ok(sqlx::query_as::<_, AggregateRow>(statement)
+                    .bind(shop)
+                    .bind(mapped_as)
+                    .bind(after)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(query_error(Self::BACKEND, OP))?
+                    .into_iter()
+                    .map(OrderAggregate::from)
                     .collect())
             }
 

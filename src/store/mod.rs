@@ -29,7 +29,7 @@
 //! | `id_mappings` | (shop, Shopify kind, Shopify id) → (Salesforce object, Salesforce Id, hash of the payload last accepted) | [`StateStore::put_mappings`] |
 //! | `cursors` | incremental-sync position per (shop, resource) | [`StateStore::set_cursor`] |
 //! | `company_contacts` | (shop, customer id) → company id of each B2B contact, as the last companies export said | [`StateStore::put_company_contacts`] |
-//! | `order_cache` | orders kept for commerce metrics (amounts in minor units) | [`StateStore::put_orders`] |
+//! | `order_cache` | orders kept for commerce metrics (amounts and refunds in minor units, B2B company, test flag) | [`StateStore::put_orders`], [`StateStore::order_aggregates`] |
 //! | `withheld_writes` | per (object, field, reason): values field ownership kept from Salesforce, in total and in the last run | [`StateStore::add_withheld_writes`] |
 //! | `crm_contacts` | the org's Contacts as identity resolution matches them (normalised), refreshed by `SystemModstamp` | [`StateStore::put_crm_contacts`] |
 //! | `identity_links` | (shop, customer id) → the Contact identity resolution linked it to | [`StateStore::put_identity_links`] |
@@ -80,10 +80,10 @@ pub use migrate::{POSTGRES as POSTGRES_MIGRATOR, SQLITE as SQLITE_MIGRATOR};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use types::{
-    CachedOrder, CustomerOrderStats, DeadLetter, DeadLetterFilter, DeadLetterId, DeadLetterStatus,
-    IdentityLink, JobKey, JobPhase, JobRecord, MappedRecord, Mapping, MappingRecord, NewDeadLetter,
-    NewJob, NewReview, Review, ReviewId, ReviewStatus, RunId, RunRecord, RunStatus, WithheldCount,
-    WithheldTotal,
+    AggregateBy, CachedOrder, CustomerOrderStats, DeadLetter, DeadLetterFilter, DeadLetterId,
+    DeadLetterStatus, IdentityLink, JobKey, JobPhase, JobRecord, MappedRecord, Mapping,
+    MappingRecord, NewDeadLetter, NewJob, NewReview, OrderAggregate, Review, ReviewId,
+    ReviewStatus, RunId, RunRecord, RunStatus, WithheldCount, WithheldTotal,
 };
 
 use target::Target;
@@ -282,6 +282,20 @@ pub trait StateStore: Send + Sync {
         &self,
         shop: &str,
     ) -> impl Future<Output = Result<Vec<CustomerOrderStats>, StoreError>> + Send;
+
+    /// The commerce-metrics totals of a shop's customers or companies (`by`), computed in SQL
+    /// (one `GROUP BY`, nothing loaded per order): a page of at most `limit` keys greater
+    /// than `after`, ordered by key. With `mapped_as`, only keys that have an id mapping of
+    /// that kind (records the engine wrote to Salesforce: `customer` for Contacts, `company`
+    /// for company Accounts). See [`OrderAggregate`] for what is summed.
+    fn order_aggregates(
+        &self,
+        shop: &str,
+        by: AggregateBy,
+        mapped_as: Option<&str>,
+        after: Option<&str>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<OrderAggregate>, StoreError>> + Send;
 
     // ---- dead-letter queue ----
 
@@ -523,6 +537,8 @@ delegate! {
     fn orders_for_customer(&self, shop: &str, customer_id: &str)
         -> Result<Vec<CachedOrder>, StoreError>;
     fn customer_order_stats(&self, shop: &str) -> Result<Vec<CustomerOrderStats>, StoreError>;
+    fn order_aggregates(&self, shop: &str, by: AggregateBy, mapped_as: Option<&str>,
+        after: Option<&str>, limit: u32) -> Result<Vec<OrderAggregate>, StoreError>;
     fn dead_letter(&self, letters: &[NewDeadLetter]) -> Result<u64, StoreError>;
     fn list_dead_letters(&self, filter: &DeadLetterFilter) -> Result<Vec<DeadLetter>, StoreError>;
     fn dead_letter_depth(&self) -> Result<u64, StoreError>;

@@ -14,8 +14,9 @@ use sqlx::sqlite::{
 
 use super::error::{Backend, StoreError};
 use super::imp::{
-    DeadLetterRow, JobRow, MappingRow, OrderRow, ReviewRow, RunRow, StatsRow, allowed_predecessors,
-    count, db_error_kind, dedup_last, impl_state_store, query_error, rows_per_statement, shared,
+    AggregateRow, DeadLetterRow, JobRow, MappingRow, OrderRow, ReviewRow, RunRow, StatsRow,
+    allowed_predecessors, count, db_error_kind, dedup_last, impl_state_store, query_error,
+    rows_per_statement, shared,
 };
 use super::migrate;
 use super::target::{redact, scrub};

@@ -273,6 +273,78 @@ pub struct CachedOrder {
     pub cancelled: bool,
     /// Shopify's financial status (`PAID`, `REFUNDED`, …), if known.
     pub financial_status: Option<String>,
+    /// The amount refunded so far (`totalRefundedSet.shopMoney`), in minor units of
+    /// `currency`; 0 when nothing was refunded.
+    pub refunded_minor: i64,
+    /// The B2B company the order was placed for (`purchasingEntity.company`, legacy id);
+    /// `None` for B2C orders.
+    pub company_id: Option<String>,
+    /// A test order (Shopify's bogus gateway): never counted in the metrics.
+    pub test: bool,
+}
+
+impl CachedOrder {
+    /// Financial statuses whose orders count in the metrics: money was taken and not all of
+    /// it given back. `REFUNDED` (all of it given back), `PENDING`, `AUTHORIZED`, `EXPIRED`,
+    /// `VOIDED` and an unknown status do not count.
+    pub const COUNTED_FINANCIAL_STATUSES: [&'static str; 3] =
+        ["PAID", "PARTIALLY_PAID", "PARTIALLY_REFUNDED"];
+
+    /// Whether the order counts in the commerce metrics: not cancelled, not a test order, and
+    /// in one of [`COUNTED_FINANCIAL_STATUSES`](Self::COUNTED_FINANCIAL_STATUSES). The store
+    /// applies the same rule in SQL ([`StateStore::order_aggregates`]).
+    ///
+    /// [`StateStore::order_aggregates`]: super::StateStore::order_aggregates
+    pub fn counts_in_metrics(&self) -> bool {
+        !self.cancelled
+            && !self.test
+            && self
+                .financial_status
+                .as_deref()
+                .is_some_and(|s| Self::COUNTED_FINANCIAL_STATUSES.contains(&s))
+    }
+
+    /// What the order adds to spend: its total less refunds, never below zero.
+    pub fn net_minor(&self) -> i64 {
+        (self.total_minor - self.refunded_minor).max(0)
+    }
+}
+
+/// Whose orders an [`OrderAggregate`] sums.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AggregateBy {
+    /// The Shopify customer who placed the order (guest checkouts have none and are not
+    /// aggregated). A B2B contact's aggregate includes the orders they placed for their
+    /// company.
+    Customer,
+    /// The B2B company: the order's purchasing company, else (an order a company contact
+    /// placed for themselves) the company the contact belongs to (`company_contacts`), which
+    /// is the Account such an order is written under.
+    Company,
+}
+
+/// One customer's or company's order totals, computed in SQL over the order cache.
+///
+/// Only orders that count ([`CachedOrder::counts_in_metrics`]) enter the sums; a key whose
+/// cached orders all stopped counting (cancelled, refunded in full) still appears, with a
+/// count of 0, so its metrics can be reset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderAggregate {
+    /// The customer or company id (legacy id).
+    pub key: String,
+    /// Orders that count.
+    pub order_count: i64,
+    /// Their totals less refunds ([`CachedOrder::net_minor`]), in minor units of `currency`.
+    pub spend_minor: i64,
+    /// The currency of `spend_minor` (the smallest code when there are several).
+    pub currency: Option<String>,
+    /// How many currencies the counted orders are in (normally 1: shop money is in the shop's
+    /// currency); above 1, `spend_minor` mixes currencies and must not be written as money.
+    pub currencies: i64,
+    /// The earliest `processed_at` of a counted order.
+    pub first_order_at: Option<DateTime<Utc>>,
+    /// The latest `processed_at` of a counted order.
+    pub last_order_at: Option<DateTime<Utc>>,
 }
 
 /// One customer's order aggregates in one currency, computed in SQL over the order cache.

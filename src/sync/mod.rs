@@ -15,6 +15,11 @@
 //!                 successes ─► id mappings + payload hashes; permanent failures ─► dead
 //!                 letters; lock errors and unprocessed rows ─► a new job (bounded)
 //!     ▼
+//!     ▼
+//!  commerce metrics (metrics_step): totals per customer and company computed in the state
+//!     │  store over the order cache (now complete), for the records the engine has written
+//!     │  ─► one row each (crate::metrics) ─► prepare and jobs as above (unchanged rows skipped)
+//!     ▼
 //!  cursors advance, the run is recorded as finished
 //! ```
 //!
@@ -26,6 +31,7 @@
 //! is ever created twice).
 
 pub mod job;
+pub mod metrics_step;
 pub mod outcome;
 pub mod prepare;
 pub mod progress;
@@ -107,6 +113,11 @@ pub struct SyncOptions {
     pub max_row_retries: u32,
     /// Who writes each field: cells a row may not write are blanked before upload.
     pub ownership: OwnershipMatrix,
+    /// Thresholds of the commerce metrics.
+    pub metrics: crate::metrics::MetricsConfig,
+    /// "Now" for the commerce metrics (churn risk counts days up to it); `None`: the clock.
+    /// Set by tests so results do not depend on the day they run.
+    pub as_of: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// Values field ownership kept from Salesforce in one run, for one field.
@@ -141,6 +152,8 @@ pub struct SyncReport {
     pub targets: BTreeMap<String, TargetReport>,
     /// Per `Object.Field`: values withheld by field ownership from the rows sent.
     pub withheld: BTreeMap<String, WithheldTally>,
+    /// What the commerce-metrics step built.
+    pub metrics: crate::metrics::MetricsTally,
     /// Dry run: the files written.
     pub dry_run_files: Vec<PathBuf>,
 }
@@ -160,22 +173,24 @@ impl SyncReport {
 
 /// Targets grouped so that every target's parents are in an earlier group. Targets with
 /// the same object and external ID (Contacts of either kind, Orders of either kind) are one
-/// key space: a child waits for all of them.
+/// key space: a child waits for all of them. The metrics targets are not in any group: they
+/// run in a step of their own after every group ([`metrics_step`]).
 pub fn levels() -> Vec<Vec<Target>> {
     let mut level: HashMap<Target, usize> = HashMap::new();
-    for target in Target::ALL {
+    let data = || Target::ALL.into_iter().filter(|t| !t.is_metrics());
+    for target in data() {
         let mut l = 0;
         for parent in target.parent_targets() {
             let space = key_space(parent);
-            for other in Target::ALL.iter().filter(|t| key_space(**t) == space) {
-                l = l.max(level.get(other).copied().unwrap_or(0) + 1);
+            for other in data().filter(|t| key_space(*t) == space) {
+                l = l.max(level.get(&other).copied().unwrap_or(0) + 1);
             }
         }
         level.insert(target, l);
     }
     let depth = level.values().copied().max().unwrap_or(0);
     (0..=depth)
-        .map(|d| Target::ALL.into_iter().filter(|t| level[t] == d).collect())
+        .map(|d| data().filter(|t| level[t] == d).collect())
         .collect()
 }
 
@@ -362,14 +377,57 @@ async fn sync_inner(
     // Capacity 1: at most one job's successes wait while another's are written.
     let (writes, written) = tokio::sync::mpsc::channel(1);
     let writer = job::write_results(store, written);
+    let data_levels = levels();
     let levels = run_levels(
-        client, store, ctx, options, run, report, spools, &failed, &parts_dir, &run_dir, &pace,
-        progress, writes,
+        client,
+        store,
+        ctx,
+        options,
+        run,
+        report,
+        &data_levels,
+        spools,
+        &failed,
+        &parts_dir,
+        &run_dir,
+        &pace,
+        progress,
+        writes,
     );
     let (levels, writer) = tokio::join!(levels, writer);
     // The writer's failure explains the levels' ("the result writer stopped").
     writer?;
     levels?;
+
+    // Commerce metrics: the order cache is complete and every record's mapping stored.
+    progress.set_phase("commerce metrics");
+    let as_of = options.as_of.unwrap_or_else(chrono::Utc::now);
+    let metrics_dir = run_dir.join("metrics");
+    let (metric_spools, tally) =
+        metrics_step::build_spools(store, ctx, &options.metrics, as_of, &metrics_dir).await?;
+    report.metrics = tally;
+    let (writes, written) = tokio::sync::mpsc::channel(1);
+    let writer = job::write_results(store, written);
+    let metrics_level = [Target::METRICS.to_vec()];
+    let step = run_levels(
+        client,
+        store,
+        ctx,
+        options,
+        run,
+        report,
+        &metrics_level,
+        metric_spools,
+        &failed,
+        &parts_dir,
+        &run_dir,
+        &pace,
+        progress,
+        writes,
+    );
+    let (step, writer) = tokio::join!(step, writer);
+    writer?;
+    step?;
     if options.dry_run.is_none() {
         let _ = std::fs::remove_dir_all(&run_dir);
     }
@@ -385,6 +443,7 @@ async fn run_levels(
     options: &SyncOptions,
     run: RunId,
     report: &mut SyncReport,
+    levels: &[Vec<Target>],
     spools: HashMap<Target, spool::SpoolFile>,
     failed: &Mutex<FailedKeys>,
     parts_dir: &Path,
@@ -396,7 +455,6 @@ async fn run_levels(
     for spool in spools.values() {
         progress.update(spool.target.name(), |t| t.read = spool.distinct() as u64);
     }
-    let levels = levels();
     for (n, level) in levels.iter().enumerate() {
         progress.set_phase(format!("level {} of {}", n + 1, levels.len()));
         // Prepare every target of the level (needs the failures of earlier levels).
@@ -550,6 +608,10 @@ mod tests {
         let levels = levels();
         let index = |t: Target| levels.iter().position(|l| l.contains(&t)).unwrap();
         for t in Target::ALL {
+            if t.is_metrics() {
+                assert!(levels.iter().all(|l| !l.contains(&t)), "{}", t.name());
+                continue;
+            }
             for p in t.parent_targets() {
                 assert!(index(p) < index(t), "{} before {}", p.name(), t.name());
             }

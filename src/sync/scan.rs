@@ -14,6 +14,7 @@ use crate::mapping::build::{self, AccountModel, MappingContext, MappingError};
 use crate::mapping::csv_file::row_hash;
 use crate::mapping::row::Cell;
 use crate::mapping::target::{Target, column};
+use crate::metrics;
 use crate::shopify::bulk_jsonl::{
     CompanyLine, CustomerLine, JsonlLines, LineError, OrderLine, parse_company_line,
     parse_customer_line, parse_order_line,
@@ -463,7 +464,8 @@ impl<'a> Scanner<'a> {
     }
 }
 
-/// The order as the local cache keeps it (commerce metrics are computed from it).
+/// The order as the local cache keeps it (commerce metrics are computed from it). Amounts
+/// are shop money in minor units of the order's currency.
 fn cached_order(shop: &str, order: &Order) -> Option<CachedOrder> {
     let at = order
         .processed_at
@@ -471,14 +473,16 @@ fn cached_order(shop: &str, order: &Order) -> Option<CachedOrder> {
         .or(order.created_at.as_deref())?;
     let processed_at = DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc);
     let total = order.total();
-    let total_minor = total
-        .and_then(|m| m.amount.trim().parse::<f64>().ok())
-        .map(|a| (a * 100.0).round() as i64)
-        .unwrap_or(0);
     let currency = total
         .and_then(|m| m.currency_code.clone())
         .or(order.currency_code.clone())
         .unwrap_or_default();
+    let exponent = metrics::minor_unit_exponent(&currency);
+    let minor = |money: Option<&crate::shopify::model::Money>| {
+        money
+            .and_then(|m| metrics::parse_minor(&m.amount, exponent))
+            .unwrap_or(0)
+    };
     Some(CachedOrder {
         shop: shop.to_string(),
         order_id: legacy_id(&order.id).to_string(),
@@ -486,10 +490,13 @@ fn cached_order(shop: &str, order: &Order) -> Option<CachedOrder> {
         email: order.email.clone(),
         phone: order.phone.clone(),
         processed_at,
-        total_minor,
+        total_minor: minor(total),
         currency,
         cancelled: order.cancelled_at.is_some(),
         financial_status: order.display_financial_status.clone(),
+        refunded_minor: minor(order.refunded()),
+        company_id: order.company().map(|c| legacy_id(c).to_string()),
+        test: order.test,
     })
 }
 

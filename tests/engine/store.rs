@@ -8,8 +8,8 @@ use std::future::Future;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use serde_json::json;
 use shopforce::store::{
-    Backend, CachedOrder, DeadLetterFilter, DeadLetterId, DeadLetterStatus, JobKey, JobPhase,
-    MappedRecord, Mapping, NewDeadLetter, NewJob, NewReview, POSTGRES_MIGRATOR, ReviewId,
+    AggregateBy, Backend, CachedOrder, DeadLetterFilter, DeadLetterId, DeadLetterStatus, JobKey,
+    JobPhase, MappedRecord, Mapping, NewDeadLetter, NewJob, NewReview, POSTGRES_MIGRATOR, ReviewId,
     ReviewStatus, RunId, RunStatus, SQLITE_MIGRATOR, SqliteStore, StateStore, Store, StoreError,
 };
 use tempfile::TempDir;
@@ -100,6 +100,7 @@ on_both_backends!(
     company_contacts_are_remembered_per_shop,
     the_identity_index_and_links_persist,
     order_cache_and_customer_stats,
+    order_aggregates_for_metrics,
     dead_letter_queue_lifecycle,
     dead_letter_batches_are_atomic,
     payload_hashes,
@@ -170,6 +171,9 @@ fn order(id: &str, customer: Option<&str>, processed_at: DateTime<Utc>, total: i
         currency: "USD".into(),
         cancelled: false,
         financial_status: Some("PAID".into()),
+        refunded_minor: 0,
+        company_id: None,
+        test: false,
     }
 }
 
@@ -913,6 +917,159 @@ async fn order_cache_and_customer_stats(db: Db) {
     let other = store.customer_order_stats(OTHER_SHOP).await.unwrap();
     assert_eq!(other.len(), 1);
     assert_eq!(other[0].total_spent_minor, 1);
+}
+
+/// Commerce-metrics totals: only counted orders (paid, not cancelled, not test) enter them,
+/// refunds are subtracted, companies collect their purchasing-company orders and their
+/// contacts' own orders, keys without a mapping of the asked kind are left out, and pages
+/// follow the key order.
+async fn order_aggregates_for_metrics(db: Db) {
+    let store = db.connect().await;
+    let day = |d: u32| at(2026, 1, d, 12, 0, 0);
+    let with = |id: &str, customer: &str, d: u32, total: i64, f: &dyn Fn(&mut CachedOrder)| {
+        let mut o = order(id, Some(customer), day(d), total);
+        f(&mut o);
+        o
+    };
+    let orders = vec![
+        with("1", "c1", 3, 10_000, &|_| {}),
+        // Partly refunded: 60.00 of 100.00 counts.
+        with("2", "c1", 10, 10_000, &|o| {
+            o.financial_status = Some("PARTIALLY_REFUNDED".into());
+            o.refunded_minor = 4_000;
+        }),
+        // None of these count: cancelled, refunded in full, a test order, pending.
+        with("3", "c1", 1, 50_000, &|o| o.cancelled = true),
+        with("4", "c1", 20, 50_000, &|o| {
+            o.financial_status = Some("REFUNDED".into());
+            o.refunded_minor = 50_000;
+        }),
+        with("5", "c1", 21, 50_000, &|o| o.test = true),
+        with("6", "c1", 22, 50_000, &|o| {
+            o.financial_status = Some("PENDING".into())
+        }),
+        // c2 placed one order for company K1 and one for themselves; c3 one for K1.
+        with("7", "c2", 5, 2_000, &|o| o.company_id = Some("K1".into())),
+        with("8", "c2", 6, 3_000, &|_| {}),
+        with("9", "c3", 7, 1_000, &|o| o.company_id = Some("K1".into())),
+        // c4: only a cancelled order (their metrics must reset).
+        with("10", "c4", 8, 9_000, &|o| o.cancelled = true),
+        // Refunded more than paid (a goodwill refund): never negative.
+        with("11", "c5", 9, 1_000, &|o| {
+            o.financial_status = Some("PARTIALLY_REFUNDED".into());
+            o.refunded_minor = 1_500;
+        }),
+    ];
+    store.put_orders(&orders).await.unwrap();
+    store
+        .put_company_contacts(SHOP, &[("c2".into(), "K1".into())])
+        .await
+        .unwrap();
+
+    let all = store
+        .order_aggregates(SHOP, AggregateBy::Customer, None, None, 100)
+        .await
+        .unwrap();
+    let keys: Vec<&str> = all.iter().map(|a| a.key.as_str()).collect();
+    assert_eq!(keys, ["c1", "c2", "c3", "c4", "c5"]);
+    let c1 = &all[0];
+    assert_eq!(
+        (
+            c1.order_count,
+            c1.spend_minor,
+            c1.currency.as_deref(),
+            c1.currencies
+        ),
+        (2, 16_000, Some("USD"), 1)
+    );
+    assert_eq!(
+        (c1.first_order_at, c1.last_order_at),
+        (Some(day(3)), Some(day(10)))
+    );
+    let c4 = &all[3];
+    assert_eq!(
+        (
+            c4.order_count,
+            c4.spend_minor,
+            c4.currency.as_deref(),
+            c4.first_order_at
+        ),
+        (0, 0, None, None)
+    );
+    assert_eq!((all[4].order_count, all[4].spend_minor), (1, 0));
+
+    // Companies: K1 has c2's and c3's orders for it and c2's own order.
+    let companies = store
+        .order_aggregates(SHOP, AggregateBy::Company, None, None, 100)
+        .await
+        .unwrap();
+    assert_eq!(companies.len(), 1);
+    assert_eq!(
+        (
+            companies[0].key.as_str(),
+            companies[0].order_count,
+            companies[0].spend_minor
+        ),
+        ("K1", 3, 6_000)
+    );
+    assert_eq!(companies[0].last_order_at, Some(day(7)));
+
+    // Only keys the engine wrote (a mapping of the kind asked for).
+    store
+        .put_mappings(&[
+            mapping(SHOP, "customer", "c2", "003A"),
+            mapping(SHOP, "customer", "c5", "003B"),
+            mapping(OTHER_SHOP, "customer", "c1", "003C"),
+            mapping(SHOP, "customer_account", "c1", "001A"),
+        ])
+        .await
+        .unwrap();
+    let mapped = store
+        .order_aggregates(SHOP, AggregateBy::Customer, Some("customer"), None, 100)
+        .await
+        .unwrap();
+    let keys: Vec<&str> = mapped.iter().map(|a| a.key.as_str()).collect();
+    assert_eq!(keys, ["c2", "c5"]);
+    assert!(
+        store
+            .order_aggregates(SHOP, AggregateBy::Company, Some("company"), None, 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Pages of two, after the last key of the previous page.
+    let first = store
+        .order_aggregates(SHOP, AggregateBy::Customer, None, None, 2)
+        .await
+        .unwrap();
+    let second = store
+        .order_aggregates(SHOP, AggregateBy::Customer, None, Some("c2"), 2)
+        .await
+        .unwrap();
+    let keys: Vec<&str> = first
+        .iter()
+        .chain(&second)
+        .map(|a| a.key.as_str())
+        .collect();
+    assert_eq!(keys, ["c1", "c2", "c3", "c4"]);
+
+    // The new columns round-trip; another currency on a later order makes two.
+    let c1_orders = store.orders_for_customer(SHOP, "c1").await.unwrap();
+    let refunded = c1_orders.iter().find(|o| o.order_id == "2").unwrap();
+    assert_eq!(refunded, &orders[1]);
+    assert!(c1_orders.iter().find(|o| o.order_id == "5").unwrap().test);
+    let mut eur = order("12", Some("c3"), day(25), 500);
+    eur.currency = "EUR".into();
+    store.put_orders(&[eur]).await.unwrap();
+    let c3 = store
+        .order_aggregates(SHOP, AggregateBy::Customer, None, Some("c2"), 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        (c3[0].key.as_str(), c3[0].currencies, c3[0].order_count),
+        ("c3", 2, 2)
+    );
 }
 
 // ---------------------------------------------------------------------------------------

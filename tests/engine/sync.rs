@@ -18,24 +18,24 @@ use tempfile::TempDir;
 
 use crate::support::{CONSUMER_KEY, Options, Org, USERNAME};
 
-const SHOP: &str = "acme.myshopify.com";
+pub(crate) const SHOP: &str = "acme.myshopify.com";
 
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub(super) enum Backend {
+pub(crate) enum Backend {
     Sqlite,
     Postgres,
 }
 
 /// Everything one sync test needs.
-pub(super) struct Harness {
-    pub(super) org: Org,
-    pub(super) dir: TempDir,
+pub(crate) struct Harness {
+    pub(crate) org: Org,
+    pub(crate) dir: TempDir,
     db_url: String,
     pg_schema: Option<crate::support::PgSchema>,
 }
 
 impl Harness {
-    pub(super) async fn new(backend: Backend, options: Options) -> Harness {
+    pub(crate) async fn new(backend: Backend, options: Options) -> Harness {
         let org = Org::start_with(options).await;
         let dir = TempDir::new().unwrap();
         let (db_url, pg_schema) = match backend {
@@ -56,11 +56,11 @@ impl Harness {
         }
     }
 
-    pub(super) async fn store(&self) -> Store {
+    pub(crate) async fn store(&self) -> Store {
         Store::connect(&self.db_url).await.expect("state store")
     }
 
-    pub(super) fn client(&self) -> SalesforceClient {
+    pub(crate) fn client(&self) -> SalesforceClient {
         let mut config = SalesforceConfig::with_key_file(
             &self.org.base,
             CONSUMER_KEY,
@@ -89,7 +89,7 @@ impl Harness {
         (path, generated)
     }
 
-    pub(super) fn options(&self, source: &Path) -> SyncOptions {
+    pub(crate) fn options(&self, source: &Path) -> SyncOptions {
         SyncOptions {
             source_dir: source.to_path_buf(),
             dry_run: None,
@@ -99,10 +99,12 @@ impl Harness {
             max_concurrent_jobs: 4,
             max_row_retries: 3,
             ownership: Default::default(),
+            metrics: Default::default(),
+            as_of: None,
         }
     }
 
-    pub(super) async fn context(&self, client: &SalesforceClient) -> MappingContext {
+    pub(crate) async fn context(&self, client: &SalesforceClient) -> MappingContext {
         let rows = client
             .query("SELECT Id FROM Pricebook2 WHERE IsStandard = true")
             .await
@@ -116,7 +118,7 @@ impl Harness {
         }
     }
 
-    pub(super) async fn sync(&self, source: &Path) -> SyncReport {
+    pub(crate) async fn sync(&self, source: &Path) -> SyncReport {
         let client = self.client();
         let store = self.store().await;
         let ctx = self.context(&client).await;
@@ -127,7 +129,7 @@ impl Harness {
         report
     }
 
-    pub(super) async fn finish(self) {
+    pub(crate) async fn finish(self) {
         self.org.shutdown().await;
         if let Some(schema) = self.pg_schema {
             // Best effort: a schema left behind does not affect other tests.
@@ -149,7 +151,7 @@ pub(super) fn small_shape() -> StoreShape {
     }
 }
 
-pub(super) fn by(records: &[Value], field: &str) -> HashMap<String, Value> {
+pub(crate) fn by(records: &[Value], field: &str) -> HashMap<String, Value> {
     records
         .iter()
         .filter_map(|r| r[field].as_str().map(|k| (k.to_string(), r.clone())))
