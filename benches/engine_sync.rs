@@ -189,6 +189,7 @@ fn run() -> Res<bool> {
             ownership: Default::default(),
             metrics: Default::default(),
             as_of: None,
+            identity: None,
         };
         let report = run_sync(Some(&client), &store, &ctx, &options).await?;
         let elapsed = t0.elapsed();

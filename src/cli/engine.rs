@@ -314,6 +314,7 @@ pub(crate) async fn sync_shop(
         ownership: config.ownership_matrix().map_err(|e| e.to_string())?,
         metrics: config.metrics.clone(),
         as_of: None,
+        identity: Some(config.identity.clone()),
     };
     let started = std::time::Instant::now();
     let progress = std::sync::Arc::new(SyncProgress::default());

@@ -167,6 +167,28 @@ pub fn customer_contact(ctx: &MappingContext, customer: &Customer) -> Row {
     Row::new(Target::CustomerContact, cells)
 }
 
+/// A B2C customer linked by identity resolution to an existing Contact (`contact_id`):
+/// written by Id, without an Account (the Contact stays where the CRM keeps it). The first
+/// customer linked to a Contact gives it the Shopify key (`primary`); a customer of another
+/// shop linked to the same person leaves the key as it is.
+pub fn contact_link(
+    ctx: &MappingContext,
+    contact_id: &str,
+    customer: &Customer,
+    primary: bool,
+) -> Row {
+    let mut cells = vec![
+        Cell::Text(contact_id.to_string()),
+        if primary {
+            Cell::Text(legacy_id(&customer.id).to_string())
+        } else {
+            Cell::Keep
+        },
+    ];
+    cells.extend(contact_common(ctx, customer));
+    Row::new(Target::ContactLink, cells)
+}
+
 /// [`company_contact`] from the company export's copy of the customer, used when the
 /// customer is not in the customers export (an incremental export where only the company
 /// changed). That copy carries names, email, phone and email consent only, so every other

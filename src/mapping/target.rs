@@ -12,6 +12,10 @@ pub enum Target {
     CustomerAccount,
     CustomerContact,
     CompanyContact,
+    /// A customer linked by identity resolution to a Contact the engine did not create:
+    /// written by `Id`, so the Contact gets the Shopify key (the first customer linked to
+    /// it) and the integration-owned fields, and stays under its own Account.
+    ContactLink,
     /// A B2C customer as a Person Account (Account and Contact in one record).
     PersonAccount,
     Product,
@@ -52,6 +56,9 @@ pub struct TargetSpec {
     pub parents: &'static [ParentColumn],
     /// The Shopify kind recorded in the id mapping (`customer`, `order`, …).
     pub mapping_kind: &'static str,
+    /// Every row updates a record that exists (upserts keyed on `Id`): on-create fields are
+    /// never written.
+    pub updates_only: bool,
 }
 
 const ACCOUNT_ADDRESS: [&str; 5] = [
@@ -178,12 +185,13 @@ const PERSON_METRICS: &[&str] = &[
 
 impl Target {
     /// Every target, parents before children; the metrics targets last.
-    pub const ALL: [Target; 16] = [
+    pub const ALL: [Target; 17] = [
         Target::CompanyAccount,
         Target::LocationAccount,
         Target::CustomerAccount,
         Target::CustomerContact,
         Target::CompanyContact,
+        Target::ContactLink,
         Target::PersonAccount,
         Target::Product,
         Target::PriceEntry,
@@ -239,6 +247,7 @@ impl Target {
             Target::ContactMetrics => "contact-metrics",
             Target::PersonMetrics => "account-person-metrics",
             Target::CompanyMetrics => "account-company-metrics",
+            Target::ContactLink => "contact-link",
         }
     }
 
@@ -247,7 +256,7 @@ impl Target {
     }
 }
 
-static SPECS: [TargetSpec; 16] = [
+static SPECS: [TargetSpec; 17] = [
     TargetSpec {
         target: Target::CompanyAccount,
         object: "Account",
@@ -260,6 +269,7 @@ static SPECS: [TargetSpec; 16] = [
         ],),
         parents: &[],
         mapping_kind: "company",
+        updates_only: false,
     },
     TargetSpec {
         target: Target::LocationAccount,
@@ -280,6 +290,7 @@ static SPECS: [TargetSpec; 16] = [
             parent: Target::CompanyAccount,
         }],
         mapping_kind: "company_location",
+        updates_only: false,
     },
     TargetSpec {
         target: Target::CustomerAccount,
@@ -292,6 +303,7 @@ static SPECS: [TargetSpec; 16] = [
         ),
         parents: &[],
         mapping_kind: "customer_account",
+        updates_only: false,
     },
     TargetSpec {
         target: Target::CustomerContact,
@@ -306,6 +318,7 @@ static SPECS: [TargetSpec; 16] = [
             parent: Target::CustomerAccount,
         }],
         mapping_kind: "customer",
+        updates_only: false,
     },
     TargetSpec {
         target: Target::CompanyContact,
@@ -324,6 +337,16 @@ static SPECS: [TargetSpec; 16] = [
             parent: Target::CompanyAccount,
         }],
         mapping_kind: "customer",
+        updates_only: false,
+    },
+    TargetSpec {
+        target: Target::ContactLink,
+        object: "Contact",
+        external_id: "Id",
+        columns: columns!(&["Id", "Shopify_Customer_ID__c"], CONTACT_COMMON),
+        parents: &[],
+        mapping_kind: "contact_link",
+        updates_only: true,
     },
     TargetSpec {
         target: Target::PersonAccount,
@@ -339,6 +362,7 @@ static SPECS: [TargetSpec; 16] = [
         ),
         parents: &[],
         mapping_kind: "customer_account",
+        updates_only: false,
     },
     TargetSpec {
         target: Target::Product,
@@ -353,6 +377,7 @@ static SPECS: [TargetSpec; 16] = [
         ]),
         parents: &[],
         mapping_kind: "variant",
+        updates_only: false,
     },
     TargetSpec {
         target: Target::PriceEntry,
@@ -370,6 +395,7 @@ static SPECS: [TargetSpec; 16] = [
             parent: Target::Product,
         }],
         mapping_kind: "price",
+        updates_only: false,
     },
     TargetSpec {
         target: Target::CustomerOrder,
@@ -388,8 +414,14 @@ static SPECS: [TargetSpec; 16] = [
                 column: 2,
                 parent: Target::CustomerContact,
             },
+            // A linked customer's orders bill to the Contact the link gives their key.
+            ParentColumn {
+                column: 2,
+                parent: Target::ContactLink,
+            },
         ],
         mapping_kind: "order",
+        updates_only: false,
     },
     TargetSpec {
         target: Target::LocationOrder,
@@ -410,6 +442,7 @@ static SPECS: [TargetSpec; 16] = [
             },
         ],
         mapping_kind: "order",
+        updates_only: false,
     },
     TargetSpec {
         target: Target::CompanyOrder,
@@ -430,6 +463,7 @@ static SPECS: [TargetSpec; 16] = [
             },
         ],
         mapping_kind: "order",
+        updates_only: false,
     },
     TargetSpec {
         target: Target::PersonOrder,
@@ -450,6 +484,7 @@ static SPECS: [TargetSpec; 16] = [
             },
         ],
         mapping_kind: "order",
+        updates_only: false,
     },
     TargetSpec {
         target: Target::OrderItem,
@@ -474,6 +509,7 @@ static SPECS: [TargetSpec; 16] = [
             },
         ],
         mapping_kind: "line_item",
+        updates_only: false,
     },
     TargetSpec {
         target: Target::ContactMetrics,
@@ -482,6 +518,7 @@ static SPECS: [TargetSpec; 16] = [
         columns: columns!(&["Shopify_Customer_ID__c"], CONTACT_METRICS),
         parents: &[],
         mapping_kind: "customer_metrics",
+        updates_only: false,
     },
     TargetSpec {
         target: Target::PersonMetrics,
@@ -490,6 +527,7 @@ static SPECS: [TargetSpec; 16] = [
         columns: columns!(&["Shopify_Customer_ID__c"], PERSON_METRICS),
         parents: &[],
         mapping_kind: "customer_account_metrics",
+        updates_only: false,
     },
     TargetSpec {
         target: Target::CompanyMetrics,
@@ -503,6 +541,7 @@ static SPECS: [TargetSpec; 16] = [
         ]),
         parents: &[],
         mapping_kind: "company_metrics",
+        updates_only: false,
     },
 ];
 
@@ -537,12 +576,12 @@ mod tests {
                     .unwrap_or_else(|| panic!("{} is not in salesforce_fields", spec.object)),
             };
             assert!(
-                contract.upsert_keys.contains(&spec.external_id),
+                spec.external_id == "Id" || contract.upsert_keys.contains(&spec.external_id),
                 "{} key {}",
                 spec.object,
                 spec.external_id
             );
-            for column in spec.columns {
+            for column in spec.columns.iter().filter(|c| **c != "Id") {
                 match column.split_once('.') {
                     Some((relationship, key)) => {
                         let reference = contract
@@ -611,7 +650,8 @@ mod tests {
         }
         let migration = include_str!("../../migrations/sqlite/0002_mapping_payload_hash.sql");
         // Kinds that came after migration 0002 had no hashes to carry over.
-        const LATER_KINDS: [&str; 3] = [
+        const LATER_KINDS: [&str; 4] = [
+            "contact_link",
             "customer_metrics",
             "customer_account_metrics",
             "company_metrics",

@@ -30,11 +30,13 @@
 //! are unchanged and skipped, every other row is sent (upserts by external ID, so nothing
 //! is ever created twice).
 
+pub mod identity;
 pub mod job;
 pub mod metrics_step;
 pub mod outcome;
 pub mod prepare;
 pub mod progress;
+pub mod resolve;
 pub mod retry;
 pub mod scan;
 pub mod source;
@@ -118,6 +120,9 @@ pub struct SyncOptions {
     /// "Now" for the commerce metrics (churn risk counts days up to it); `None`: the clock.
     /// Set by tests so results do not depend on the day they run.
     pub as_of: Option<chrono::DateTime<chrono::Utc>>,
+    /// Identity resolution; `None` (or `enabled = false`) creates a Contact for every
+    /// customer without a mapping.
+    pub identity: Option<crate::identity::IdentityConfig>,
 }
 
 /// Values field ownership kept from Salesforce in one run, for one field.
@@ -150,6 +155,11 @@ pub struct SyncReport {
     pub aborted_jobs: u64,
     pub scan: ScanTally,
     pub targets: BTreeMap<String, TargetReport>,
+    /// Identity resolution: the Contact index refresh and the outcomes by kind (`mapping`,
+    /// `external_id`, `email`, `phone`, `probabilistic`, `ambiguous`, `held`, `oldest`,
+    /// `created`, and `guest_*` for guest checkouts).
+    pub identity_index: identity::RefreshTally,
+    pub identity: BTreeMap<String, u64>,
     /// Per `Object.Field`: values withheld by field ownership from the rows sent.
     pub withheld: BTreeMap<String, WithheldTally>,
     /// What the commerce-metrics step built.
@@ -346,10 +356,32 @@ async fn sync_inner(
 ) -> Result<(), SyncError> {
     let run_dir = options.work_dir.join(format!("run-{}", run.0));
     let started = std::time::Instant::now();
+    let resolver = match (client, &options.identity) {
+        (Some(client), Some(config))
+            if config.enabled
+                && options.dry_run.is_none()
+                && ctx.account_model != crate::mapping::build::AccountModel::PersonAccount =>
+        {
+            progress.set_phase("reading the org's Contacts");
+            let (index, tally) = identity::refresh(client, store, config, &run_dir).await?;
+            report.identity_index = tally;
+            Some(resolve::Resolver::new(store, Arc::new(index), config, &ctx.shop).await?)
+        }
+        _ => None,
+    };
     progress.set_phase("reading the export");
-    let scanned =
-        scan::scan_export(store, run, ctx, &options.source_dir, &run_dir, progress).await?;
+    let scanned = scan::scan_export(
+        store,
+        run,
+        ctx,
+        &options.source_dir,
+        &run_dir,
+        progress,
+        resolver,
+    )
+    .await?;
     report.scan = scanned.tally.clone();
+    report.identity = scanned.identity.clone();
     tracing::info!(
         lines = report.scan.lines,
         elapsed_ms = started.elapsed().as_millis() as u64,
@@ -357,6 +389,7 @@ async fn sync_inner(
         "source read and spooled"
     );
     let failed = scanned.failed;
+    let mut edits = scanned.edits;
     let mut spools = HashMap::new();
     for spool in scanned.spools {
         spools.extend(
@@ -364,6 +397,11 @@ async fn sync_inner(
                 .finish()
                 .map_err(|e| SyncError::Spool(e.to_string()))?,
         );
+    }
+    for (target, spool) in spools.iter_mut() {
+        if let Some(e) = edits.remove(target) {
+            spool.edits = e;
+        }
     }
     let failed = Mutex::new(failed);
     let parts_dir = options
@@ -471,6 +509,7 @@ async fn run_levels(
                 &ctx.shop,
                 spool,
                 &rules,
+                &spool.edits,
                 &snapshot,
                 options.part_size,
                 options.full,

@@ -28,6 +28,45 @@ pub fn key_space(target: Target) -> String {
     format!("{}.{}", spec.object, spec.external_id)
 }
 
+/// Cells of a target's rows changed after the read, when a decision made later in the
+/// run says so (identity resolution: a guest checkout that turned out to be a customer, a
+/// customer whose orders bill to another customer's Contact).
+#[derive(Debug, Default, Clone)]
+pub struct RowEdits {
+    /// Cells to set in the row with this key: (column, value).
+    pub by_key: HashMap<String, Vec<(usize, String)>>,
+    /// Per column, values to replace: (column, old value → new value).
+    pub by_value: Vec<(usize, HashMap<String, String>)>,
+}
+
+impl RowEdits {
+    pub fn is_empty(&self) -> bool {
+        self.by_key.is_empty() && self.by_value.iter().all(|(_, m)| m.is_empty())
+    }
+
+    /// The row with its edits, or `None` when none applies.
+    pub fn apply(&self, record: &csv::StringRecord) -> Option<csv::StringRecord> {
+        let mut cells: Option<Vec<String>> = None;
+        let mut set = |column: usize, value: &str| {
+            let cells = cells.get_or_insert_with(|| record.iter().map(str::to_string).collect());
+            if let Some(cell) = cells.get_mut(column) {
+                *cell = value.to_string();
+            }
+        };
+        if let Some(changes) = record.get(0).and_then(|k| self.by_key.get(k)) {
+            for (column, value) in changes {
+                set(*column, value);
+            }
+        }
+        for (column, map) in &self.by_value {
+            if let Some(new) = record.get(*column).and_then(|v| map.get(v)) {
+                set(*column, new);
+            }
+        }
+        cells.map(|c| c.iter().map(String::as_str).collect())
+    }
+}
+
 /// A row held back because a record it points at failed.
 #[derive(Debug, Clone)]
 pub struct HeldRow {
@@ -72,6 +111,8 @@ struct Kept {
     len: u32,
     /// Columns to blank before upload (bit per column).
     blank: u64,
+    /// [`RowEdits`] apply to the row.
+    edited: bool,
 }
 
 /// A row waiting for its stored state.
@@ -82,6 +123,7 @@ struct Pending {
     len: u32,
     sort: u64,
     withheld: Withheld,
+    edited: bool,
 }
 
 const HASH_LOOKUP_BATCH: usize = 2000;
@@ -93,6 +135,7 @@ pub async fn prepare(
     shop: &str,
     spool: &SpoolFile,
     rules: &TargetRules,
+    edits: &RowEdits,
     failed: &FailedKeys,
     part_size: u64,
     full: bool,
@@ -146,7 +189,7 @@ pub async fn prepare(
                 prepared.unchanged += 1;
                 continue;
             }
-            let blank = p.withheld.mask(state.is_some());
+            let blank = p.withheld.mask(spec.updates_only || state.is_some());
             for (column, _) in rules.fields_in(blank) {
                 prepared.withheld[column] += 1;
             }
@@ -155,6 +198,7 @@ pub async fn prepare(
                 offset: p.offset,
                 len: p.len,
                 blank,
+                edited: p.edited,
             });
         }
         Ok(())
@@ -180,6 +224,15 @@ pub async fn prepare(
         index += 1;
         if spool.superseded.contains(&this) {
             continue;
+        }
+        let edited = if edits.is_empty() {
+            None
+        } else {
+            edits.apply(&record)
+        };
+        let is_edited = edited.is_some();
+        if let Some(e) = edited {
+            record = e;
         }
         let key = record.get(0).unwrap_or("").to_string();
         let mut held = None;
@@ -214,6 +267,7 @@ pub async fn prepare(
             len: 0,
             sort,
             withheld: rules.withheld(record.iter()),
+            edited: is_edited,
         });
     }
     debug_assert!(kept.iter().all(|k| k.offset + k.len as u64 <= file_len));
@@ -221,7 +275,7 @@ pub async fn prepare(
 
     // Children of one parent next to each other; otherwise the spool order.
     kept.sort_by_key(|k| (k.sort, k.offset));
-    prepared.parts = write_parts(target, &spool.path, &kept, part_size, out_dir)?;
+    prepared.parts = write_parts(target, &spool.path, &kept, edits, part_size, out_dir)?;
     Ok(prepared)
 }
 
@@ -237,6 +291,7 @@ fn write_parts(
     target: Target,
     spool_path: &Path,
     kept: &[Kept],
+    edits: &RowEdits,
     part_size: u64,
     out_dir: &Path,
 ) -> Result<Vec<PartFile>, SyncError> {
@@ -276,11 +331,11 @@ fn write_parts(
         source
             .read_exact_at(&mut buffer, k.offset)
             .map_err(|e| SyncError::io(spool_path, e))?;
-        let bytes = if k.blank == 0 {
+        let bytes = if k.blank == 0 && !k.edited {
             std::borrow::Cow::Borrowed(&buffer[..])
         } else {
             std::borrow::Cow::Owned(
-                blank_row(&buffer, k.blank)
+                rewrite_row(&buffer, k.blank, k.edited.then_some(edits))
                     .map_err(|e| SyncError::Spool(format!("{}: {e}", spool_path.display())))?,
             )
         };
@@ -295,13 +350,17 @@ fn write_parts(
     Ok(parts)
 }
 
-/// One spooled CSV row (with its line end) with the cells in `mask` blanked, as CSV again.
-fn blank_row(line: &[u8], mask: u64) -> Result<Vec<u8>, csv::Error> {
+/// One spooled CSV row (with its line end) with its edits applied and the cells in `mask`
+/// blanked, as CSV again.
+fn rewrite_row(line: &[u8], mask: u64, edits: Option<&RowEdits>) -> Result<Vec<u8>, csv::Error> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .from_reader(line);
     let mut record = csv::StringRecord::new();
     reader.read_record(&mut record)?;
+    if let Some(edited) = edits.and_then(|e| e.apply(&record)) {
+        record = edited;
+    }
     let mut writer = csv::WriterBuilder::new()
         .terminator(csv::Terminator::Any(b'\n'))
         .from_writer(Vec::with_capacity(line.len()));
@@ -318,7 +377,14 @@ mod tests {
     #[test]
     fn a_blanked_row_keeps_every_other_cell_byte_for_byte() {
         let line = b"42,\"Smith, Jr.\",\"multi\nline\",=1+1,\n";
-        let out = blank_row(line, 0b0010).unwrap();
+        let out = rewrite_row(line, 0b0010, None).unwrap();
         assert_eq!(out, b"42,,\"multi\nline\",=1+1,\n");
+        let mut edits = RowEdits::default();
+        edits.by_key.insert("42".into(), vec![(3, "x".into())]);
+        edits
+            .by_value
+            .push((4, HashMap::from([(String::new(), "y".to_string())])));
+        let out = rewrite_row(line, 0b0010, Some(&edits)).unwrap();
+        assert_eq!(out, b"42,,\"multi\nline\",x,y\n");
     }
 }

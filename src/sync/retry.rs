@@ -103,7 +103,7 @@ pub async fn retry_dead_letters(
                 .collect();
             let blank = rules
                 .withheld(cells.iter().copied())
-                .mask(existing.contains_key(&d.external_id));
+                .mask(target.spec().updates_only || existing.contains_key(&d.external_id));
             writer
                 .write_texts(cells.iter().enumerate().map(|(i, cell)| {
                     if i < 64 && blank & (1 << i) != 0 {

@@ -2,7 +2,7 @@
 //! the spool, line by line. Bad lines and records that cannot be mapped are dead-lettered
 //! with their reason; the read goes on.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
@@ -20,17 +20,22 @@ use crate::shopify::bulk_jsonl::{
     parse_customer_line, parse_order_line,
 };
 use crate::shopify::model::{Customer, Order, legacy_id};
+use crate::store::IdentityLink;
 use crate::store::{CachedOrder, NewDeadLetter, RunId, StateStore, Store};
 
 use super::SyncError;
-use super::prepare::{FailedKeys, key_space};
+use super::prepare::{FailedKeys, RowEdits, key_space};
 use super::progress::SyncProgress;
+use super::resolve::{Decision, GuestOrder, Resolver};
 
 /// Source lines counted between progress updates.
 const PROGRESS_LINES: u64 = 4096;
 use super::spool::Spool;
 
 const FLUSH_EVERY: usize = 5000;
+
+/// B2C customers decided per identity-resolution batch (one mapping lookup each).
+const RESOLVE_BATCH: usize = 2000;
 
 /// Counts of what the read saw.
 #[derive(Debug, Default, Clone, serde::Serialize)]
@@ -79,6 +84,13 @@ pub struct Scanner<'a> {
     pub guest_orders_seen: bool,
     bucket_written: bool,
     progress: Option<Arc<SyncProgress>>,
+    /// Identity resolution (`None`: off). B2C customers wait in `pending` and are decided a
+    /// batch at a time.
+    resolver: Option<Resolver>,
+    pending: Vec<Customer>,
+    /// Guest checkouts, kept (orders reader) when identity resolution is on.
+    collect_guests: bool,
+    guest_orders: Vec<GuestOrder>,
 }
 
 impl<'a> Scanner<'a> {
@@ -98,6 +110,10 @@ impl<'a> Scanner<'a> {
             guest_orders_seen: false,
             bucket_written: false,
             progress: None,
+            resolver: None,
+            pending: Vec::new(),
+            collect_guests: false,
+            guest_orders: Vec::new(),
         }
     }
 
@@ -181,6 +197,7 @@ impl<'a> Scanner<'a> {
             self.tally.company_export_hashes.push((customer_id, hash));
             self.push(row)?;
         }
+        self.resolve_pending().await?;
         self.flush().await?;
         self.lines_done();
         Ok(found)
@@ -383,30 +400,87 @@ impl<'a> Scanner<'a> {
                         self.push(row)?;
                         continue;
                     }
-                    match self.ctx.account_model {
-                        AccountModel::PersonAccount => {
-                            self.push(build::person_account(self.ctx, &c))?;
-                            continue;
+                    if self.resolver.is_some() {
+                        self.pending.push(*c);
+                        if self.pending.len() >= RESOLVE_BATCH {
+                            self.resolve_pending().await?;
                         }
-                        AccountModel::PerCustomer => {
-                            self.push(build::customer_account(self.ctx, &c))?
-                        }
-                        AccountModel::Bucket if !self.bucket_written => {
-                            self.bucket_written = true;
-                            let row = build::shared_account(
-                                self.ctx,
-                                self.ctx.bucket_account_key(),
-                                format!("Shopify customers ({})", self.ctx.shop),
-                            );
-                            self.push(row)?;
-                        }
-                        AccountModel::Bucket => {}
+                    } else {
+                        self.push_b2c(&c, None)?;
                     }
-                    self.push(build::customer_contact(self.ctx, &c))?;
                 }
                 Ok(CustomerLine::Ignored) => {}
             }
             self.flush_if_full().await?;
+        }
+        Ok(())
+    }
+
+    /// A B2C customer's rows: their Account (per the account model) and their Contact, or
+    /// with a link the Contact identity resolution found, written by Id.
+    fn push_b2c(&mut self, c: &Customer, link: Option<&IdentityLink>) -> Result<(), SyncError> {
+        match self.ctx.account_model {
+            AccountModel::PersonAccount => return self.push(build::person_account(self.ctx, c)),
+            AccountModel::PerCustomer => self.push(build::customer_account(self.ctx, c))?,
+            AccountModel::Bucket if !self.bucket_written => {
+                self.bucket_written = true;
+                let row = build::shared_account(
+                    self.ctx,
+                    self.ctx.bucket_account_key(),
+                    format!("Shopify customers ({})", self.ctx.shop),
+                );
+                self.push(row)?;
+            }
+            AccountModel::Bucket => {}
+        }
+        match link {
+            Some(link) => self.push(build::contact_link(
+                self.ctx,
+                &link.contact_id,
+                c,
+                link.primary,
+            )),
+            None => self.push(build::customer_contact(self.ctx, c)),
+        }
+    }
+
+    /// Decides the waiting customers and writes their rows.
+    async fn resolve_pending(&mut self) -> Result<(), SyncError> {
+        let Some(resolver) = self.resolver.as_mut() else {
+            return Ok(());
+        };
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::take(&mut self.pending);
+        let decisions = resolver.decide(self.store, &batch).await?;
+        for (c, decision) in batch.iter().zip(decisions) {
+            match decision {
+                Decision::Own => self.push_b2c(c, None)?,
+                Decision::Linked(link) => self.push_b2c(c, Some(&link))?,
+                Decision::Held { reason } => {
+                    let key = legacy_id(&c.id).to_string();
+                    let row = build::customer_contact(self.ctx, c);
+                    let spec = Target::CustomerContact.spec();
+                    let record: csv::StringRecord =
+                        row.cells.iter().map(|cell| cell.as_csv()).collect();
+                    self.letters.push(NewDeadLetter {
+                        run: Some(self.run),
+                        shop: self.ctx.shop.clone(),
+                        object: Target::CustomerContact.name().to_string(),
+                        external_id: key.clone(),
+                        payload: super::prepare::row_json(spec.columns, &record),
+                        error_code: "IDENTITY_REVIEW".to_string(),
+                        message: format!("held until reviewed: {reason}"),
+                        hint: Some("shopforce review list shows the candidates; after shopforce review resolve, a sync that reads this customer again (sync --full re-reads everything) writes them and their orders".to_string()),
+                    });
+                    // Their orders are held back with them.
+                    self.failed
+                        .entry(super::prepare::key_space(Target::CustomerContact))
+                        .or_default()
+                        .insert(key);
+                }
+            }
         }
         Ok(())
     }
@@ -429,6 +503,13 @@ impl<'a> Scanner<'a> {
                     }
                     if o.customer_id().is_none() && o.company_location().is_none() {
                         self.guest_orders_seen = true;
+                        if self.collect_guests {
+                            self.guest_orders.push(GuestOrder {
+                                order_id: legacy_id(&o.id).to_string(),
+                                email: o.email.clone(),
+                                phone: o.phone.clone(),
+                            });
+                        }
                     }
                     let company = o
                         .customer_id()
@@ -527,6 +608,10 @@ pub struct Scanned {
     pub spools: Vec<Spool>,
     pub tally: ScanTally,
     pub failed: FailedKeys,
+    /// Cell edits identity resolution decided, per target.
+    pub edits: HashMap<Target, RowEdits>,
+    /// Identity-resolution outcomes by kind.
+    pub identity: BTreeMap<String, u64>,
 }
 
 /// Reads an export: `orders.jsonl` on one task and the customer side on another, in
@@ -538,7 +623,9 @@ pub async fn scan_export(
     dir: &Path,
     spool_dir: &Path,
     progress: &Arc<SyncProgress>,
+    resolver: Option<Resolver>,
 ) -> Result<Scanned, SyncError> {
+    let resolving = resolver.is_some();
     // Two spools in one folder: their targets (and so their file names) do not overlap.
     let customers_spool = Spool::new(spool_dir).map_err(|e| SyncError::io(spool_dir, e))?;
     let orders_spool = Spool::new(spool_dir).map_err(|e| SyncError::io(spool_dir, e))?;
@@ -561,6 +648,7 @@ pub async fn scan_export(
         scanner.buyer_companies = known2;
         scanner.order_writer = Some(order_batches);
         scanner.progress = Some(progress2);
+        scanner.collect_guests = resolving;
         let found = scanner.scan_orders_side(&source2).await;
         // Closing the queue lets the writer finish.
         scanner.order_writer = None;
@@ -571,13 +659,15 @@ pub async fn scan_export(
             scanner.tally,
             scanner.failed,
             scanner.guest_orders_seen,
+            scanner.guest_orders,
         ))
     });
     let mut scanner = Scanner::new(store, run, ctx, customers_spool);
     scanner.buyer_companies = known;
     scanner.progress = Some(Arc::clone(progress));
+    scanner.resolver = resolver;
     let customers_found = scanner.scan_customers_side(&source).await;
-    let (orders_found, orders_spool, orders_tally, orders_failed, guests) = orders
+    let (orders_found, orders_spool, orders_tally, orders_failed, guests, guest_orders) = orders
         .await
         .map_err(|e| SyncError::Input(format!("the orders reader stopped: {e}")))??;
     order_writer
@@ -593,6 +683,23 @@ pub async fn scan_export(
     if guests {
         scanner.push_guest_rows()?;
     }
+    let mut edits = HashMap::new();
+    let mut identity = BTreeMap::new();
+    if let Some(mut resolver) = scanner.resolver.take() {
+        let mut order_edits = resolver
+            .guests(store, ctx, &guest_orders, &scanner.buyer_companies)
+            .await?;
+        let contact_col = column(
+            Target::CustomerOrder,
+            "BillToContact.Shopify_Customer_ID__c",
+        );
+        order_edits
+            .by_value
+            .push((contact_col, std::mem::take(&mut resolver.bill_to)));
+        edits.insert(Target::CustomerOrder, order_edits);
+        identity = resolver.outcomes;
+    }
+    scanner.flush().await?;
     let mut tally = scanner.tally.clone();
     tally.merge(orders_tally);
     let mut failed = std::mem::take(&mut scanner.failed);
@@ -603,6 +710,8 @@ pub async fn scan_export(
         spools: vec![scanner.spool, orders_spool],
         tally,
         failed,
+        edits,
+        identity,
     })
 }
 

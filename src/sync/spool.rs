@@ -48,6 +48,8 @@ pub struct SpoolFile {
     /// Rows written (superseded ones included).
     pub rows: u32,
     pub superseded: HashSet<u32, foldhash::fast::FixedState>,
+    /// Cell changes decided after the read (identity resolution), applied when prepared.
+    pub edits: super::prepare::RowEdits,
 }
 
 impl SpoolFile {
@@ -129,6 +131,7 @@ impl Spool {
                     path: spool.path,
                     rows: spool.rows,
                     superseded: spool.superseded,
+                    edits: Default::default(),
                 },
             );
         }

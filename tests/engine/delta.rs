@@ -28,6 +28,7 @@ async fn one_percent_changed_sends_one_percent(backend: Backend) {
 
     // The same export again: no ingest job at all.
     let rerun = h.sync(&source).await;
+
     assert_eq!(rerun.total().jobs.uploaded, 0, "{rerun:#?}");
     assert_eq!(jobs_in_org(&h).await, jobs_before, "no job was created");
 

@@ -101,6 +101,7 @@ impl Harness {
             ownership: Default::default(),
             metrics: Default::default(),
             as_of: None,
+            identity: Some(Default::default()),
         }
     }
 
