@@ -2,6 +2,7 @@
 //! Salesforce emulator over HTTP.
 
 mod delta;
+mod identity;
 mod metrics;
 mod ownership;
 mod salesforce_client;

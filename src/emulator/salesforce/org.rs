@@ -663,6 +663,9 @@ impl Org {
         user: Option<SfId>,
         now: DateTime<Utc>,
     ) -> SfId {
+        // Salesforce keeps datetimes to the millisecond (what the API shows): a stamp
+        // finer than that would sort after its own rendering in a query filter.
+        let now = chrono::SubsecRound::trunc_subsecs(now, 3);
         let id = self.next_id(object);
         let user = Value::String(user.unwrap_or(self.integration_user).as_str().into());
         let audit = &self.audit[object];
@@ -717,6 +720,7 @@ impl Org {
         user: Option<SfId>,
         now: DateTime<Utc>,
     ) {
+        let now = chrono::SubsecRound::trunc_subsecs(now, 3);
         let user = Value::String(user.unwrap_or(self.integration_user).as_str().into());
         let fields = &self.audit[object];
         let audit: Vec<(usize, Value)> = [

@@ -1,0 +1,306 @@
+//! Identity resolution end to end: Contacts a sales team already has in the org are found
+//! by email and phone and linked, never duplicated; an ambiguous match is queued for review
+//! and never guessed; guest checkouts bill to the customer they are.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use shopforce::identity::{AmbiguousRule, IdentityConfig};
+use shopforce::store::{DeadLetterFilter, ReviewStatus, StateStore};
+use shopforce::sync::{SyncOptions, run_sync};
+
+use super::sync::{Backend, Harness, by, small_shape};
+use crate::support::Options;
+
+fn lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn legacy(gid: &str) -> String {
+    gid.rsplit('/').next().unwrap().to_string()
+}
+
+/// Three B2C customers in the current shape, with an email, a US phone and orders.
+fn three_customers(source: &Path) -> Vec<Value> {
+    let ordering: HashSet<String> = lines(&source.join("orders.jsonl"))
+        .iter()
+        .filter_map(|o| o["customer"]["id"].as_str().map(legacy))
+        .collect();
+    let b2b: HashSet<String> = lines(&source.join("companies.jsonl"))
+        .iter()
+        .filter_map(|c| c["customer"]["id"].as_str().map(legacy))
+        .collect();
+    let picked: Vec<Value> = lines(&source.join("customers.jsonl"))
+        .into_iter()
+        .rev()
+        .filter(|c| c.get("__parentId").is_none())
+        .filter(|c| {
+            let id = legacy(c["id"].as_str().unwrap());
+            c["defaultEmailAddress"]["emailAddress"].is_string()
+                && c["defaultPhoneNumber"]["phoneNumber"]
+                    .as_str()
+                    .is_some_and(|p| p.starts_with("+1") && p.len() == 12)
+                && ordering.contains(&id)
+                && !b2b.contains(&id)
+        })
+        .take(3)
+        .collect();
+    assert_eq!(picked.len(), 3, "the export has three such customers");
+    picked
+}
+
+async fn create(h: &Harness, object: &str, body: Value) -> String {
+    let (status, out) = h
+        .org
+        .send_json(Method::POST, &format!("sobjects/{object}"), body)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{out}");
+    out["id"].as_str().unwrap().to_string()
+}
+
+struct Crm {
+    account: String,
+    by_email: String,
+    by_phone: String,
+    twins: [String; 2],
+    customers: Vec<Value>,
+}
+
+/// What the sales team had before shopforce: an Account with four Contacts. One has the
+/// first customer's email in capitals, one the second customer's phone as a person types
+/// it, two share the third customer's email.
+async fn seed_the_crm(h: &Harness, source: &Path) -> Crm {
+    let customers = three_customers(source);
+    let email = |c: &Value| {
+        c["defaultEmailAddress"]["emailAddress"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let account = create(h, "Account", json!({"Name": "Trade show leads"})).await;
+    let by_email = create(
+        h,
+        "Contact",
+        json!({"LastName": "Crm-Email", "Email": email(&customers[0]).to_uppercase(), "AccountId": account}),
+    )
+    .await;
+    let e164 = customers[1]["defaultPhoneNumber"]["phoneNumber"]
+        .as_str()
+        .unwrap();
+    let national = format!("({}) {}-{}", &e164[2..5], &e164[5..8], &e164[8..]);
+    let by_phone = create(
+        h,
+        "Contact",
+        json!({"LastName": "Crm-Phone", "Phone": national, "AccountId": account}),
+    )
+    .await;
+    let mut twins = Vec::new();
+    for n in 0..2 {
+        twins.push(
+            create(
+                h,
+                "Contact",
+                json!({"LastName": format!("Crm-Twin-{n}"), "Email": email(&customers[2]), "AccountId": account}),
+            )
+            .await,
+        );
+    }
+    Crm {
+        account,
+        by_email,
+        by_phone,
+        twins: [twins[0].clone(), twins[1].clone()],
+        customers,
+    }
+}
+
+async fn existing_contacts_are_linked_and_ambiguity_is_held(backend: Backend) {
+    let h = Harness::new(backend, Options::default()).await;
+    let (source, _) = h.export(&small_shape());
+    let crm = seed_the_crm(&h, &source).await;
+    let contacts_before = h.org.records("Contact").await.len();
+    let report = h.sync(&source).await;
+    assert_eq!(
+        report.identity.get("email"),
+        Some(&1),
+        "{:?}",
+        report.identity
+    );
+    assert_eq!(
+        report.identity.get("phone"),
+        Some(&1),
+        "{:?}",
+        report.identity
+    );
+    assert_eq!(report.identity.get("ambiguous"), Some(&1));
+    assert_eq!(report.identity.get("held"), Some(&1));
+    assert_eq!(report.identity_index.read, contacts_before as u64);
+
+    let contacts = h.org.records("Contact").await;
+    let by_key = by(&contacts, "Shopify_Customer_ID__c");
+    let ids = by(&contacts, "Id");
+    let key = |n: usize| legacy(crm.customers[n]["id"].as_str().unwrap());
+    // Linked, not duplicated: the Contact the team had carries the customer's key, keeps
+    // its name (Shopify-on-create) and its Account, and gets the integration's fields.
+    for (n, id, last_name) in [
+        (0, &crm.by_email, "Crm-Email"),
+        (1, &crm.by_phone, "Crm-Phone"),
+    ] {
+        let linked = &by_key[&key(n)];
+        assert_eq!(linked["Id"].as_str(), Some(id.as_str()), "customer {n}");
+        assert_eq!(linked["LastName"], last_name);
+        assert_eq!(linked["AccountId"].as_str(), Some(crm.account.as_str()));
+        assert_eq!(linked["Shopify_Store__c"], "acme.myshopify.com");
+        assert_eq!(
+            contacts
+                .iter()
+                .filter(|c| c["Shopify_Customer_ID__c"].as_str() == Some(&key(n)))
+                .count(),
+            1
+        );
+    }
+    // Their orders bill to that Contact.
+    let orders = h.org.records("Order").await;
+    for (n, id) in [(0, &crm.by_email), (1, &crm.by_phone)] {
+        let theirs: Vec<&Value> = lines(&source.join("orders.jsonl"))
+            .iter()
+            .filter(|o| o["customer"]["id"].as_str().map(legacy) == Some(key(n)))
+            .map(|o| legacy(o["id"].as_str().unwrap()))
+            .collect::<Vec<_>>()
+            .iter()
+            .filter_map(|order_id| {
+                orders
+                    .iter()
+                    .find(|o| o["Shopify_Order_ID__c"].as_str() == Some(order_id))
+            })
+            .collect();
+        assert!(!theirs.is_empty(), "customer {n}'s orders landed");
+        for o in theirs {
+            assert_eq!(o["BillToContactId"].as_str(), Some(id.as_str()));
+        }
+    }
+    // The twins: no Contact made, a review with both candidates, held with its orders.
+    assert!(!by_key.contains_key(&key(2)));
+    for twin in &crm.twins {
+        assert!(ids[twin]["Shopify_Customer_ID__c"].is_null());
+    }
+    let store = h.store().await;
+    let reviews = store.list_reviews(ReviewStatus::Open, 10).await.unwrap();
+    assert_eq!(reviews.len(), 1, "{reviews:?}");
+    assert_eq!(reviews[0].shopify_id, key(2));
+    let candidates: HashSet<&String> = reviews[0].candidates.iter().collect();
+    assert_eq!(candidates, crm.twins.iter().collect());
+    let letters = store
+        .list_dead_letters(&DeadLetterFilter::default())
+        .await
+        .unwrap();
+    assert!(
+        letters
+            .iter()
+            .any(|d| d.error_code == "IDENTITY_REVIEW" && d.external_id == key(2)),
+        "{letters:?}"
+    );
+    let held_orders = letters
+        .iter()
+        .filter(|d| d.object == "order-customer" && d.error_code == "PARENT_FAILED")
+        .count();
+    assert!(held_orders > 0, "the held customer's orders are held too");
+    // Everyone else got a Contact of their own: one per B2C customer, none twice.
+    let mut keys: HashMap<&str, usize> = HashMap::new();
+    for c in &contacts {
+        if let Some(k) = c["Shopify_Customer_ID__c"].as_str() {
+            *keys.entry(k).or_default() += 1;
+        }
+    }
+    assert!(keys.values().all(|n| *n == 1), "no key twice");
+
+    // Again: the links are remembered, nothing is sent, the review stays one.
+    let again = h.sync(&source).await;
+    assert_eq!(again.total().jobs.uploaded, 0, "{again:#?}");
+    assert_eq!(again.identity.get("email"), None);
+    assert!(again.identity["mapping"] > 2);
+    // The refresh reads only the Contacts written since the last one: every one the first
+    // sync created or linked, not the untouched twins.
+    let read = again.identity_index.read;
+    assert!(
+        (contacts.len() as u64 - 2..=contacts.len() as u64).contains(&read),
+        "{read} of {}",
+        contacts.len()
+    );
+    let third = h.sync(&source).await;
+    assert_eq!(third.identity_index.read, 0, "nothing changed in the org");
+    assert_eq!(third.total().jobs.uploaded, 0);
+    assert_eq!(
+        store
+            .list_reviews(ReviewStatus::Open, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    store.close().await;
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn existing_contacts_are_linked_and_ambiguity_is_held_on_sqlite() {
+    existing_contacts_are_linked_and_ambiguity_is_held(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn existing_contacts_are_linked_and_ambiguity_is_held_on_postgres() {
+    existing_contacts_are_linked_and_ambiguity_is_held(Backend::Postgres).await;
+}
+
+/// With `ambiguous = "oldest"` the customer is linked to the oldest candidate, and the
+/// review is still queued (never a silent guess).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_oldest_rule_links_and_still_asks_for_review() {
+    let h = Harness::new(Backend::Sqlite, Options::default()).await;
+    let (source, _) = h.export(&small_shape());
+    let crm = seed_the_crm(&h, &source).await;
+    let client = h.client();
+    let store = h.store().await;
+    let ctx = h.context(&client).await;
+    let options = SyncOptions {
+        identity: Some(IdentityConfig {
+            ambiguous: AmbiguousRule::Oldest,
+            ..IdentityConfig::default()
+        }),
+        ..h.options(&source)
+    };
+    let report = run_sync(Some(&client), &store, &ctx, &options)
+        .await
+        .unwrap();
+    assert_eq!(
+        report.identity.get("oldest"),
+        Some(&1),
+        "{:?}",
+        report.identity
+    );
+    assert_eq!(report.total().jobs.dead_lettered, 0, "{report:#?}");
+    let contacts = h.org.records("Contact").await;
+    let ids = by(&contacts, "Id");
+    let key = legacy(crm.customers[2]["id"].as_str().unwrap());
+    let oldest = crm.twins.iter().min().unwrap();
+    assert_eq!(
+        ids[oldest]["Shopify_Customer_ID__c"].as_str(),
+        Some(key.as_str())
+    );
+    assert_eq!(
+        store
+            .list_reviews(ReviewStatus::Open, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    store.close().await;
+    h.finish().await;
+}
