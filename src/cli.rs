@@ -11,6 +11,7 @@ pub mod engine;
 /// `gen` is reserved in edition 2024; the module is `cli::r#gen` (file `src/cli/gen.rs`).
 pub mod r#gen;
 pub mod progress;
+pub mod review;
 
 use crate::emulator::salesforce::oauth::{self, ClientCertificate};
 use crate::emulator::salesforce::{self as sf_emulator, EmulatorConfig, FaultProfile, Processing};
@@ -36,6 +37,9 @@ pub enum Command {
     /// Print the field-ownership matrix the config gives: which fields shopforce writes on
     /// every sync, only on create, or never.
     Fields(engine::FieldsArgs),
+    /// Ambiguous identity matches waiting for a person: list them, decide them.
+    #[command(subcommand)]
+    Review(review::ReviewCommand),
     /// Write a generated Shopify store as bulk-export JSONL (messy, deterministic), with a
     /// truth.csv of which records are the same person.
     Gen(r#gen::GenArgs),
@@ -224,6 +228,7 @@ pub fn main() -> ExitCode {
             Command::Status(args) => engine::status(args).await,
             Command::Dlq(command) => engine::dlq(command).await,
             Command::Fields(args) => engine::fields(args).await,
+            Command::Review(command) => review::run(command).await,
             Command::Gen(args) => r#gen::run(&args),
             Command::Demo(args) => crate::demo::run(args).await,
             Command::JwtAssertion(args) => jwt_assertion(&args).map(|a| println!("{a}")),

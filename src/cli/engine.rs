@@ -132,7 +132,7 @@ pub fn init_logging(format: LogFormat) {
     };
 }
 
-async fn open_store(config: &Config) -> Result<Store, String> {
+pub(crate) async fn open_store(config: &Config) -> Result<Store, String> {
     if let Some(path) = config.database.url.strip_prefix("sqlite:")
         && let Some(parent) = std::path::Path::new(path.trim_start_matches("//")).parent()
         && !parent.as_os_str().is_empty()

@@ -18,6 +18,35 @@ use super::types::{
     MappingRecord, OrderAggregate, Review, ReviewId, RunId, RunRecord,
 };
 
+/// A `crm_contacts` row as read.
+pub(crate) type CrmContactRow = (
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    String,
+    i64,
+);
+
+pub(crate) fn crm_contact(r: CrmContactRow) -> crate::identity::CrmContact {
+    crate::identity::CrmContact {
+        id: r.0.into(),
+        account_id: r.1.map(Into::into),
+        shopify_customer_id: r.2.map(Into::into),
+        shopify_store: r.3.map(Into::into),
+        email: r.4.map(Into::into),
+        phone: r.5.map(Into::into),
+        first_name: r.6.into(),
+        last_name: r.7.into(),
+        postal_code: r.8.into(),
+        created: r.9,
+    }
+}
+
 /// Portable statements (identical text on both backends).
 pub(crate) mod shared {
     pub const INTERRUPT_RUNNING: &str = "UPDATE runs SET status = 'interrupted', finished_at = $3 \
@@ -93,6 +122,12 @@ pub(crate) mod shared {
     pub const CRM_CONTACTS_PAGE: &str = "SELECT id, account_id, shopify_customer_id, \
          shopify_store, email, phone, first_name, last_name, postal_code, created \
          FROM crm_contacts WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2";
+    pub const CRM_CONTACT: &str = "SELECT id, account_id, shopify_customer_id, \
+         shopify_store, email, phone, first_name, last_name, postal_code, created \
+         FROM crm_contacts WHERE id = $1";
+    pub const REVIEW_DECISION: &str = "SELECT resolution FROM reviews WHERE shop = $1 \
+         AND shopify_kind = $2 AND shopify_id = $3 AND status = 'resolved' \
+         ORDER BY id DESC LIMIT 1";
     pub const PUT_IDENTITY_LINK: &str = "INSERT INTO identity_links (shop, customer_id, \
          contact_id, account_id, tier, is_primary, linked_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
          ON CONFLICT (shop, customer_id) DO UPDATE SET contact_id = excluded.contact_id, \
@@ -1499,39 +1534,48 @@ macro_rules! impl_state_store {
                 limit: u32,
             ) -> Result<Vec<crate::identity::CrmContact>, StoreError> {
                 const OP: &str = "crm_contacts_page";
-                type Row = (
-                    String,
-                    Option<String>,
-                    Option<String>,
-                    Option<String>,
-                    Option<String>,
-                    Option<String>,
-                    String,
-                    String,
-                    String,
-                    i64,
-                );
-                let rows: Vec<Row> = sqlx::query_as(shared::CRM_CONTACTS_PAGE)
-                    .bind(after)
-                    .bind(i64::from(limit))
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(query_error(Self::BACKEND, OP))?;
+                let rows: Vec<$crate::store::imp::CrmContactRow> =
+                    sqlx::query_as(shared::CRM_CONTACTS_PAGE)
+                        .bind(after)
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(query_error(Self::BACKEND, OP))?;
                 Ok(rows
                     .into_iter()
-                    .map(|r| crate::identity::CrmContact {
-                        id: r.0.into(),
-                        account_id: r.1.map(Into::into),
-                        shopify_customer_id: r.2.map(Into::into),
-                        shopify_store: r.3.map(Into::into),
-                        email: r.4.map(Into::into),
-                        phone: r.5.map(Into::into),
-                        first_name: r.6.into(),
-                        last_name: r.7.into(),
-                        postal_code: r.8.into(),
-                        created: r.9,
-                    })
+                    .map($crate::store::imp::crm_contact)
                     .collect())
+            }
+
+            async fn crm_contact(
+                &self,
+                id: &str,
+            ) -> Result<Option<crate::identity::CrmContact>, StoreError> {
+                const OP: &str = "crm_contact";
+                let row: Option<$crate::store::imp::CrmContactRow> =
+                    sqlx::query_as(shared::CRM_CONTACT)
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(query_error(Self::BACKEND, OP))?;
+                Ok(row.map($crate::store::imp::crm_contact))
+            }
+
+            async fn review_decision(
+                &self,
+                shop: &str,
+                kind: &str,
+                shopify_id: &str,
+            ) -> Result<Option<String>, StoreError> {
+                const OP: &str = "review_decision";
+                let row: Option<Option<String>> = sqlx::query_scalar(shared::REVIEW_DECISION)
+                    .bind(shop)
+                    .bind(kind)
+                    .bind(shopify_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(query_error(Self::BACKEND, OP))?;
+                Ok(row.flatten())
             }
 
             async fn put_identity_links(&self, links: &[IdentityLink]) -> Result<u64, StoreError> {

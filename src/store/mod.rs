@@ -378,6 +378,21 @@ pub trait StateStore: Send + Sync {
         limit: u32,
     ) -> impl Future<Output = Result<Vec<crate::identity::CrmContact>, StoreError>> + Send;
 
+    /// One indexed Contact.
+    fn crm_contact(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<crate::identity::CrmContact>, StoreError>> + Send;
+
+    /// The decision of the latest resolved review of a record (a Contact Id, or
+    /// `create_new`).
+    fn review_decision(
+        &self,
+        shop: &str,
+        kind: &str,
+        shopify_id: &str,
+    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+
     /// Records links (a later one for the same customer replaces it).
     fn put_identity_links(
         &self,
@@ -555,6 +570,9 @@ delegate! {
     fn remove_crm_contacts(&self, ids: &[String]) -> Result<u64, StoreError>;
     fn crm_contacts_page(&self, after: Option<&str>, limit: u32)
         -> Result<Vec<crate::identity::CrmContact>, StoreError>;
+    fn crm_contact(&self, id: &str) -> Result<Option<crate::identity::CrmContact>, StoreError>;
+    fn review_decision(&self, shop: &str, kind: &str, shopify_id: &str)
+        -> Result<Option<String>, StoreError>;
     fn put_identity_links(&self, links: &[IdentityLink]) -> Result<u64, StoreError>;
     fn identity_links(&self, shop: &str) -> Result<HashMap<String, IdentityLink>, StoreError>;
     fn forget_payload_hashes<S: AsRef<str> + Sync>(&self, shop: &str, kind: &str, shopify_ids: &[S])

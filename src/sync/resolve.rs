@@ -81,24 +81,6 @@ impl Resolver {
         })
     }
 
-    fn identity<'c>(
-        &self,
-        customer: &'c Customer,
-        email: Option<&'c str>,
-        phone: Option<&'c str>,
-        folded: &'c (String, String, String),
-    ) -> Identity<'c> {
-        Identity {
-            shop: "",
-            customer_id: Some(legacy_id(&customer.id)),
-            email,
-            phone,
-            first_name: &folded.0,
-            last_name: &folded.1,
-            postal_code: &folded.2,
-        }
-    }
-
     /// Decides a batch of B2C customers.
     pub async fn decide(
         &mut self,
@@ -149,17 +131,64 @@ impl Resolver {
                 count(&mut self.outcomes, Tier::Mapping.as_str());
                 Decision::Own
             } else {
-                let mut who = self.identity(customer, email.as_deref(), phone.as_deref(), &folded);
-                who.shop = &self.shop;
-                match self.index.resolve(&who, self.config.options()) {
-                    Resolution::New => {
+                let who = Identity {
+                    shop: &self.shop,
+                    customer_id: Some(&key),
+                    email: email.as_deref(),
+                    phone: phone.as_deref(),
+                    first_name: &folded.0,
+                    last_name: &folded.1,
+                    postal_code: &folded.2,
+                };
+                let resolution = self.index.resolve(&who, self.config.options());
+                // A person already decided an earlier review of this customer.
+                let reviewed = match &resolution {
+                    Resolution::Ambiguous { .. } => {
+                        store.review_decision(&self.shop, "customer", &key).await?
+                    }
+                    Resolution::Match { tier, .. } if *tier != Tier::ExternalId => {
+                        store.review_decision(&self.shop, "customer", &key).await?
+                    }
+                    Resolution::Match { .. } | Resolution::New => None,
+                };
+                match (resolution, reviewed) {
+                    (_, Some(decision)) if decision == CREATE_NEW => {
+                        count(&mut self.outcomes, "reviewed");
                         count(&mut self.outcomes, "created");
                         Decision::Own
                     }
-                    Resolution::Match {
-                        slot,
-                        tier: Tier::ExternalId,
-                    } => {
+                    (_, Some(contact_id)) => {
+                        match self
+                            .index
+                            .by_id(&contact_id)
+                            .and_then(|slot| self.link(&key, slot, "review"))
+                        {
+                            Some(link) => {
+                                count(&mut self.outcomes, "reviewed");
+                                new_links.push(link.clone());
+                                Decision::Linked(link)
+                            }
+                            None => {
+                                count(&mut self.outcomes, "held");
+                                Decision::Held {
+                                    reason: format!(
+                                        "the review chose Contact {contact_id}, which is not in the org (or has no Account)"
+                                    ),
+                                }
+                            }
+                        }
+                    }
+                    (Resolution::New, None) => {
+                        count(&mut self.outcomes, "created");
+                        Decision::Own
+                    }
+                    (
+                        Resolution::Match {
+                            slot,
+                            tier: Tier::ExternalId,
+                        },
+                        None,
+                    ) => {
                         count(&mut self.outcomes, Tier::ExternalId.as_str());
                         if let Some(c) = self.index.get(slot) {
                             // Known to exist: on-create fields are not written.
@@ -174,7 +203,7 @@ impl Resolver {
                         }
                         Decision::Own
                     }
-                    Resolution::Match { slot, tier } => {
+                    (Resolution::Match { slot, tier }, None) => {
                         match self.link(&key, slot, tier.as_str()) {
                             Some(link) => {
                                 count(&mut self.outcomes, tier.as_str());
@@ -194,7 +223,7 @@ impl Resolver {
                             }
                         }
                     }
-                    Resolution::Ambiguous { tier, candidates } => {
+                    (Resolution::Ambiguous { tier, candidates }, None) => {
                         count(&mut self.outcomes, "ambiguous");
                         let reason =
                             format!("{} matches {} Contacts", tier.as_str(), candidates.len());
@@ -407,6 +436,9 @@ impl Resolver {
         Ok(usable.then(|| (key.to_string(), how)))
     }
 }
+
+/// The review decision that gives the customer a Contact of their own.
+pub const CREATE_NEW: &str = "create_new";
 
 /// A guest checkout as the orders reader saw it.
 #[derive(Debug, Clone)]

@@ -304,3 +304,84 @@ async fn the_oldest_rule_links_and_still_asks_for_review() {
     store.close().await;
     h.finish().await;
 }
+
+/// A held customer's review resolved from the command line: linked to the Contact the
+/// person chose (not the oldest), the next sync writes them and their orders there; a
+/// `--create-new` decision gives the customer a Contact of their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_review_resolved_from_the_command_line_is_applied_by_the_next_sync() {
+    use super::sync::run_command;
+    let h = Harness::new(Backend::Sqlite, Options::default()).await;
+    let (source, _) = h.export(&small_shape());
+    let crm = seed_the_crm(&h, &source).await;
+    let first = h.sync(&source).await;
+    assert_eq!(first.identity.get("held"), Some(&1));
+
+    let listed = run_command(&h, &["review", "list", "--json"], &[]).await;
+    assert!(
+        listed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let reviews: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let review = reviews[0]["id"].as_i64().unwrap().to_string();
+    let chosen = crm.twins.iter().max().unwrap().clone();
+    // A Contact the org does not have is refused with what to do.
+    let wrong = run_command(
+        &h,
+        &[
+            "review",
+            "resolve",
+            &review,
+            "--contact",
+            "003000000000000AAA",
+        ],
+        &[],
+    )
+    .await;
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("is not among the org's Contacts"));
+    let resolved = run_command(
+        &h,
+        &["review", "resolve", &review, "--contact", &chosen],
+        &[],
+    )
+    .await;
+    let out = String::from_utf8_lossy(&resolved.stdout);
+    assert!(
+        resolved.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&resolved.stderr)
+    );
+    assert!(out.contains(&format!("Contact {chosen}")), "{out}");
+
+    let second = h.sync(&source).await;
+    assert_eq!(second.identity.get("held"), None, "{:?}", second.identity);
+    assert_eq!(second.total().jobs.dead_lettered, 0, "{second:#?}");
+    let key = legacy(crm.customers[2]["id"].as_str().unwrap());
+    let contacts = h.org.records("Contact").await;
+    let linked = &by(&contacts, "Shopify_Customer_ID__c")[&key];
+    assert_eq!(linked["Id"].as_str(), Some(chosen.as_str()));
+    let orders = h.org.records("Order").await;
+    let theirs: Vec<&Value> = orders
+        .iter()
+        .filter(|o| o["BillToContactId"].as_str() == Some(chosen.as_str()))
+        .collect();
+    assert!(
+        !theirs.is_empty(),
+        "the held orders landed on the chosen Contact"
+    );
+    let store = h.store().await;
+    assert!(
+        store
+            .list_dead_letters(&DeadLetterFilter::default())
+            .await
+            .unwrap()
+            .iter()
+            .all(|d| d.error_code != "IDENTITY_REVIEW"
+                || d.status != shopforce::store::DeadLetterStatus::Open),
+        "the held row's letter is closed"
+    );
+    store.close().await;
+    h.finish().await;
+}

@@ -871,7 +871,7 @@ async fn run_cli(h: &Harness, source: &Path, extra_env: &[(&str, &str)]) -> std:
 
 /// Runs `shopforce ARGS` as its own process against the harness's emulator and store;
 /// `extra_env` is applied last, so it overrides.
-async fn run_command(
+pub(crate) async fn run_command(
     h: &Harness,
     args: &[&str],
     extra_env: &[(&str, &str)],
