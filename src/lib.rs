@@ -58,6 +58,8 @@ pub mod backoff;
 pub mod cli;
 /// `shopforce.toml` and its `SHOPFORCE_*` environment overrides.
 pub mod config;
+/// Email marketing consent in both directions: the more recent event wins.
+pub mod consent;
 /// `shopforce demo`: both emulators, a generated store, a full and an incremental sync.
 pub mod demo;
 pub mod emulator;
