@@ -164,13 +164,14 @@ pub struct CrmConsent {
 }
 
 impl CrmConsent {
-    /// The Shopify state this CRM consent means: an opt-out is UNSUBSCRIBED whatever the
-    /// status says; otherwise the status.
+    /// The Shopify state this CRM consent means: the status, unless the opt-out box
+    /// contradicts it (ticked while the status says subscribed or nothing: UNSUBSCRIBED).
     pub fn state(&self) -> Option<EmailState> {
-        if self.opted_out {
-            return Some(EmailState::Unsubscribed);
+        match self.status {
+            Some(s) if self.opted_out && s.may_email() => Some(EmailState::Unsubscribed),
+            None if self.opted_out => Some(EmailState::Unsubscribed),
+            other => other,
         }
-        self.status
     }
 }
 
@@ -282,6 +283,12 @@ mod tests {
             crm_to_shopify(&opt_out, at(40), held(Unsubscribed, 30).as_ref()),
             Some(Unsubscribed)
         );
+        // What shopforce writes for a not-subscribed customer reads back as that state.
+        let written = CrmConsent {
+            opted_out: true,
+            status: Some(NotSubscribed),
+        };
+        assert_eq!(written.state(), Some(NotSubscribed));
         let not_opted_in = CrmConsent {
             opted_out: false,
             status: Some(NotSubscribed),

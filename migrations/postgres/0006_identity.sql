@@ -12,7 +12,11 @@ CREATE TABLE crm_contacts (
     first_name          TEXT NOT NULL,
     last_name           TEXT NOT NULL,
     postal_code         TEXT NOT NULL,
-    created             BIGINT NOT NULL
+    created             BIGINT NOT NULL,
+    -- Email consent as the Contact shows it (a Shopify state: an opt-out is UNSUBSCRIBED),
+    -- and when the CRM itself last changed it (epoch milliseconds; NULL: never seen).
+    consent_state       TEXT,
+    crm_consent_at      BIGINT
 );
 
 CREATE TABLE identity_links (
@@ -25,5 +29,20 @@ CREATE TABLE identity_links (
     -- customer linked to it); later ones (other shops) are linked by Id only.
     is_primary  BOOLEAN NOT NULL,
     linked_at   TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (shop, customer_id)
+);
+
+-- Email consent per customer: Shopify's latest state as the last export showed it, the
+-- last change pushed to Shopify from the CRM (its echo is recognised), and a CRM change
+-- waiting to be pushed (a live sync pushes it). Times are epoch milliseconds.
+CREATE TABLE consent_log (
+    shop           TEXT NOT NULL,
+    customer_id    TEXT NOT NULL,
+    shopify_state  TEXT,
+    shopify_at     BIGINT,
+    pushed_state   TEXT,
+    pushed_at      BIGINT,
+    pending_state  TEXT,
+    pending_at     BIGINT,
     PRIMARY KEY (shop, customer_id)
 );

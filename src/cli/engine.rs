@@ -261,16 +261,20 @@ pub(crate) async fn sync_shop(
         client.login().await.map_err(|e| e.to_string())?;
         Some(client)
     };
-    let source_dir = match &args.from_jsonl {
-        Some(dir) => dir.clone(),
-        None => {
-            let client = shopify_client(config, shop)?;
+    let shopify = match &args.from_jsonl {
+        Some(_) => None,
+        None => Some(shopify_client(config, shop)?),
+    };
+    let source_dir = match (&args.from_jsonl, &shopify) {
+        (Some(dir), _) => dir.clone(),
+        (None, None) => unreachable!("a live sync has a Shopify client"),
+        (None, Some(client)) => {
             let dir = config.sync.work_dir.join("exports").join(shop);
             let overlap = std::time::Duration::from_secs(
                 u64::from(config.shopify.cursor_overlap_minutes) * 60,
             );
             let fetched =
-                crate::sync::source::fetch_exports(&client, store, &dir, args.full, overlap)
+                crate::sync::source::fetch_exports(client, store, &dir, args.full, overlap)
                     .await
                     .map_err(|e| e.to_string())?;
             for (file, objects, bytes, since) in &fetched.exports {
@@ -331,6 +335,29 @@ pub(crate) async fn sync_shop(
     shown.stop().await;
     let report = result.map_err(|e| e.to_string())?;
     print_report(&report, started.elapsed());
+    // Consent changes made in Salesforce go to Shopify (a live sync only).
+    if let (Some(shopify), Some(_)) = (&shopify, &client)
+        && config.identity.enabled
+    {
+        let pushed = crate::sync::consent_push::push_pending(shopify, store, shop)
+            .await
+            .map_err(|e| e.to_string())?;
+        if pushed.pushed + pushed.failed > 0 {
+            println!(
+                "consent: {} CRM changes pushed to Shopify, {} failed (kept for the next run)",
+                pushed.pushed, pushed.failed
+            );
+        }
+    } else if args.from_jsonl.is_some() {
+        let waiting = store
+            .pending_consent(shop)
+            .await
+            .map_err(|e| e.to_string())?
+            .len();
+        if waiting > 0 {
+            println!("consent: {waiting} CRM changes wait for a live sync to reach Shopify");
+        }
+    }
     let depth = store.dead_letter_depth().await.map_err(|e| e.to_string())?;
     if depth > 0 {
         println!("dead-letter queue: {depth} open (see `shopforce dlq list`)");
@@ -364,6 +391,14 @@ fn print_report(report: &SyncReport, elapsed: std::time::Duration) {
             t.jobs.dead_lettered,
             t.jobs.jobs
         );
+    }
+    if !report.identity.is_empty() {
+        let outcomes: Vec<String> = report
+            .identity
+            .iter()
+            .map(|(kind, n)| format!("{kind} {n}"))
+            .collect();
+        println!("identity: {}", outcomes.join(", "));
     }
     let total = report.total();
     let rows = total.jobs.created + total.jobs.updated;

@@ -27,7 +27,7 @@ fn key_hash(value: &str) -> u64 {
 }
 
 /// A Contact of the org, as the index holds it (values already normalised).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CrmContact {
     pub id: Box<str>,
     pub account_id: Option<Box<str>>,
@@ -45,6 +45,11 @@ pub struct CrmContact {
     pub postal_code: Box<str>,
     /// `CreatedDate`, seconds since the epoch (the "link to the oldest" rule).
     pub created: i64,
+    /// Email consent as the Contact shows it, as a Shopify state (`UNSUBSCRIBED` for an
+    /// opt-out); `None` when it shows none.
+    pub consent_state: Option<Box<str>>,
+    /// When the CRM itself last changed that consent (epoch milliseconds), if known.
+    pub crm_consent_at: Option<i64>,
 }
 
 /// Slots sharing one key: nearly always one.
@@ -215,6 +220,12 @@ impl ContactIndex {
     /// The slot of the Contact with this Salesforce Id.
     pub fn by_id(&self, id: &str) -> Option<u32> {
         self.slots(&self.by_id, id, |c| Some(&c.id)).next()
+    }
+
+    /// The slot of the Contact keyed on this Shopify customer id.
+    pub fn by_key(&self, key: &str) -> Option<u32> {
+        self.slots(&self.by_key, key, |c| c.shopify_customer_id.as_deref())
+            .next()
     }
 
     /// Adds a Contact, or replaces the one with the same Id (an incremental refresh).
@@ -425,6 +436,8 @@ pub fn crm_contact(
         last_name: normalize::name(last_name).into(),
         postal_code: normalize::postal_code(postal_code).into(),
         created,
+        consent_state: None,
+        crm_consent_at: None,
     })
 }
 
@@ -449,6 +462,7 @@ mod tests {
             last_name: "silva".into(),
             postal_code: "78701".into(),
             created: id.len() as i64,
+            ..CrmContact::default()
         }
     }
 

@@ -113,6 +113,15 @@ pub fn consent_status(state: &str) -> Option<&'static str> {
     })
 }
 
+/// The Contact columns that carry email consent (left as they are when the CRM's consent
+/// stands).
+pub const EMAIL_CONSENT_COLUMNS: [&str; 4] = [
+    "HasOptedOutOfEmail",
+    "Email_Consent_Status__c",
+    "Email_Consent_Updated_At__c",
+    "Email_Opt_In_Level__c",
+];
+
 /// `HasOptedOutOfEmail`: only a customer Shopify reports as subscribed may be emailed;
 /// every other known state opts out. An unknown state leaves the field alone rather than
 /// guess (never upgrade consent by mistake).

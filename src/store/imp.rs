@@ -30,7 +30,34 @@ pub(crate) type CrmContactRow = (
     String,
     String,
     i64,
+    Option<String>,
+    Option<i64>,
 );
+
+/// A `consent_log` row as read.
+pub(crate) type ConsentRow = (
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+    Option<String>,
+    Option<i64>,
+);
+
+pub(crate) fn consent_log(r: ConsentRow) -> (String, super::types::ConsentLog) {
+    use super::types::ConsentMark;
+    let mark =
+        |state: Option<String>, at: Option<i64>| state.map(|state| ConsentMark { state, at });
+    (
+        r.0,
+        super::types::ConsentLog {
+            shopify: mark(r.1, r.2),
+            pushed: mark(r.3, r.4),
+            pending: mark(r.5, r.6),
+        },
+    )
+}
 
 pub(crate) fn crm_contact(r: CrmContactRow) -> crate::identity::CrmContact {
     crate::identity::CrmContact {
@@ -44,6 +71,8 @@ pub(crate) fn crm_contact(r: CrmContactRow) -> crate::identity::CrmContact {
         last_name: r.7.into(),
         postal_code: r.8.into(),
         created: r.9,
+        consent_state: r.10.map(Into::into),
+        crm_consent_at: r.11,
     }
 }
 
@@ -113,21 +142,34 @@ pub(crate) mod shared {
 
     pub const CRM_CONTACTS_HEAD: &str = "INSERT INTO crm_contacts (id, account_id, \
          shopify_customer_id, shopify_store, email, phone, first_name, last_name, postal_code, \
-         created) ";
+         created, consent_state, crm_consent_at) ";
     pub const CRM_CONTACTS_TAIL: &str = " ON CONFLICT (id) DO UPDATE SET \
          account_id = excluded.account_id, shopify_customer_id = excluded.shopify_customer_id, \
          shopify_store = excluded.shopify_store, email = excluded.email, phone = excluded.phone, \
          first_name = excluded.first_name, last_name = excluded.last_name, \
-         postal_code = excluded.postal_code, created = excluded.created";
+         postal_code = excluded.postal_code, created = excluded.created, \
+         consent_state = excluded.consent_state, crm_consent_at = excluded.crm_consent_at";
     pub const CRM_CONTACTS_PAGE: &str = "SELECT id, account_id, shopify_customer_id, \
-         shopify_store, email, phone, first_name, last_name, postal_code, created \
-         FROM crm_contacts WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2";
+         shopify_store, email, phone, first_name, last_name, postal_code, created, \
+         consent_state, crm_consent_at FROM crm_contacts WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2";
     pub const CRM_CONTACT: &str = "SELECT id, account_id, shopify_customer_id, \
-         shopify_store, email, phone, first_name, last_name, postal_code, created \
-         FROM crm_contacts WHERE id = $1";
+         shopify_store, email, phone, first_name, last_name, postal_code, created, \
+         consent_state, crm_consent_at FROM crm_contacts WHERE id = $1";
     pub const REVIEW_DECISION: &str = "SELECT resolution FROM reviews WHERE shop = $1 \
          AND shopify_kind = $2 AND shopify_id = $3 AND status = 'resolved' \
          ORDER BY id DESC LIMIT 1";
+    pub const CONSENT_SHOPIFY: &str = "INSERT INTO consent_log (shop, customer_id, \
+         shopify_state, shopify_at) VALUES ($1, $2, $3, $4) ON CONFLICT (shop, customer_id) \
+         DO UPDATE SET shopify_state = excluded.shopify_state, shopify_at = excluded.shopify_at";
+    pub const CONSENT_PENDING: &str = "INSERT INTO consent_log (shop, customer_id, \
+         pending_state, pending_at) VALUES ($1, $2, $3, $4) ON CONFLICT (shop, customer_id) \
+         DO UPDATE SET pending_state = excluded.pending_state, pending_at = excluded.pending_at";
+    pub const CONSENT_PUSHED: &str = "INSERT INTO consent_log (shop, customer_id, \
+         pushed_state, pushed_at) VALUES ($1, $2, $3, $4) ON CONFLICT (shop, customer_id) \
+         DO UPDATE SET pushed_state = excluded.pushed_state, pushed_at = excluded.pushed_at, \
+         pending_state = NULL, pending_at = NULL";
+    pub const CONSENT_SELECT: &str = "SELECT customer_id, shopify_state, shopify_at, \
+         pushed_state, pushed_at, pending_state, pending_at FROM consent_log WHERE shop = ";
     pub const PUT_IDENTITY_LINK: &str = "INSERT INTO identity_links (shop, customer_id, \
          contact_id, account_id, tier, is_primary, linked_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
          ON CONFLICT (shop, customer_id) DO UPDATE SET contact_id = excluded.contact_id, \
@@ -1480,7 +1522,7 @@ macro_rules! impl_state_store {
                 }
                 let err = query_error(Self::BACKEND, OP);
                 let mut tx = self.pool.begin().await.map_err(&err)?;
-                for chunk in contacts.chunks(sql::MAX_BIND_PARAMS / 10) {
+                for chunk in contacts.chunks(sql::MAX_BIND_PARAMS / 12) {
                     let mut qb = sqlx::QueryBuilder::<$db>::new(shared::CRM_CONTACTS_HEAD);
                     qb.push_values(chunk, |mut b, c| {
                         b.push_bind(&*c.id)
@@ -1492,7 +1534,9 @@ macro_rules! impl_state_store {
                             .push_bind(&*c.first_name)
                             .push_bind(&*c.last_name)
                             .push_bind(&*c.postal_code)
-                            .push_bind(c.created);
+                            .push_bind(c.created)
+                            .push_bind(c.consent_state.as_deref())
+                            .push_bind(c.crm_consent_at);
                     });
                     qb.push(shared::CRM_CONTACTS_TAIL);
                     qb.build().execute(&mut *tx).await.map_err(&err)?;
@@ -1576,6 +1620,81 @@ macro_rules! impl_state_store {
                     .await
                     .map_err(query_error(Self::BACKEND, OP))?;
                 Ok(row.flatten())
+            }
+
+            async fn update_consent_log(
+                &self,
+                shop: &str,
+                updates: &[(String, ConsentUpdate)],
+            ) -> Result<(), StoreError> {
+                const OP: &str = "update_consent_log";
+                if updates.is_empty() {
+                    return Ok(());
+                }
+                let err = query_error(Self::BACKEND, OP);
+                let mut tx = self.pool.begin().await.map_err(&err)?;
+                for (customer, update) in updates {
+                    let (sql, mark) = match update {
+                        ConsentUpdate::Shopify(mark) => (shared::CONSENT_SHOPIFY, mark.as_ref()),
+                        ConsentUpdate::Pending(mark) => (shared::CONSENT_PENDING, Some(mark)),
+                        ConsentUpdate::Pushed(mark) => (shared::CONSENT_PUSHED, Some(mark)),
+                    };
+                    sqlx::query(sql)
+                        .bind(shop)
+                        .bind(customer)
+                        .bind(mark.map(|m| m.state.as_str()))
+                        .bind(mark.and_then(|m| m.at))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(&err)?;
+                }
+                tx.commit().await.map_err(&err)?;
+                Ok(())
+            }
+
+            async fn consent_logs<S: AsRef<str> + Sync>(
+                &self,
+                shop: &str,
+                customers: &[S],
+            ) -> Result<HashMap<String, ConsentLog>, StoreError> {
+                const OP: &str = "consent_logs";
+                let err = query_error(Self::BACKEND, OP);
+                let mut out = HashMap::with_capacity(customers.len());
+                for chunk in customers.chunks(sql::MAX_BIND_PARAMS - 1) {
+                    let mut qb = sqlx::QueryBuilder::<$db>::new(shared::CONSENT_SELECT);
+                    qb.push_bind(shop).push(" AND customer_id IN (");
+                    let mut list = qb.separated(", ");
+                    for c in chunk {
+                        list.push_bind(c.as_ref());
+                    }
+                    qb.push(")");
+                    let rows: Vec<$crate::store::imp::ConsentRow> = qb
+                        .build_query_as()
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(&err)?;
+                    out.extend(rows.into_iter().map($crate::store::imp::consent_log));
+                }
+                Ok(out)
+            }
+
+            async fn pending_consent(
+                &self,
+                shop: &str,
+            ) -> Result<Vec<(String, ConsentLog)>, StoreError> {
+                const OP: &str = "pending_consent";
+                let mut qb = sqlx::QueryBuilder::<$db>::new(shared::CONSENT_SELECT);
+                qb.push_bind(shop)
+                    .push(" AND pending_state IS NOT NULL ORDER BY customer_id");
+                let rows: Vec<$crate::store::imp::ConsentRow> = qb
+                    .build_query_as()
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(query_error(Self::BACKEND, OP))?;
+                Ok(rows
+                    .into_iter()
+                    .map($crate::store::imp::consent_log)
+                    .collect())
             }
 
             async fn put_identity_links(&self, links: &[IdentityLink]) -> Result<u64, StoreError> {

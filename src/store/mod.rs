@@ -33,6 +33,7 @@
 //! | `withheld_writes` | per (object, field, reason): values field ownership kept from Salesforce, in total and in the last run | [`StateStore::add_withheld_writes`] |
 //! | `crm_contacts` | the org's Contacts as identity resolution matches them (normalised), refreshed by `SystemModstamp` | [`StateStore::put_crm_contacts`] |
 //! | `identity_links` | (shop, customer id) → the Contact identity resolution linked it to | [`StateStore::put_identity_links`] |
+//! | `consent_log` | per (shop, customer): Shopify's latest email consent, the last CRM change pushed to Shopify, one waiting to be pushed | [`StateStore::update_consent_log`] |
 //! | `dead_letters` | records Salesforce rejected permanently, with error, hint and status | [`StateStore::dead_letter`] |
 //! | `reviews` | ambiguous identity matches waiting for a human | [`StateStore::add_review`] |
 //!
@@ -80,10 +81,11 @@ pub use migrate::{POSTGRES as POSTGRES_MIGRATOR, SQLITE as SQLITE_MIGRATOR};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use types::{
-    AggregateBy, CachedOrder, CustomerOrderStats, DeadLetter, DeadLetterFilter, DeadLetterId,
-    DeadLetterStatus, IdentityLink, JobKey, JobPhase, JobRecord, MappedRecord, Mapping,
-    MappingRecord, NewDeadLetter, NewJob, NewReview, OrderAggregate, Review, ReviewId,
-    ReviewStatus, RunId, RunRecord, RunStatus, WithheldCount, WithheldTotal,
+    AggregateBy, CachedOrder, ConsentLog, ConsentMark, ConsentUpdate, CustomerOrderStats,
+    DeadLetter, DeadLetterFilter, DeadLetterId, DeadLetterStatus, IdentityLink, JobKey, JobPhase,
+    JobRecord, MappedRecord, Mapping, MappingRecord, NewDeadLetter, NewJob, NewReview,
+    OrderAggregate, Review, ReviewId, ReviewStatus, RunId, RunRecord, RunStatus, WithheldCount,
+    WithheldTotal,
 };
 
 use target::Target;
@@ -393,6 +395,26 @@ pub trait StateStore: Send + Sync {
         shopify_id: &str,
     ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
 
+    /// Applies consent-log updates of a shop, in order.
+    fn update_consent_log(
+        &self,
+        shop: &str,
+        updates: &[(String, ConsentUpdate)],
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The consent logs of `customers` that exist.
+    fn consent_logs<S: AsRef<str> + Sync>(
+        &self,
+        shop: &str,
+        customers: &[S],
+    ) -> impl Future<Output = Result<HashMap<String, ConsentLog>, StoreError>> + Send;
+
+    /// Customers of a shop with a CRM consent change waiting to be pushed.
+    fn pending_consent(
+        &self,
+        shop: &str,
+    ) -> impl Future<Output = Result<Vec<(String, ConsentLog)>, StoreError>> + Send;
+
     /// Records links (a later one for the same customer replaces it).
     fn put_identity_links(
         &self,
@@ -573,6 +595,11 @@ delegate! {
     fn crm_contact(&self, id: &str) -> Result<Option<crate::identity::CrmContact>, StoreError>;
     fn review_decision(&self, shop: &str, kind: &str, shopify_id: &str)
         -> Result<Option<String>, StoreError>;
+    fn update_consent_log(&self, shop: &str, updates: &[(String, ConsentUpdate)])
+        -> Result<(), StoreError>;
+    fn consent_logs<S: AsRef<str> + Sync>(&self, shop: &str, customers: &[S])
+        -> Result<HashMap<String, ConsentLog>, StoreError>;
+    fn pending_consent(&self, shop: &str) -> Result<Vec<(String, ConsentLog)>, StoreError>;
     fn put_identity_links(&self, links: &[IdentityLink]) -> Result<u64, StoreError>;
     fn identity_links(&self, shop: &str) -> Result<HashMap<String, IdentityLink>, StoreError>;
     fn forget_payload_hashes<S: AsRef<str> + Sync>(&self, shop: &str, kind: &str, shopify_ids: &[S])

@@ -591,3 +591,33 @@ pub struct IdentityLink {
     /// The Contact carries this customer's id in `Shopify_Customer_ID__c`.
     pub primary: bool,
 }
+
+/// A consent state at a time (epoch milliseconds; `None`: undated).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ConsentMark {
+    /// A Shopify email marketing state (`SUBSCRIBED`, `UNSUBSCRIBED`, …).
+    pub state: String,
+    pub at: Option<i64>,
+}
+
+/// What the state store knows of one customer's email consent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ConsentLog {
+    /// Shopify's latest state, as the last export showed it.
+    pub shopify: Option<ConsentMark>,
+    /// The last CRM change pushed to Shopify.
+    pub pushed: Option<ConsentMark>,
+    /// A CRM change waiting to be pushed.
+    pub pending: Option<ConsentMark>,
+}
+
+/// A change to a customer's consent log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsentUpdate {
+    /// Shopify's state as an export showed it.
+    Shopify(Option<ConsentMark>),
+    /// A CRM change to push.
+    Pending(ConsentMark),
+    /// The pending change reached Shopify.
+    Pushed(ConsentMark),
+}

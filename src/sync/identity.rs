@@ -4,9 +4,12 @@
 
 use std::path::Path;
 
+use std::collections::HashMap;
+
+use crate::consent::{CrmConsent, EmailState, Event, crm_to_shopify};
 use crate::identity::{ContactIndex, CrmContact, IdentityConfig, Region, index::crm_contact};
 use crate::salesforce::{JobState, Operation, SalesforceClient};
-use crate::store::{StateStore, Store};
+use crate::store::{ConsentLog, ConsentMark, ConsentUpdate, StateStore, Store};
 
 use super::SyncError;
 
@@ -16,9 +19,12 @@ pub const CURSOR_RESOURCE: &str = "crm_contacts";
 
 const SELECT: &str = "SELECT Id, AccountId, Shopify_Customer_ID__c, Shopify_Store__c, Email, \
      Phone, MobilePhone, MailingCountry, FirstName, LastName, MailingPostalCode, CreatedDate, \
-     SystemModstamp, IsDeleted FROM Contact";
+     SystemModstamp, IsDeleted, HasOptedOutOfEmail, Email_Consent_Status__c FROM Contact";
 
 const STORE_BATCH: usize = 10_000;
+
+/// The cursor of an org that had no Contacts at its first refresh.
+const EPOCH: &str = "1970-01-01T00:00:00.000+0000";
 
 /// What a refresh read.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -29,10 +35,37 @@ pub struct RefreshTally {
     pub removed: u64,
     /// Contacts in the index after the refresh.
     pub indexed: u64,
+    /// Consent changes made in the CRM (not by shopforce) that were found.
+    pub crm_consent_changes: u64,
+    /// Of those, queued to be pushed to Shopify (a live sync pushes them).
+    pub consent_pushes_queued: u64,
 }
 
-/// Reads the Contacts changed since the last refresh into the store, then loads every
-/// stored Contact into an index.
+/// A datetime as epoch milliseconds.
+pub fn epoch_ms(text: &str) -> Option<i64> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .or_else(|_| chrono::DateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f%z"))
+        .ok()
+        .map(|t| t.timestamp_millis())
+}
+
+/// One Contact row of the query, with its consent.
+struct Read {
+    contact: CrmContact,
+    modstamp: Option<i64>,
+}
+
+/// Reads the Contacts changed since the last refresh into the store and the index, and
+/// notes consent changes made in the CRM: a Contact whose consent changed since it was last
+/// read, to a state Shopify does not hold for its customer, was changed by a person (or a
+/// flow) in Salesforce, at its `SystemModstamp`; if it belongs to a customer, the change is
+/// queued for Shopify. On the first refresh every Contact's consent counts as the CRM's,
+/// from the beginning of time (an opt-out made before shopforce is never overwritten by an
+/// undated subscription).
 pub async fn refresh(
     client: &SalesforceClient,
     store: &Store,
@@ -40,7 +73,9 @@ pub async fn refresh(
     work_dir: &Path,
 ) -> Result<(ContactIndex, RefreshTally), SyncError> {
     let mut tally = RefreshTally::default();
+    let mut index = load(store).await?;
     let since = store.get_cursor(CURSOR_SHOP, CURSOR_RESOURCE).await?;
+    let first = since.is_none();
     let soql = match &since {
         Some(stamp) => format!("{SELECT} WHERE SystemModstamp > {stamp} ORDER BY SystemModstamp"),
         None => SELECT.to_string(),
@@ -62,7 +97,7 @@ pub async fn refresh(
     let download = client.download_query_results(&job.id, &dir, None).await?;
     let region = config.region();
     let mut newest = since.clone();
-    let mut batch: Vec<CrmContact> = Vec::with_capacity(STORE_BATCH);
+    let mut batch: Vec<Read> = Vec::with_capacity(STORE_BATCH);
     let mut removed: Vec<String> = Vec::new();
     for file in &download.files {
         let mut reader = csv::Reader::from_path(file)
@@ -72,25 +107,7 @@ pub async fn refresh(
             .map_err(|e| SyncError::Input(format!("{}: {e}", file.display())))?
             .clone();
         let at = |name: &str| headers.iter().position(|h| h == name);
-        let columns: Vec<Option<usize>> = [
-            "Id",
-            "AccountId",
-            "Shopify_Customer_ID__c",
-            "Shopify_Store__c",
-            "Email",
-            "Phone",
-            "MobilePhone",
-            "MailingCountry",
-            "FirstName",
-            "LastName",
-            "MailingPostalCode",
-            "CreatedDate",
-            "SystemModstamp",
-            "IsDeleted",
-        ]
-        .iter()
-        .map(|c| at(c))
-        .collect();
+        let columns: Vec<Option<usize>> = COLUMNS.iter().map(|c| at(c)).collect();
         let mut record = csv::StringRecord::new();
         while reader
             .read_record(&mut record)
@@ -107,11 +124,8 @@ pub async fn refresh(
                 continue;
             }
             let country = Region::parse(get(7));
-            let created = chrono::DateTime::parse_from_rfc3339(get(11))
-                .or_else(|_| chrono::DateTime::parse_from_str(get(11), "%Y-%m-%dT%H:%M:%S%.f%z"))
-                .map(|t| t.timestamp())
-                .unwrap_or(0);
-            if let Some(contact) = crm_contact(
+            let created = epoch_ms(get(11)).map_or(0, |ms| ms / 1000);
+            let Some(mut contact) = crm_contact(
                 get(0),
                 get(1),
                 get(2),
@@ -124,32 +138,164 @@ pub async fn refresh(
                 get(10),
                 created,
                 config.plus_tags,
-            ) {
-                batch.push(contact);
-            }
+            ) else {
+                continue;
+            };
+            let consent = CrmConsent {
+                opted_out: get(14).eq_ignore_ascii_case("true"),
+                status: EmailState::from_salesforce(get(15)),
+            };
+            contact.consent_state = consent.state().map(|s| s.as_shopify().into());
+            batch.push(Read {
+                contact,
+                modstamp: epoch_ms(stamp),
+            });
             if batch.len() >= STORE_BATCH {
-                store.put_crm_contacts(&batch).await?;
-                batch.clear();
+                apply(store, &mut index, &mut batch, first, &mut tally).await?;
             }
         }
     }
-    store.put_crm_contacts(&batch).await?;
+    apply(store, &mut index, &mut batch, first, &mut tally).await?;
+    for id in &removed {
+        index.remove(id);
+    }
     tally.removed = store.remove_crm_contacts(&removed).await?;
+    // An org with no Contacts yet still gets a cursor: the next refresh is incremental, so
+    // consent changes on the Contacts this run creates are told apart from their creation.
+    let newest = newest.or_else(|| Some(EPOCH.to_string()));
     if let Some(stamp) = newest.filter(|n| Some(n) != since.as_ref()) {
         store
             .set_cursor(CURSOR_SHOP, CURSOR_RESOURCE, &stamp)
             .await?;
     }
     let _ = std::fs::remove_dir_all(&dir);
-    let index = load(store).await?;
     tally.indexed = index.len() as u64;
     tracing::info!(
         read = tally.read,
         removed = tally.removed,
         indexed = tally.indexed,
+        crm_consent_changes = tally.crm_consent_changes,
         "identity index refreshed"
     );
     Ok((index, tally))
+}
+
+const COLUMNS: [&str; 16] = [
+    "Id",
+    "AccountId",
+    "Shopify_Customer_ID__c",
+    "Shopify_Store__c",
+    "Email",
+    "Phone",
+    "MobilePhone",
+    "MailingCountry",
+    "FirstName",
+    "LastName",
+    "MailingPostalCode",
+    "CreatedDate",
+    "SystemModstamp",
+    "IsDeleted",
+    "HasOptedOutOfEmail",
+    "Email_Consent_Status__c",
+];
+
+/// Decides the consent origin of a batch of read Contacts, queues pushes, and stores them.
+async fn apply(
+    store: &Store,
+    index: &mut ContactIndex,
+    batch: &mut Vec<Read>,
+    first: bool,
+    tally: &mut RefreshTally,
+) -> Result<(), SyncError> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    // Shopify's consent of the customers these Contacts are keyed on, per shop.
+    let mut keys_by_shop: HashMap<String, Vec<String>> = HashMap::new();
+    for r in batch.iter() {
+        if let (Some(key), Some(shop)) = (&r.contact.shopify_customer_id, &r.contact.shopify_store)
+        {
+            keys_by_shop
+                .entry(shop.to_string())
+                .or_default()
+                .push(key.to_string());
+        }
+    }
+    let mut logs: HashMap<(String, String), ConsentLog> = HashMap::new();
+    for (shop, keys) in &keys_by_shop {
+        for (key, log) in store.consent_logs(shop, keys).await? {
+            logs.insert((shop.clone(), key), log);
+        }
+    }
+    let mut pushes: HashMap<String, Vec<(String, ConsentUpdate)>> = HashMap::new();
+    let mut contacts = Vec::with_capacity(batch.len());
+    for Read {
+        mut contact,
+        modstamp,
+    } in batch.drain(..)
+    {
+        let previous = index.by_id(&contact.id).and_then(|s| index.get(s)).cloned();
+        contact.crm_consent_at = previous.as_ref().and_then(|p| p.crm_consent_at);
+        if first {
+            // Whatever the org holds before shopforce is the CRM's.
+            if contact.consent_state.is_some() {
+                contact.crm_consent_at = Some(0);
+            }
+        } else if previous.as_ref().map(|p| &p.consent_state) != Some(&contact.consent_state)
+            && let Some(state) = contact.consent_state.as_deref()
+        {
+            let key = contact
+                .shopify_customer_id
+                .as_deref()
+                .zip(contact.shopify_store.as_deref())
+                .map(|(k, s)| (s.to_string(), k.to_string()));
+            let log = key.as_ref().and_then(|k| logs.get(k));
+            let shopify = log.and_then(|l| l.shopify.as_ref());
+            let ours = shopify.is_some_and(|m| m.state == state)
+                || log
+                    .and_then(|l| l.pushed.as_ref())
+                    .is_some_and(|m| m.state == state);
+            // A Contact seen for the first time whose customer's Shopify consent is not
+            // known cannot be told apart from one shopforce just wrote: not a change.
+            let unknown = previous.is_none() && shopify.is_none();
+            if !ours && !unknown {
+                tally.crm_consent_changes += 1;
+                contact.crm_consent_at = modstamp;
+                if let (Some((shop, customer)), Some(parsed)) = (key, EmailState::parse(state)) {
+                    let held = shopify.and_then(|m| {
+                        EmailState::parse(&m.state).map(|s| Event {
+                            state: s,
+                            at: m.at.and_then(chrono::DateTime::from_timestamp_millis),
+                        })
+                    });
+                    let crm = CrmConsent {
+                        opted_out: parsed == EmailState::Unsubscribed,
+                        status: Some(parsed),
+                    };
+                    let at = modstamp.and_then(chrono::DateTime::from_timestamp_millis);
+                    if let Some(push) = crm_to_shopify(&crm, at, held.as_ref()) {
+                        tally.consent_pushes_queued += 1;
+                        pushes.entry(shop).or_default().push((
+                            customer,
+                            ConsentUpdate::Pending(ConsentMark {
+                                state: push.as_shopify().to_string(),
+                                at: modstamp,
+                            }),
+                        ));
+                    }
+                }
+            }
+        }
+        contacts.push(contact);
+    }
+    store.put_crm_contacts(&contacts).await?;
+    for (shop, updates) in pushes {
+        store.update_consent_log(&shop, &updates).await?;
+    }
+    for contact in contacts {
+        index.upsert(contact);
+    }
+    Ok(())
 }
 
 /// Every Contact the store holds, as an index.

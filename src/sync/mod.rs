@@ -30,6 +30,7 @@
 //! are unchanged and skipped, every other row is sent (upserts by external ID, so nothing
 //! is ever created twice).
 
+pub mod consent_push;
 pub mod identity;
 pub mod job;
 pub mod metrics_step;

@@ -15,13 +15,18 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
+use crate::consent::{self, EmailState, Event, ToCrm};
 use crate::identity::{
     AmbiguousRule, ContactIndex, Identity, IdentityConfig, Resolution, Tier, normalize,
 };
 use crate::mapping::build::MappingContext;
 use crate::mapping::target::{Target, column};
 use crate::shopify::model::{Customer, legacy_id};
-use crate::store::{IdentityLink, Mapping, NewReview, StateStore, Store};
+use crate::store::{
+    ConsentMark, ConsentUpdate, IdentityLink, Mapping, NewReview, StateStore, Store,
+};
+
+use super::identity::epoch_ms;
 
 use super::SyncError;
 use super::prepare::RowEdits;
@@ -81,12 +86,17 @@ impl Resolver {
         })
     }
 
-    /// Decides a batch of B2C customers.
+    /// Decides a batch of B2C customers; with each decision, whether the customer's Contact
+    /// keeps its consent (the CRM holds a later opt-out, or Shopify's state is the echo of
+    /// a push) instead of taking Shopify's.
     pub async fn decide(
         &mut self,
         store: &Store,
         batch: &[Customer],
-    ) -> Result<Vec<Decision>, SyncError> {
+    ) -> Result<Vec<(Decision, bool)>, SyncError> {
+        let keys: Vec<&str> = batch.iter().map(|c| legacy_id(&c.id)).collect();
+        let logs = store.consent_logs(&self.shop, &keys).await?;
+        let mut consent_updates = Vec::new();
         let unlinked: Vec<&str> = batch
             .iter()
             .map(|c| legacy_id(&c.id))
@@ -277,8 +287,55 @@ impl Resolver {
                     self.by_phone.insert(p, bill);
                 }
             }
-            decisions.push(decision);
+            // Email consent: Shopify's event against the CRM's own latest one.
+            let shopify_mark = shopify_consent(customer);
+            let log = logs.get(&key);
+            if log.and_then(|l| l.shopify.as_ref()) != shopify_mark.as_ref() {
+                consent_updates.push((key.clone(), ConsentUpdate::Shopify(shopify_mark.clone())));
+            }
+            let contact = match &decision {
+                Decision::Linked(link) => self.index.by_id(&link.contact_id),
+                _ => self.index.by_key(&key),
+            }
+            .and_then(|slot| self.index.get(slot));
+            let event = |m: &ConsentMark| {
+                EmailState::parse(&m.state).map(|state| Event {
+                    state,
+                    at: m.at.and_then(chrono::DateTime::from_timestamp_millis),
+                })
+            };
+            let crm = contact.and_then(|c| {
+                let at = c.crm_consent_at?;
+                Some(Event {
+                    state: EmailState::parse(c.consent_state.as_deref()?)?,
+                    at: chrono::DateTime::from_timestamp_millis(at),
+                })
+            });
+            let to_crm = consent::shopify_to_crm(
+                shopify_mark.as_ref().and_then(event).as_ref(),
+                crm.as_ref(),
+                log.and_then(|l| l.pushed.as_ref()).and_then(event).as_ref(),
+            );
+            let keep_consent = match to_crm {
+                ToCrm::Write => false,
+                ToCrm::KeepCrm => {
+                    if shopify_mark.is_some() {
+                        count(&mut self.outcomes, "consent_kept_crm");
+                    }
+                    true
+                }
+                // The echo of a push: written once so the Contact's consent fields agree
+                // with each other; never pushed back.
+                ToCrm::Echo => {
+                    count(&mut self.outcomes, "consent_echo");
+                    false
+                }
+            };
+            decisions.push((decision, keep_consent));
         }
+        store
+            .update_consent_log(&self.shop, &consent_updates)
+            .await?;
         store.put_identity_links(&new_links).await?;
         for link in new_links {
             self.links.insert(link.customer_id.clone(), link);
@@ -435,6 +492,19 @@ impl Resolver {
         };
         Ok(usable.then(|| (key.to_string(), how)))
     }
+}
+
+/// A customer's email consent as Shopify holds it.
+pub fn shopify_consent(customer: &Customer) -> Option<ConsentMark> {
+    let consent = customer.email_consent();
+    consent
+        .state
+        .as_deref()
+        .and_then(EmailState::parse)
+        .map(|state| ConsentMark {
+            state: state.as_shopify().to_string(),
+            at: consent.updated_at.as_deref().and_then(epoch_ms),
+        })
 }
 
 /// The review decision that gives the customer a Contact of their own.

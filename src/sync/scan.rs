@@ -20,8 +20,8 @@ use crate::shopify::bulk_jsonl::{
     parse_customer_line, parse_order_line,
 };
 use crate::shopify::model::{Customer, Order, legacy_id};
-use crate::store::IdentityLink;
 use crate::store::{CachedOrder, NewDeadLetter, RunId, StateStore, Store};
+use crate::store::{ConsentUpdate, IdentityLink};
 
 use super::SyncError;
 use super::prepare::{FailedKeys, RowEdits, key_space};
@@ -91,6 +91,8 @@ pub struct Scanner<'a> {
     /// Guest checkouts, kept (orders reader) when identity resolution is on.
     collect_guests: bool,
     guest_orders: Vec<GuestOrder>,
+    /// Company contacts' Shopify consent, for the consent log (identity resolution on).
+    company_consent: Vec<(String, ConsentUpdate)>,
 }
 
 impl<'a> Scanner<'a> {
@@ -114,6 +116,7 @@ impl<'a> Scanner<'a> {
             pending: Vec::new(),
             collect_guests: false,
             guest_orders: Vec::new(),
+            company_consent: Vec::new(),
         }
     }
 
@@ -198,6 +201,10 @@ impl<'a> Scanner<'a> {
             self.push(row)?;
         }
         self.resolve_pending().await?;
+        let consent = std::mem::take(&mut self.company_consent);
+        self.store
+            .update_consent_log(&self.ctx.shop, &consent)
+            .await?;
         self.flush().await?;
         self.lines_done();
         Ok(found)
@@ -369,6 +376,7 @@ impl<'a> Scanner<'a> {
                     if let Some((company, title, copy)) =
                         self.company_contacts.remove(legacy_id(&c.id))
                     {
+                        self.note_company_consent(&c);
                         let row = build::company_contact(self.ctx, &company, &c, title.as_deref());
                         // The row the companies export's copy would give, if it says nothing
                         // this full row does not: a later run that sees only that copy
@@ -396,6 +404,12 @@ impl<'a> Scanner<'a> {
                         // A B2B contact an earlier companies export listed: still under its
                         // company (its title, not in this export, is left as it is).
                         let mut row = build::company_contact(self.ctx, company, &c, None);
+                        if self.resolver.is_some() {
+                            self.company_consent.push((
+                                legacy_id(&c.id).to_string(),
+                                ConsentUpdate::Shopify(super::resolve::shopify_consent(&c)),
+                            ));
+                        }
                         row.cells[column(Target::CompanyContact, "Title")] = Cell::Keep;
                         self.push(row)?;
                         continue;
@@ -406,7 +420,7 @@ impl<'a> Scanner<'a> {
                             self.resolve_pending().await?;
                         }
                     } else {
-                        self.push_b2c(&c, None)?;
+                        self.push_b2c(&c, None, false)?;
                     }
                 }
                 Ok(CustomerLine::Ignored) => {}
@@ -418,7 +432,12 @@ impl<'a> Scanner<'a> {
 
     /// A B2C customer's rows: their Account (per the account model) and their Contact, or
     /// with a link the Contact identity resolution found, written by Id.
-    fn push_b2c(&mut self, c: &Customer, link: Option<&IdentityLink>) -> Result<(), SyncError> {
+    fn push_b2c(
+        &mut self,
+        c: &Customer,
+        link: Option<&IdentityLink>,
+        keep_consent: bool,
+    ) -> Result<(), SyncError> {
         match self.ctx.account_model {
             AccountModel::PersonAccount => return self.push(build::person_account(self.ctx, c)),
             AccountModel::PerCustomer => self.push(build::customer_account(self.ctx, c))?,
@@ -433,14 +452,27 @@ impl<'a> Scanner<'a> {
             }
             AccountModel::Bucket => {}
         }
-        match link {
-            Some(link) => self.push(build::contact_link(
-                self.ctx,
-                &link.contact_id,
-                c,
-                link.primary,
-            )),
-            None => self.push(build::customer_contact(self.ctx, c)),
+        let mut row = match link {
+            Some(link) => build::contact_link(self.ctx, &link.contact_id, c, link.primary),
+            None => build::customer_contact(self.ctx, c),
+        };
+        if keep_consent {
+            // The CRM's consent stands (a later opt-out of its own, or Shopify's state is
+            // the echo of a push): the consent cells are left as the Contact has them.
+            for name in build::EMAIL_CONSENT_COLUMNS {
+                row.cells[column(row.target, name)] = Cell::Keep;
+            }
+        }
+        self.push(row)
+    }
+
+    /// Remembers a company contact's Shopify consent (told apart from CRM changes later).
+    fn note_company_consent(&mut self, c: &Customer) {
+        if self.resolver.is_some() {
+            self.company_consent.push((
+                legacy_id(&c.id).to_string(),
+                ConsentUpdate::Shopify(super::resolve::shopify_consent(c)),
+            ));
         }
     }
 
@@ -454,10 +486,10 @@ impl<'a> Scanner<'a> {
         }
         let batch = std::mem::take(&mut self.pending);
         let decisions = resolver.decide(self.store, &batch).await?;
-        for (c, decision) in batch.iter().zip(decisions) {
+        for (c, (decision, keep_consent)) in batch.iter().zip(decisions) {
             match decision {
-                Decision::Own => self.push_b2c(c, None)?,
-                Decision::Linked(link) => self.push_b2c(c, Some(&link))?,
+                Decision::Own => self.push_b2c(c, None, keep_consent)?,
+                Decision::Linked(link) => self.push_b2c(c, Some(&link), keep_consent)?,
                 Decision::Held { reason } => {
                     let key = legacy_id(&c.id).to_string();
                     let row = build::customer_contact(self.ctx, c);

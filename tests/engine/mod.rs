@@ -1,6 +1,7 @@
 //! Engine tests: each part of the sync engine against real SQLite / PostgreSQL and the
 //! Salesforce emulator over HTTP.
 
+mod consent;
 mod delta;
 mod identity;
 mod metrics;

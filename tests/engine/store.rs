@@ -751,6 +751,8 @@ async fn the_identity_index_and_links_persist(db: Db) {
         last_name: "silva".into(),
         postal_code: "78701".into(),
         created: 1_700_000_000 + i as i64,
+        consent_state: i.is_multiple_of(3).then(|| "UNSUBSCRIBED".into()),
+        crm_consent_at: i.is_multiple_of(6).then_some(1_700_000_000_000 + i as i64),
     };
     // More rows than one statement binds.
     let many: Vec<CrmContact> = (0..5000).map(|i| contact(i, None)).collect();

@@ -1144,7 +1144,9 @@ async fn status_and_the_dead_letter_commands_work_from_the_command_line() {
 // ---------------------------------------------------------------------------------------
 
 /// The Shopify emulator serving the store `shape` describes.
-async fn shop_emulator(shape: &StoreShape) -> shopforce::emulator::shopify::RunningEmulator {
+pub(crate) async fn shop_emulator(
+    shape: &StoreShape,
+) -> shopforce::emulator::shopify::RunningEmulator {
     let mut config =
         shopforce::emulator::shopify::EmulatorConfig::new("shpat_live_test_token", *shape);
     config.shop_domain = Some(SHOP.to_string());
@@ -1154,7 +1156,7 @@ async fn shop_emulator(shape: &StoreShape) -> shopforce::emulator::shopify::Runn
 }
 
 /// `shopforce sync --shop SHOP` reading the live (emulated) shop.
-async fn run_live(
+pub(crate) async fn run_live(
     h: &Harness,
     shop: &shopforce::emulator::shopify::RunningEmulator,
     extra_env: &[(&str, &str)],
@@ -1168,7 +1170,11 @@ async fn run_live(
     run_command(h, &["sync", "--shop", SHOP], &env).await
 }
 
-async fn admin(shop: &shopforce::emulator::shopify::RunningEmulator, path: &str, body: Value) {
+pub(crate) async fn admin(
+    shop: &shopforce::emulator::shopify::RunningEmulator,
+    path: &str,
+    body: Value,
+) {
     let response = reqwest::Client::new()
         .post(format!("{}/__admin/{path}", shop.base_url))
         .json(&body)
@@ -1192,7 +1198,7 @@ async fn shop_stats(shop: &shopforce::emulator::shopify::RunningEmulator) -> Val
 }
 
 /// The "uploaded" column of a target in a run's report (0 when the target is not listed).
-fn uploaded(stdout: &str, target: &str) -> u64 {
+pub(crate) fn uploaded(stdout: &str, target: &str) -> u64 {
     stdout
         .lines()
         .find(|l| l.split_whitespace().next() == Some(target))
