@@ -315,6 +315,7 @@ pub(crate) async fn sync_shop(
         metrics: config.metrics.clone(),
         as_of: None,
         identity: Some(config.identity.clone()),
+        owner_routing: config.owner_routing.clone(),
     };
     let started = std::time::Instant::now();
     let progress = std::sync::Arc::new(SyncProgress::default());
