@@ -190,6 +190,7 @@ fn run() -> Res<bool> {
             metrics: Default::default(),
             as_of: None,
             identity: None,
+            owner_routing: None,
         };
         let report = run_sync(Some(&client), &store, &ctx, &options).await?;
         let elapsed = t0.elapsed();

@@ -28,6 +28,8 @@ pub struct Config {
     pub identity: IdentityConfig,
     /// Thresholds of the commerce metrics (`[metrics]`).
     pub metrics: crate::metrics::MetricsConfig,
+    /// B2B owner routing (`[owner_routing]`, [`crate::mapping::routing`]); off when absent.
+    pub owner_routing: Option<crate::mapping::routing::OwnerRoutingConfig>,
 }
 
 #[derive(Clone, Deserialize, PartialEq)]
@@ -304,6 +306,10 @@ pub const ENV_OVERRIDES: &[(&str, &str)] = &[
         "metrics.clv_medium_spend",
     ),
     ("SHOPFORCE_METRICS_CLV_HIGH_SPEND", "metrics.clv_high_spend"),
+    (
+        "SHOPFORCE_OWNER_ROUTING_DEFAULT_OWNER",
+        "owner_routing.default_owner",
+    ),
 ];
 
 impl Config {
@@ -450,6 +456,9 @@ impl Config {
             );
         }
         self.metrics.validate().map_err(ConfigError)?;
+        if let Some(routing) = &self.owner_routing {
+            routing.validate().map_err(ConfigError)?;
+        }
         Ok(())
     }
 
@@ -632,6 +641,50 @@ mod tests {
         assert!(e.0.contains("churn_risk_days"), "{e}");
         let e = load("", &[("SHOPFORCE_METRICS_CLV_MEDIUM_SPEND", "3000")]).unwrap_err();
         assert!(e.0.starts_with("metrics.clv_high_spend"), "{e}");
+    }
+
+    #[test]
+    fn owner_routing_is_off_unless_configured_and_its_mistakes_name_the_key() {
+        assert_eq!(load("", &[]).unwrap().owner_routing, None);
+        let c = load(
+            "[owner_routing]\ndefault_owner = \"desk@example.com\"\n\n[[owner_routing.rules]]\nname = \"west\"\nowner = \"avery@example.com\"\nstate = [\"US-CA\", \"US-WA\"]\n\n[[owner_routing.rules]]\nowner = \"jordan@example.com\"\nmin_locations = 3\n",
+            &[("SHOPFORCE_OWNER_ROUTING_DEFAULT_OWNER", "lead@example.com")],
+        )
+        .unwrap();
+        let routing = c.owner_routing.unwrap();
+        assert_eq!(routing.default_owner, "lead@example.com");
+        assert_eq!(routing.rules.len(), 2);
+        assert_eq!(routing.rules[0].state, ["US-CA", "US-WA"]);
+        assert_eq!(routing.rules[1].min_locations, Some(3));
+        let e = load("[owner_routing]\ndefault_owner = \"desk\"\n", &[]).unwrap_err();
+        assert!(
+            e.0.starts_with("owner_routing.default_owner: \"desk\" is not an email"),
+            "{e}"
+        );
+        let e = load(
+            "[owner_routing]\ndefault_owner = \"desk@example.com\"\n[[owner_routing.rules]]\nowner = \"a@example.com\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(
+            e.0.starts_with("owner_routing.rules[0]: the rule has no condition"),
+            "{e}"
+        );
+        let e = load(
+            "[owner_routing]\ndefault_owner = \"desk@example.com\"\n[[owner_routing.rules]]\nowner = \"a@example.com\"\ncountry = [\"US\"]\nregion = \"west\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(
+            e.0.contains("owner_routing.rules[0]") && e.0.contains("region"),
+            "{e}"
+        );
+        let e = load(
+            "[owner_routing]\n[[owner_routing.rules]]\nowner = \"a@example.com\"\ntag = \"vip\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.0.contains("default_owner"), "{e}");
     }
 
     #[test]

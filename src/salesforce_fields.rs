@@ -189,6 +189,8 @@ pub mod contact {
     pub const MAILING_ADDRESS: &str = "MailingAddress";
     pub const HAS_OPTED_OUT_OF_EMAIL: &str = "HasOptedOutOfEmail";
     pub const ACCOUNT_ID: &str = "AccountId";
+    /// The owning User (B2B owner routing; written on create only).
+    pub const OWNER_ID: &str = "OwnerId";
 
     pub const SOBJECT: SObject = SObject {
         name: OBJECT,
@@ -229,6 +231,7 @@ pub mod contact {
             part_of(MAILING_ADDRESS, MAILING_COUNTRY),
             write(HAS_OPTED_OUT_OF_EMAIL),
             write(ACCOUNT_ID),
+            not_listed(Access::Write, OWNER_ID),
         ],
         references: &[Reference {
             field: ACCOUNT_ID,
@@ -267,6 +270,8 @@ pub mod account {
     pub const BILLING_COUNTRY: &str = "BillingCountry";
     /// The compound address field that carries field-level security for `Billing*`.
     pub const BILLING_ADDRESS: &str = "BillingAddress";
+    /// The owning User (B2B owner routing; written on create only).
+    pub const OWNER_ID: &str = "OwnerId";
 
     pub const SOBJECT: SObject = SObject {
         name: OBJECT,
@@ -292,6 +297,7 @@ pub mod account {
             part_of(BILLING_ADDRESS, BILLING_STATE),
             part_of(BILLING_ADDRESS, BILLING_POSTAL_CODE),
             part_of(BILLING_ADDRESS, BILLING_COUNTRY),
+            not_listed(Access::Write, OWNER_ID),
         ],
         references: &[Reference {
             field: PARENT_ID,

@@ -114,6 +114,8 @@ pub struct Options {
     pub processing: shopforce::emulator::salesforce::Processing,
     /// The org has Person Accounts enabled.
     pub person_accounts: bool,
+    /// Further active users (their username is their email), beside the default sales team.
+    pub extra_users: Vec<String>,
 }
 
 impl Default for Options {
@@ -128,6 +130,7 @@ impl Default for Options {
             batch_size: 10_000,
             processing: shopforce::emulator::salesforce::Processing::Instant,
             person_accounts: false,
+            extra_users: Vec::new(),
         }
     }
 }
@@ -188,6 +191,7 @@ impl Org {
         config.batch_size = options.batch_size;
         config.processing = options.processing;
         config.person_accounts = options.person_accounts;
+        config.extra_users = options.extra_users.clone();
         let emulator = emu::start(config, "127.0.0.1:0".parse().unwrap())
             .await
             .expect("emulator starts");

@@ -319,6 +319,7 @@ pub(crate) async fn sync_shop(
         metrics: config.metrics.clone(),
         as_of: None,
         identity: Some(config.identity.clone()),
+        owner_routing: config.owner_routing.clone(),
     };
     let started = std::time::Instant::now();
     let progress = std::sync::Arc::new(SyncProgress::default());
@@ -413,6 +414,24 @@ fn print_report(report: &SyncReport, elapsed: std::time::Duration) {
         secs,
         rows as f64 / secs
     );
+    if let Some(routing) = &report.owner_routing {
+        let owners: Vec<String> = routing
+            .by_owner
+            .iter()
+            .map(|(email, n)| format!("{email} {n}"))
+            .collect();
+        println!(
+            "owner routing: {} new companies ({}); {} matched no rule, {} had an inactive rule owner (default owner)",
+            routing.new_companies,
+            if owners.is_empty() {
+                "-".to_string()
+            } else {
+                owners.join(", ")
+            },
+            routing.unmatched,
+            routing.inactive_owner
+        );
+    }
     if !report.dry_run_files.is_empty() {
         println!("dry run: nothing sent; CSV files written:");
         for f in &report.dry_run_files {

@@ -239,6 +239,8 @@ pub fn company_contact(
         Cell::clear_if_none(text(title)),
     ];
     cells.extend(contact_common(ctx, customer));
+    // OwnerId: set by owner routing (`crate::mapping::routing`) when it is on.
+    cells.push(Cell::Keep);
     Row::new(Target::CompanyContact, cells)
 }
 
@@ -335,6 +337,8 @@ pub fn company_account(ctx: &MappingContext, company: &Company) -> Row {
             Cell::Text(name),
             Cell::clear_if_none(text(company.external_id.as_deref())),
             ctx.store(),
+            // OwnerId: set by owner routing (`crate::mapping::routing`) when it is on.
+            Cell::Keep,
         ],
     )
 }
@@ -356,6 +360,8 @@ pub fn location_account(ctx: &MappingContext, location: &CompanyLocation) -> Row
             .or(location.shipping_address.as_ref()),
     ));
     cells.push(ctx.store());
+    // OwnerId: set by owner routing (`crate::mapping::routing`) when it is on.
+    cells.push(Cell::Keep);
     Row::new(Target::LocationAccount, cells)
 }
 

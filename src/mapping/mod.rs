@@ -3,5 +3,6 @@
 pub mod build;
 pub mod csv_file;
 pub mod ownership;
+pub mod routing;
 pub mod row;
 pub mod target;

@@ -265,7 +265,8 @@ static SPECS: [TargetSpec; 17] = [
             "Shopify_Company_ID__c",
             "Name",
             "Shopify_Company_External_ID__c",
-            "Shopify_Store__c"
+            "Shopify_Store__c",
+            "OwnerId"
         ],),
         parents: &[],
         mapping_kind: "company",
@@ -283,7 +284,7 @@ static SPECS: [TargetSpec; 17] = [
                 "Phone"
             ],
             &ACCOUNT_ADDRESS,
-            &["Shopify_Store__c"],
+            &["Shopify_Store__c", "OwnerId"],
         ),
         parents: &[ParentColumn {
             column: 1,
@@ -331,6 +332,7 @@ static SPECS: [TargetSpec; 17] = [
                 "Title"
             ],
             CONTACT_COMMON,
+            &["OwnerId"],
         ),
         parents: &[ParentColumn {
             column: 1,

@@ -36,6 +36,8 @@ pub struct Address {
     pub country_code_v2: Option<String>,
     /// `CompanyAddress` spells the country code `countryCode`.
     pub country_code: Option<String>,
+    /// `CompanyAddress` spells the state code `zoneCode`.
+    pub zone_code: Option<String>,
     pub zip: Option<String>,
     pub phone: Option<String>,
     pub company: Option<String>,

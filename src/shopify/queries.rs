@@ -93,7 +93,7 @@ const COMPANY_SELECTION: &str = "    id name externalId note createdAt updatedAt
         billingAddress { address1 address2 city province zoneCode countryCode zip }
         shippingAddress { address1 address2 city province zoneCode countryCode zip } } } }
     contacts { edges { node { id title isMainContact
-        customer { id firstName lastName email phone
+        customer { id firstName lastName email phone tags
           defaultEmailAddress { emailAddress marketingState marketingOptInLevel marketingUpdatedAt } } } } }
 ";
 

@@ -35,6 +35,7 @@ pub mod identity;
 pub mod job;
 pub mod metrics_step;
 pub mod outcome;
+pub mod owner;
 pub mod prepare;
 pub mod progress;
 pub mod resolve;
@@ -124,6 +125,8 @@ pub struct SyncOptions {
     /// Identity resolution; `None` (or `enabled = false`) creates a Contact for every
     /// customer without a mapping.
     pub identity: Option<crate::identity::IdentityConfig>,
+    /// B2B owner routing ([`owner`]); `None`: `OwnerId` is left to Salesforce.
+    pub owner_routing: Option<crate::mapping::routing::OwnerRoutingConfig>,
 }
 
 /// Values field ownership kept from Salesforce in one run, for one field.
@@ -165,6 +168,8 @@ pub struct SyncReport {
     pub withheld: BTreeMap<String, WithheldTally>,
     /// What the commerce-metrics step built.
     pub metrics: crate::metrics::MetricsTally,
+    /// B2B owner routing: new companies per rule and owner, fallbacks (`None`: off).
+    pub owner_routing: Option<owner::OwnerRoutingTally>,
     /// Dry run: the files written.
     pub dry_run_files: Vec<PathBuf>,
 }
@@ -370,6 +375,15 @@ async fn sync_inner(
         }
         _ => None,
     };
+    let owners = match &options.owner_routing {
+        Some(config) => {
+            progress.set_phase("routing B2B owners");
+            let plan = owner::plan(client, store, &ctx.shop, config, &options.source_dir).await?;
+            report.owner_routing = Some(plan.tally.clone());
+            plan.edits
+        }
+        None => HashMap::new(),
+    };
     progress.set_phase("reading the export");
     let scanned = scan::scan_export(
         store,
@@ -391,6 +405,11 @@ async fn sync_inner(
     );
     let failed = scanned.failed;
     let mut edits = scanned.edits;
+    for (target, e) in owners {
+        let entry = edits.entry(target).or_default();
+        entry.by_key.extend(e.by_key);
+        entry.by_value.extend(e.by_value);
+    }
     let mut spools = HashMap::new();
     for spool in scanned.spools {
         spools.extend(

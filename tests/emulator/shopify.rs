@@ -211,7 +211,7 @@ fn companies_query() -> String {
             billingAddress { address1 address2 city province zoneCode countryCode zip recipient }
             shippingAddress { address1 address2 city province zoneCode countryCode zip recipient } } } }
         contacts { edges { node { id title isMainContact locale
-            customer { id firstName lastName email phone defaultEmailAddress { emailAddress marketingState marketingOptInLevel marketingUpdatedAt } } } } }
+            customer { id firstName lastName email phone tags defaultEmailAddress { emailAddress marketingState marketingOptInLevel marketingUpdatedAt } } } } }
         } } } }"
         .to_string()
 }

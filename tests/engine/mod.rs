@@ -6,6 +6,7 @@ mod delta;
 mod identity;
 mod metrics;
 mod ownership;
+mod routing;
 mod salesforce_client;
 mod store;
 mod sync;

@@ -102,6 +102,7 @@ impl Harness {
             metrics: Default::default(),
             as_of: None,
             identity: Some(Default::default()),
+            owner_routing: None,
         }
     }
 

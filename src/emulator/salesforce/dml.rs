@@ -283,10 +283,23 @@ fn check_references(org: &Org, object: ObjectPos, write: &Write) -> Result<(), R
                 &f.name,
             ));
         }
-        if org.find_id(&id).is_none() {
+        let Some((target, slot)) = org.find_id(&id) else {
             return Err(RecordError::on(
                 "INVALID_CROSS_REFERENCE_KEY",
                 "invalid cross reference id",
+                &f.name,
+            ));
+        };
+        // Salesforce refuses a deactivated user as a record's owner.
+        if f.name == "OwnerId"
+            && org.value_by_name(target, slot, "IsActive") == Value::Boolean(false)
+        {
+            return Err(RecordError::on(
+                "INACTIVE_OWNER_OR_USER",
+                format!(
+                    "operation performed with inactive user [{text}] as owner of [{}]",
+                    def.name.to_lowercase()
+                ),
                 &f.name,
             ));
         }

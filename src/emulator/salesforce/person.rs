@@ -562,6 +562,46 @@ mod tests {
         org.value_by_name(o, s, field)
     }
 
+    /// `OwnerId` takes an active user; a deactivated one is refused as Salesforce does.
+    #[test]
+    fn an_owner_must_be_an_active_user() {
+        let mut org = org();
+        let user = |org: &Org, email: &str| {
+            let o = org.schema().position("User").unwrap();
+            org.slots(o)
+                .find(|s| org.value_by_name(o, *s, "Email") == Value::String(email.into()))
+                .and_then(|s| org.record(o, s))
+                .map(|r| r.id.as_str().to_string())
+                .unwrap()
+        };
+        let active = user(&org, "avery.nakamura@example.com");
+        let inactive = user(&org, "morgan.lindqvist@example.com");
+        let saved = insert(
+            &mut org,
+            "Account",
+            &[("Name", "Acme"), ("OwnerId", &active)],
+        )
+        .unwrap();
+        assert_eq!(
+            get(&org, saved.id, "OwnerId"),
+            Value::String(active.as_str().into())
+        );
+        let e = insert(
+            &mut org,
+            "Account",
+            &[("Name", "Acme 2"), ("OwnerId", &inactive)],
+        )
+        .unwrap_err();
+        assert_eq!(e.code, "INACTIVE_OWNER_OR_USER");
+        assert!(e.message.contains(&inactive), "{}", e.message);
+        // Without an owner the running user owns it.
+        let saved = insert(&mut org, "Account", &[("Name", "Acme 3")]).unwrap();
+        assert_eq!(
+            get(&org, saved.id, "OwnerId"),
+            Value::String(org.integration_user.as_str().into())
+        );
+    }
+
     #[test]
     fn a_person_account_brings_its_contact_and_keeps_it_in_step() {
         let mut org = org();

@@ -299,7 +299,7 @@ pub struct LocationNode {
 }
 
 /// The customer inline on a company contact (`customer { id firstName lastName email phone
-/// defaultEmailAddress { … } }`).
+/// tags defaultEmailAddress { … } }`).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ContactCustomerNode {
@@ -308,6 +308,7 @@ pub struct ContactCustomerNode {
     pub last_name: Option<String>,
     pub email: Option<String>,
     pub phone: Option<String>,
+    pub tags: Vec<&'static str>,
     pub default_email_address: Option<EmailAddressNode>,
 }
 

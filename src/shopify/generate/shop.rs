@@ -1722,6 +1722,7 @@ impl ShopGenerator {
                         phone: customer.phone_number().map(str::to_string),
                         first_name: customer.first_name,
                         last_name: customer.last_name,
+                        tags: customer.tags,
                         default_email_address,
                     },
                     parent_id: company_gid,
