@@ -385,3 +385,140 @@ async fn a_review_resolved_from_the_command_line_is_applied_by_the_next_sync() {
     store.close().await;
     h.finish().await;
 }
+
+/// Several storefronts, in turn, against one org: a person who shops in both (with the
+/// same phone written differently, or the same email) ends up with one Contact, and no
+/// Contact holds two people (checked against the generator's `truth.csv`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customers_of_several_storefronts_resolve_to_one_contact() {
+    use shopforce::identity::normalize;
+    use shopforce::mapping::build::MappingContext;
+    use shopforce::shopify::generate::{StoreShape, generate_shops};
+    let h = Harness::new(Backend::Sqlite, Options::default()).await;
+    let dir = h.dir.path().join("shops");
+    let shops = generate_shops(
+        &dir,
+        &StoreShape {
+            customers: 80,
+            orders: 60,
+            max_line_items: 2,
+            products: 10,
+            companies: 2,
+            currency: "USD",
+            seed: 23,
+            shops: 2,
+        },
+    )
+    .unwrap();
+    let client = h.client();
+    let store = h.store().await;
+    let base = h.context(&client).await;
+    let mut linked_by_phone_or_email = 0;
+    for shop in &shops {
+        let ctx = MappingContext {
+            shop: shop.info.domain.clone(),
+            ..base.clone()
+        };
+        let report = run_sync(Some(&client), &store, &ctx, &h.options(&shop.dir))
+            .await
+            .unwrap();
+        linked_by_phone_or_email +=
+            report.identity.get("email").unwrap_or(&0) + report.identity.get("phone").unwrap_or(&0);
+    }
+    assert!(
+        linked_by_phone_or_email > 0,
+        "the second shop found people of the first"
+    );
+
+    // Who is who.
+    let mut person_of: HashMap<(String, String), String> = HashMap::new();
+    for line in std::fs::read_to_string(dir.join("truth.csv"))
+        .unwrap()
+        .lines()
+        .skip(1)
+    {
+        let f: Vec<&str> = line.split(',').collect();
+        if f[1] == "customer" {
+            person_of.insert((f[0].to_string(), legacy(f[2])), f[3].to_string());
+        }
+    }
+    // Every customer's Contact: by its own key, or by the link identity resolution made.
+    let contacts = h.org.records("Contact").await;
+    let by_key = by(&contacts, "Shopify_Customer_ID__c");
+    let mut contact_of: HashMap<(String, String), String> = HashMap::new();
+    let mut details: HashMap<(String, String), (Option<String>, Option<String>, bool)> =
+        HashMap::new();
+    for shop in &shops {
+        let domain = shop.info.domain.clone();
+        let links = store.identity_links(&domain).await.unwrap();
+        let b2b: HashSet<String> = lines(&shop.dir.join("companies.jsonl"))
+            .iter()
+            .filter_map(|c| c["customer"]["id"].as_str().map(legacy))
+            .collect();
+        for c in lines(&shop.dir.join("customers.jsonl")) {
+            if c.get("__parentId").is_some() {
+                continue;
+            }
+            let key = legacy(c["id"].as_str().unwrap());
+            let contact = match links.get(&key) {
+                Some(l) => Some(l.contact_id.clone()),
+                None => by_key
+                    .get(&key)
+                    .map(|c| c["Id"].as_str().unwrap().to_string()),
+            };
+            let email = c["defaultEmailAddress"]["emailAddress"]
+                .as_str()
+                .or(c["email"].as_str())
+                .and_then(|e| normalize::email(e, normalize::PlusTags::Keep));
+            let phone = c["defaultPhoneNumber"]["phoneNumber"]
+                .as_str()
+                .or(c["phone"].as_str())
+                .and_then(|p| normalize::phone(p, None, normalize::Region::parse("US")));
+            details.insert(
+                (domain.clone(), key.clone()),
+                (email, phone, b2b.contains(&key)),
+            );
+            if let Some(contact) = contact {
+                contact_of.insert((domain.clone(), key), contact);
+            }
+        }
+    }
+    // No merges: every Contact holds one person.
+    let mut people_in: HashMap<&String, HashSet<&String>> = HashMap::new();
+    for (record, contact) in &contact_of {
+        people_in
+            .entry(contact)
+            .or_default()
+            .insert(&person_of[record]);
+    }
+    for (contact, people) in &people_in {
+        assert_eq!(people.len(), 1, "Contact {contact} holds {people:?}");
+    }
+    // No duplicates: a B2C person whose records share an email or a phone has one Contact.
+    let mut records_of: HashMap<&String, Vec<&(String, String)>> = HashMap::new();
+    for record in contact_of.keys() {
+        records_of
+            .entry(&person_of[record])
+            .or_default()
+            .push(record);
+    }
+    let mut checked = 0;
+    for (person, records) in records_of {
+        if records.len() < 2 || records.iter().any(|r| details[*r].2) {
+            continue;
+        }
+        let shares = |a: &(String, String), b: &(String, String)| {
+            let (da, db) = (&details[a], &details[b]);
+            (da.0.is_some() && da.0 == db.0) || (da.1.is_some() && da.1 == db.1)
+        };
+        if !shares(records[0], records[1]) {
+            continue;
+        }
+        checked += 1;
+        let distinct: HashSet<&String> = records.iter().map(|r| &contact_of[*r]).collect();
+        assert_eq!(distinct.len(), 1, "{person} has {distinct:?}");
+    }
+    assert!(checked > 0, "the store has people in both shops");
+    store.close().await;
+    h.finish().await;
+}
