@@ -446,8 +446,9 @@ async fn customers_of_several_storefronts_resolve_to_one_contact() {
     let contacts = h.org.records("Contact").await;
     let by_key = by(&contacts, "Shopify_Customer_ID__c");
     let mut contact_of: HashMap<(String, String), String> = HashMap::new();
-    let mut details: HashMap<(String, String), (Option<String>, Option<String>, bool)> =
-        HashMap::new();
+    // (shop, customer) → (email, phone, is a B2B contact).
+    type Details = (Option<String>, Option<String>, bool);
+    let mut details: HashMap<(String, String), Details> = HashMap::new();
     for shop in &shops {
         let domain = shop.info.domain.clone();
         let links = store.identity_links(&domain).await.unwrap();
