@@ -7,9 +7,12 @@
 //! ## Data flow
 //!
 //! ```text
+//!  sync::identity: the org's Contacts (Bulk queryAll, by SystemModstamp) ─► identity index,
+//!        │          CRM consent changes noted and queued for Shopify
 //!  shopify::client (bulk operations, streamed to disk; or --from-jsonl files)
 //!        ▼
-//!  Shopify bulk JSONL ─► shopify::bulk_jsonl (line by line) ─► mapping::build ─► rows
+//!  Shopify bulk JSONL ─► shopify::bulk_jsonl (line by line) ─► sync::resolve (identity,
+//!                        consent rule) ─► mapping::build ─► rows
 //!                                                                       │
 //!                      sync::spool (one CSV per target, duplicates collapsed) ◄┘
 //!                                                                       │
@@ -28,11 +31,11 @@
 //!
 //! Pure parts take values and return values ([`mapping`], [`shopify::model`],
 //! [`sync::outcome`]); I/O lives at the edges ([`salesforce`], [`store`], the file reading in
-//! [`sync`]). Identity resolution and two-way consent arrive with a later issue.
+//! [`sync`]), [`identity`] and [`consent`] (decisions), [`metrics`].
 //!
 //! # Layout
 //! - [`cli`]: the `shopforce` command line (a thin layer; `src/main.rs` only calls it):
-//!   `sync`, `status`, `dlq`, `fields`, `gen`, `demo`, `emulator`, `sfdx check`, `jwt-assertion`; progress
+//!   `sync`, `status`, `dlq`, `fields`, `review`, `gen`, `demo`, `emulator`, `sfdx check`, `jwt-assertion`; progress
 //!   bars or log lines for a running sync.
 //! - [`demo`]: `shopforce demo`, wiring the engine to both emulators (a front, like the
 //!   emulator commands).
@@ -41,7 +44,11 @@
 //! - [`shopify`]: Shopify objects, the bulk JSONL reader, the bulk queries, the Admin GraphQL
 //!   client, a deterministic messy store generator.
 //! - [`mapping`]: upsert targets, rows, CSV, payload hashes and the field-ownership matrix.
-//! - [`sync`]: the pipeline, crash resume and dead-letter retries.
+//! - [`identity`]: identity resolution's pure core: normalised email and E.164 phone, the
+//!   index of the org's Contacts and its tiers.
+//! - [`consent`]: the email-consent rule in both directions (pure).
+//! - [`sync`]: the pipeline, crash resume, dead-letter retries, the Contact refresh and
+//!   per-run resolution, consent pushes to Shopify, B2B owner routing.
 //! - [`salesforce`]: the engine's Salesforce client.
 //! - [`store`]: the state store trait with SQLite and PostgreSQL implementations.
 //! - [`salesforce_fields`]: the engine's field contract: every Salesforce object and field the
