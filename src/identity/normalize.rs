@@ -67,7 +67,20 @@ pub fn phone(raw: &str, region: Option<Region>, default_region: Option<Region>) 
     {
         return Some(text.to_string());
     }
-    let number = phonenumber::parse(region.or(default_region).map(|r| r.0), text).ok()?;
+    // International prefixes as typed: `00 44 …` (most of the world), `011 44 …` (North
+    // America), and the British `+44 (0)7700 …` trunk digit that is not dialled from abroad.
+    let mut written = text.replace("(0)", "");
+    let digits_start = written.trim_start_matches(|c: char| c.is_whitespace() || c == '(');
+    if let Some(rest) = digits_start.strip_prefix("00") {
+        written = format!("+{rest}");
+    } else if let Some(rest) = digits_start.strip_prefix("011")
+        && region
+            .or(default_region)
+            .is_some_and(|r| r.0 == Country::US || r.0 == Country::CA)
+    {
+        written = format!("+{rest}");
+    }
+    let number = phonenumber::parse(region.or(default_region).map(|r| r.0), &written).ok()?;
     let formatted = number.format().mode(phonenumber::Mode::E164).to_string();
     let digits = formatted.strip_prefix('+')?;
     ((8..=15).contains(&digits.len()) && !digits.starts_with('0')).then_some(formatted)
@@ -155,6 +168,15 @@ mod tests {
                 Some("+447700900123"),
                 "{raw}"
             );
+        }
+        // International forms read the same whatever the reader's region.
+        for (raw, e164) in [
+            ("+44 (0)7700 900123", "+447700900123"),
+            ("0044 7700 021145", "+447700021145"),
+            ("001 702 241 2737", "+17022412737"),
+            ("011 44 7700 900123", "+447700900123"),
+        ] {
+            assert_eq!(phone(raw, None, us).as_deref(), Some(e164), "{raw}");
         }
         assert_eq!(
             phone("090-1234-5678", Region::parse("JP"), us).as_deref(),

@@ -89,10 +89,13 @@ impl Resolver {
     /// Decides a batch of B2C customers; with each decision, whether the customer's Contact
     /// keeps its consent (the CRM holds a later opt-out, or Shopify's state is the echo of
     /// a push) instead of taking Shopify's.
+    /// `b2b[i]`: the customer is a B2B company contact (not a buyer guest checkouts can
+    /// be attributed to).
     pub async fn decide(
         &mut self,
         store: &Store,
         batch: &[Customer],
+        b2b: &[bool],
     ) -> Result<Vec<(Decision, bool)>, SyncError> {
         let keys: Vec<&str> = batch.iter().map(|c| legacy_id(&c.id)).collect();
         let logs = store.consent_logs(&self.shop, &keys).await?;
@@ -110,7 +113,8 @@ impl Resolver {
         let mut new_links = Vec::new();
         let mut new_mappings = Vec::new();
         let mut reviews = Vec::new();
-        for customer in batch {
+        for (n, customer) in batch.iter().enumerate() {
+            let b2b = b2b.get(n).copied().unwrap_or(false);
             let key = legacy_id(&customer.id).to_string();
             let email = customer
                 .email()
@@ -279,7 +283,7 @@ impl Resolver {
                 }
                 _ => Some(key.clone()),
             };
-            if let Some(bill) = bill_key {
+            if let Some(bill) = bill_key.filter(|_| !b2b) {
                 if let Some(e) = email {
                     self.by_email.insert(e, bill.clone());
                 }

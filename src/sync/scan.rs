@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 
 use crate::mapping::build::{self, AccountModel, MappingContext, MappingError};
 use crate::mapping::csv_file::row_hash;
-use crate::mapping::row::Cell;
+use crate::mapping::row::{Cell, Row};
 use crate::mapping::target::{Target, column};
 use crate::metrics;
 use crate::shopify::bulk_jsonl::{
@@ -21,7 +21,7 @@ use crate::shopify::bulk_jsonl::{
 };
 use crate::shopify::model::{Customer, Order, legacy_id};
 use crate::store::{CachedOrder, NewDeadLetter, RunId, StateStore, Store};
-use crate::store::{ConsentUpdate, IdentityLink};
+use crate::store::IdentityLink;
 
 use super::SyncError;
 use super::prepare::{FailedKeys, RowEdits, key_space};
@@ -87,12 +87,12 @@ pub struct Scanner<'a> {
     /// Identity resolution (`None`: off). B2C customers wait in `pending` and are decided a
     /// batch at a time.
     resolver: Option<Resolver>,
-    pending: Vec<Customer>,
+    /// Customers waiting for identity resolution, with the company-contact row of a B2B
+    /// contact (written as it is unless the customer is linked or held).
+    pending: Vec<(Customer, Option<Row>)>,
     /// Guest checkouts, kept (orders reader) when identity resolution is on.
     collect_guests: bool,
     guest_orders: Vec<GuestOrder>,
-    /// Company contacts' Shopify consent, for the consent log (identity resolution on).
-    company_consent: Vec<(String, ConsentUpdate)>,
 }
 
 impl<'a> Scanner<'a> {
@@ -116,7 +116,6 @@ impl<'a> Scanner<'a> {
             pending: Vec::new(),
             collect_guests: false,
             guest_orders: Vec::new(),
-            company_consent: Vec::new(),
         }
     }
 
@@ -198,13 +197,9 @@ impl<'a> Scanner<'a> {
                 continue;
             }
             self.tally.company_export_hashes.push((customer_id, hash));
-            self.push(row)?;
+            self.push_or_resolve(customer, row).await?;
         }
         self.resolve_pending().await?;
-        let consent = std::mem::take(&mut self.company_consent);
-        self.store
-            .update_consent_log(&self.ctx.shop, &consent)
-            .await?;
         self.flush().await?;
         self.lines_done();
         Ok(found)
@@ -376,7 +371,6 @@ impl<'a> Scanner<'a> {
                     if let Some((company, title, copy)) =
                         self.company_contacts.remove(legacy_id(&c.id))
                     {
-                        self.note_company_consent(&c);
                         let row = build::company_contact(self.ctx, &company, &c, title.as_deref());
                         // The row the companies export's copy would give, if it says nothing
                         // this full row does not: a later run that sees only that copy
@@ -397,25 +391,19 @@ impl<'a> Scanner<'a> {
                                 .company_export_hashes
                                 .push((legacy_id(&c.id).to_string(), row_hash(&partial)));
                         }
-                        self.push(row)?;
+                        self.push_or_resolve(*c, row).await?;
                         continue;
                     }
                     if let Some(company) = self.buyer_companies.get(legacy_id(&c.id)) {
                         // A B2B contact an earlier companies export listed: still under its
                         // company (its title, not in this export, is left as it is).
                         let mut row = build::company_contact(self.ctx, company, &c, None);
-                        if self.resolver.is_some() {
-                            self.company_consent.push((
-                                legacy_id(&c.id).to_string(),
-                                ConsentUpdate::Shopify(super::resolve::shopify_consent(&c)),
-                            ));
-                        }
                         row.cells[column(Target::CompanyContact, "Title")] = Cell::Keep;
-                        self.push(row)?;
+                        self.push_or_resolve(*c, row).await?;
                         continue;
                     }
                     if self.resolver.is_some() {
-                        self.pending.push(*c);
+                        self.pending.push((*c, None));
                         if self.pending.len() >= RESOLVE_BATCH {
                             self.resolve_pending().await?;
                         }
@@ -457,22 +445,29 @@ impl<'a> Scanner<'a> {
             None => build::customer_contact(self.ctx, c),
         };
         if keep_consent {
-            // The CRM's consent stands (a later opt-out of its own, or Shopify's state is
-            // the echo of a push): the consent cells are left as the Contact has them.
-            for name in build::EMAIL_CONSENT_COLUMNS {
-                row.cells[column(row.target, name)] = Cell::Keep;
-            }
+            // The CRM's consent stands (a later opt-out of its own): the consent cells are
+            // left as the Contact has them.
+            Self::keep_consent(&mut row);
         }
         self.push(row)
     }
 
-    /// Remembers a company contact's Shopify consent (told apart from CRM changes later).
-    fn note_company_consent(&mut self, c: &Customer) {
-        if self.resolver.is_some() {
-            self.company_consent.push((
-                legacy_id(&c.id).to_string(),
-                ConsentUpdate::Shopify(super::resolve::shopify_consent(c)),
-            ));
+    /// A B2B contact's row, written now, or after identity resolution when it is on.
+    async fn push_or_resolve(&mut self, c: Customer, row: Row) -> Result<(), SyncError> {
+        if self.resolver.is_none() {
+            return self.push(row);
+        }
+        self.pending.push((c, Some(row)));
+        if self.pending.len() >= RESOLVE_BATCH {
+            self.resolve_pending().await?;
+        }
+        Ok(())
+    }
+
+    /// Leaves a row's consent cells as the Contact has them.
+    fn keep_consent(row: &mut Row) {
+        for name in build::EMAIL_CONSENT_COLUMNS {
+            row.cells[column(row.target, name)] = Cell::Keep;
         }
     }
 
@@ -484,22 +479,40 @@ impl<'a> Scanner<'a> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let batch = std::mem::take(&mut self.pending);
-        let decisions = resolver.decide(self.store, &batch).await?;
-        for (c, (decision, keep_consent)) in batch.iter().zip(decisions) {
-            match decision {
-                Decision::Own => self.push_b2c(c, None, keep_consent)?,
-                Decision::Linked(link) => self.push_b2c(c, Some(&link), keep_consent)?,
-                Decision::Held { reason } => {
+        let (customers, rows): (Vec<Customer>, Vec<Option<Row>>) =
+            std::mem::take(&mut self.pending).into_iter().unzip();
+        let b2b: Vec<bool> = rows.iter().map(Option::is_some).collect();
+        let decisions = resolver.decide(self.store, &customers, &b2b).await?;
+        for ((c, row), (decision, keep_consent)) in customers.iter().zip(rows).zip(decisions) {
+            match (decision, row) {
+                (Decision::Own, None) => self.push_b2c(c, None, keep_consent)?,
+                (Decision::Linked(link), None) => self.push_b2c(c, Some(&link), keep_consent)?,
+                (Decision::Own, Some(mut row)) => {
+                    if keep_consent {
+                        Self::keep_consent(&mut row);
+                    }
+                    self.push(row)?;
+                }
+                // A company contact who is a Contact the org already has: written by Id,
+                // where the CRM keeps it; their company's orders bill to it.
+                (Decision::Linked(link), Some(_)) => {
+                    let mut row =
+                        build::contact_link(self.ctx, &link.contact_id, c, link.primary);
+                    if keep_consent {
+                        Self::keep_consent(&mut row);
+                    }
+                    self.push(row)?;
+                }
+                (Decision::Held { reason }, row) => {
                     let key = legacy_id(&c.id).to_string();
-                    let row = build::customer_contact(self.ctx, c);
-                    let spec = Target::CustomerContact.spec();
+                    let row = row.unwrap_or_else(|| build::customer_contact(self.ctx, c));
+                    let spec = row.target.spec();
                     let record: csv::StringRecord =
                         row.cells.iter().map(|cell| cell.as_csv()).collect();
                     self.letters.push(NewDeadLetter {
                         run: Some(self.run),
                         shop: self.ctx.shop.clone(),
-                        object: Target::CustomerContact.name().to_string(),
+                        object: row.target.name().to_string(),
                         external_id: key.clone(),
                         payload: super::prepare::row_json(spec.columns, &record),
                         error_code: "IDENTITY_REVIEW".to_string(),
@@ -721,13 +734,17 @@ pub async fn scan_export(
         let mut order_edits = resolver
             .guests(store, ctx, &guest_orders, &scanner.buyer_companies)
             .await?;
-        let contact_col = column(
-            Target::CustomerOrder,
-            "BillToContact.Shopify_Customer_ID__c",
-        );
-        order_edits
-            .by_value
-            .push((contact_col, std::mem::take(&mut resolver.bill_to)));
+        // Orders of customers linked to a Contact keyed on another shop's customer bill to
+        // that key.
+        let bill_to = std::mem::take(&mut resolver.bill_to);
+        for target in [Target::LocationOrder, Target::CompanyOrder] {
+            let col = column(target, "BillToContact.Shopify_Customer_ID__c");
+            let mut e = RowEdits::default();
+            e.by_value.push((col, bill_to.clone()));
+            edits.insert(target, e);
+        }
+        let contact_col = column(Target::CustomerOrder, "BillToContact.Shopify_Customer_ID__c");
+        order_edits.by_value.push((contact_col, bill_to));
         edits.insert(Target::CustomerOrder, order_edits);
         identity = resolver.outcomes;
     }
