@@ -377,7 +377,7 @@ fn person(j: u64) -> Person {
     let h = mix(&[1, j]);
     let first = pick(FIRST, h);
     let last = last_name(h >> 8);
-    let uk = h % 10 == 0;
+    let uk = h.is_multiple_of(10);
     let local = format!("{}.{}{}", ascii_letters(first), ascii_letters(&last), j);
     let email = format!("{local}@{}", pick(DOMAINS, h >> 20));
     Person {
@@ -422,7 +422,7 @@ fn crm_csv(layout: &Layout) -> Res<Vec<u8>> {
         let country = match (me.uk, country_known) {
             (true, true) => "GB",
             (true, false) => "",
-            (false, _) if h % 3 == 0 => "",
+            (false, _) if h.is_multiple_of(3) => "",
             (false, _) => "US",
         };
         // Which details the Contact has: the planted roles need theirs.
@@ -536,7 +536,7 @@ fn customers(layout: &Layout) -> (Customers, BTreeMap<Plant, u64>) {
         let country = if me.uk { "GB" } else { "US" };
         // Shopify keeps customers' phones mostly in E.164, else as typed.
         let shopify_phone = |number: Number| {
-            if h % 4 == 0 {
+            if h.is_multiple_of(4) {
                 number.written(h >> 3, true)
             } else {
                 number.e164()
