@@ -1124,6 +1124,7 @@ fn truth_run(shape: &StoreShape, config: &IdentityConfig) -> Res<TruthOutcome> {
                 metrics: Default::default(),
                 as_of: None,
                 identity: Some(config.clone()),
+                owner_routing: None,
             };
             let t = Instant::now();
             let report = run_sync(Some(&client), &store, &ctx, &options).await?;

@@ -335,6 +335,11 @@ impl Resolver {
                     false
                 }
             };
+            // A Contact's consent follows the customer whose key it carries: another
+            // storefront's consent for the same person stays in that storefront (Shopify keeps
+            // consent per store), so a secondary link never writes it.
+            let keep_consent =
+                keep_consent || matches!(&decision, Decision::Linked(link) if !link.primary);
             decisions.push((decision, keep_consent));
         }
         store

@@ -20,8 +20,8 @@ use crate::shopify::bulk_jsonl::{
     parse_customer_line, parse_order_line,
 };
 use crate::shopify::model::{Customer, Order, legacy_id};
-use crate::store::{CachedOrder, NewDeadLetter, RunId, StateStore, Store};
 use crate::store::IdentityLink;
+use crate::store::{CachedOrder, NewDeadLetter, RunId, StateStore, Store};
 
 use super::SyncError;
 use super::prepare::{FailedKeys, RowEdits, key_space};
@@ -496,8 +496,7 @@ impl<'a> Scanner<'a> {
                 // A company contact who is a Contact the org already has: written by Id,
                 // where the CRM keeps it; their company's orders bill to it.
                 (Decision::Linked(link), Some(_)) => {
-                    let mut row =
-                        build::contact_link(self.ctx, &link.contact_id, c, link.primary);
+                    let mut row = build::contact_link(self.ctx, &link.contact_id, c, link.primary);
                     if keep_consent {
                         Self::keep_consent(&mut row);
                     }
@@ -743,7 +742,10 @@ pub async fn scan_export(
             e.by_value.push((col, bill_to.clone()));
             edits.insert(target, e);
         }
-        let contact_col = column(Target::CustomerOrder, "BillToContact.Shopify_Customer_ID__c");
+        let contact_col = column(
+            Target::CustomerOrder,
+            "BillToContact.Shopify_Customer_ID__c",
+        );
         order_edits.by_value.push((contact_col, bill_to));
         edits.insert(Target::CustomerOrder, order_edits);
         identity = resolver.outcomes;

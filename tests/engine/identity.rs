@@ -523,3 +523,55 @@ async fn customers_of_several_storefronts_resolve_to_one_contact() {
     store.close().await;
     h.finish().await;
 }
+
+/// A B2B company contact the sales team already has as a Contact is linked, not duplicated,
+/// and their company's orders bill to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_company_contact_the_org_has_is_linked_not_duplicated() {
+    let h = Harness::new(Backend::Sqlite, Options::default()).await;
+    let (source, _) = h.export(&small_shape());
+    let ordering: HashSet<String> = lines(&source.join("orders.jsonl"))
+        .iter()
+        .filter_map(|o| o["customer"]["id"].as_str().map(legacy))
+        .collect();
+    let member = lines(&source.join("companies.jsonl"))
+        .into_iter()
+        .find(|c| {
+            c["customer"]["email"].is_string()
+                && c["customer"]["id"]
+                    .as_str()
+                    .is_some_and(|id| ordering.contains(&legacy(id)))
+        })
+        .expect("a company contact with an email and orders");
+    let key = legacy(member["customer"]["id"].as_str().unwrap());
+    let account = create(&h, "Account", json!({"Name": "Existing key account"})).await;
+    let existing = create(
+        &h,
+        "Contact",
+        json!({"LastName": "Known-Buyer", "AccountId": account,
+               "Email": member["customer"]["email"].as_str().unwrap().to_uppercase()}),
+    )
+    .await;
+    let report = h.sync(&source).await;
+    assert!(
+        report.identity.get("email").is_some_and(|n| *n >= 1),
+        "{:?}",
+        report.identity
+    );
+    assert_eq!(report.total().jobs.dead_lettered, 0, "{report:#?}");
+    let contacts = h.org.records("Contact").await;
+    let keyed: Vec<&Value> = contacts
+        .iter()
+        .filter(|c| c["Shopify_Customer_ID__c"].as_str() == Some(key.as_str()))
+        .collect();
+    assert_eq!(keyed.len(), 1, "one Contact for the company contact");
+    assert_eq!(keyed[0]["Id"].as_str(), Some(existing.as_str()));
+    assert_eq!(keyed[0]["LastName"], "Known-Buyer");
+    let orders = h.org.records("Order").await;
+    let billed = orders
+        .iter()
+        .filter(|o| o["BillToContactId"].as_str() == Some(existing.as_str()))
+        .count();
+    assert!(billed > 0, "their orders bill to the existing Contact");
+    h.finish().await;
+}
