@@ -122,6 +122,25 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, L::Error>>,
 {
+    retry_notifying(timing, logic, what, operation, |_, _| {}).await
+}
+
+/// [`retry_with`], calling `on_retry` with each failure that is retried, as it happens
+/// (a caller that must report every failed attempt, not only the last).
+pub async fn retry_notifying<L, T, F, Fut, N>(
+    timing: &RetryTiming,
+    logic: &L,
+    what: &str,
+    operation: F,
+    mut on_retry: N,
+) -> Result<T, L::Error>
+where
+    L: RetryLogic,
+    L::Error: std::fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, L::Error>>,
+    N: FnMut(&L::Error, Duration),
+{
     operation
         .retry(timing.builder())
         .sleep(tokio::time::sleep)
@@ -134,6 +153,7 @@ where
                 error = %e,
                 delay_ms = delay.as_millis() as u64,
             );
+            on_retry(e, delay);
         })
         .await
 }

@@ -315,6 +315,25 @@ impl ShopifyClient {
         .await
     }
 
+    /// [`ShopifyClient::graphql`], calling `on_failure` with every failed attempt as it
+    /// happens (retried ones included), for writes whose every failure must be reported.
+    pub async fn graphql_reporting(
+        &self,
+        query: &str,
+        variables: Value,
+        on_failure: impl FnMut(&ShopifyError, Duration),
+    ) -> Result<Value, ShopifyError> {
+        let body = json!({ "query": query, "variables": variables });
+        crate::backoff::retry_notifying(
+            &self.inner.config.retry,
+            &ShopifyRetryLogic,
+            "shopify graphql",
+            || self.attempt(&body),
+            on_failure,
+        )
+        .await
+    }
+
     async fn attempt(&self, body: &Value) -> Result<Value, ShopifyError> {
         let inner = &self.inner;
         let shop = || inner.config.shop.clone();

@@ -4,8 +4,8 @@
 //!
 //! Each push carries the CRM change's own time as `consentUpdatedAt`, so the echo that
 //! comes back in the next export is recognised ([`crate::consent::ToCrm::Echo`]) and not
-//! written again. A write that fails is logged at error level and counted on the spot; it
-//! stays queued for the next run.
+//! written again. Every failed attempt is logged at error level and counted as it happens,
+//! retried ones included; a change whose retries run out stays queued for the next run.
 
 use crate::shopify::client::ShopifyClient;
 use crate::store::{ConsentMark, ConsentUpdate, StateStore, Store};
@@ -20,7 +20,10 @@ const MUTATION: &str = "mutation($input: CustomerEmailMarketingConsentUpdateInpu
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct PushTally {
     pub pushed: u64,
+    /// Changes that could not be written this run (they stay queued).
     pub failed: u64,
+    /// Every failed attempt, retried ones included, counted as it happened.
+    pub failed_attempts: u64,
 }
 
 /// Pushes every queued consent change of `shop`.
@@ -54,7 +57,22 @@ pub async fn push_pending(
                 "consentUpdatedAt": at,
             }
         }});
-        let failure = match shopify.graphql(MUTATION, variables).await {
+        let mut attempts_failed = 0u64;
+        let answer = shopify
+            .graphql_reporting(MUTATION, variables, |error, retry_in| {
+                attempts_failed += 1;
+                tracing::error!(
+                    shop,
+                    customer = %customer,
+                    attempt = attempts_failed,
+                    retry_in_ms = retry_in.as_millis() as u64,
+                    error = %error,
+                    "a consent write to Shopify failed; retrying"
+                );
+            })
+            .await;
+        tally.failed_attempts += attempts_failed;
+        let failure = match answer {
             Ok(data) => {
                 let errors = &data["customerEmailMarketingConsentUpdate"]["userErrors"];
                 match errors.as_array() {
@@ -78,6 +96,7 @@ pub async fn push_pending(
             }
             Some(error) => {
                 tally.failed += 1;
+                tally.failed_attempts += 1;
                 tracing::error!(
                     shop,
                     customer,

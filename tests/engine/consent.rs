@@ -184,3 +184,68 @@ async fn a_reps_opt_out_reaches_shopify_and_its_echo_is_not_pushed_back() {
     shop.shutdown().await;
     h.finish().await;
 }
+
+/// Every failed consent write is counted and logged as it happens, retried attempts
+/// included; a change whose retries run out stays queued and goes out next time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_failed_consent_write_is_counted_as_it_happens() {
+    use super::sync::admin;
+    use shopforce::shopify::client::{ShopifyClient, ShopifyConfig};
+    use shopforce::store::{ConsentMark, ConsentUpdate};
+    use shopforce::sync::consent_push::push_pending;
+    let h = Harness::new(Backend::Sqlite, Options::default()).await;
+    let shape = small_shape();
+    let (files, _) = h.export(&shape);
+    let shop = shop_emulator(&shape).await;
+    let key = legacy(subscribed_customer(&files)["id"].as_str().unwrap());
+    let store = h.store().await;
+    let mut config = ShopifyConfig::new(SHOP, shop.access_token().to_string().into());
+    config.api_url = Some(shop.base_url.clone());
+    config.retry.max_retries = 3;
+    config.retry.min_delay = std::time::Duration::from_millis(1);
+    config.retry.max_delay = std::time::Duration::from_millis(5);
+    let client = ShopifyClient::new(config).unwrap();
+    let queue = |state: &str, ago_secs: i64| {
+        vec![(
+            key.clone(),
+            ConsentUpdate::Pending(ConsentMark {
+                state: state.to_string(),
+                at: Some((chrono::Utc::now().timestamp() - ago_secs) * 1000),
+            }),
+        )]
+    };
+
+    // One 503: counted at once, retried, written.
+    store
+        .update_consent_log(SHOP, &queue("UNSUBSCRIBED", 120))
+        .await
+        .unwrap();
+    admin(&shop, "faults", json!({"http503_next": 1})).await;
+    let t = push_pending(&client, &store, SHOP).await.unwrap();
+    assert_eq!((t.pushed, t.failed, t.failed_attempts), (1, 0, 1));
+    assert!(store.pending_consent(SHOP).await.unwrap().is_empty());
+    let now: Value = reqwest::get(format!("{}/__admin/customers/{key}", shop.base_url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(now["defaultEmailAddress"]["marketingState"], "UNSUBSCRIBED");
+
+    // More failures than retries: each attempt counted, the change stays queued…
+    store
+        .update_consent_log(SHOP, &queue("SUBSCRIBED", 60))
+        .await
+        .unwrap();
+    admin(&shop, "faults", json!({"http503_next": 10})).await;
+    let t = push_pending(&client, &store, SHOP).await.unwrap();
+    assert_eq!((t.pushed, t.failed, t.failed_attempts), (0, 1, 4));
+    assert_eq!(store.pending_consent(SHOP).await.unwrap().len(), 1);
+    // …and goes out once Shopify answers.
+    admin(&shop, "faults", json!({"http503_next": 0})).await;
+    let t = push_pending(&client, &store, SHOP).await.unwrap();
+    assert_eq!((t.pushed, t.failed), (1, 0));
+    store.close().await;
+    shop.shutdown().await;
+    h.finish().await;
+}
