@@ -346,7 +346,9 @@ impl ContactIndex {
                 .filter(eligible)
                 .filter_map(|slot| {
                     let score = similarity(who, self.get(slot)?);
-                    (score >= threshold).then_some((slot, score))
+                    // Scores are sums of decimal weights: compare with a rounding margin so
+                    // that 0.4 + 0.3 + 0.2 reaches a threshold of 0.9.
+                    (score >= threshold - 1e-9).then_some((slot, score))
                 })
                 .collect();
             match scored.len() {
@@ -633,6 +635,15 @@ mod tests {
                 tier: Tier::Probabilistic,
                 ..
             }
+        ));
+        // Name and postal code alone reach exactly 0.9 (no rounding loss).
+        let no_phone = Identity {
+            phone: None,
+            ..person.clone()
+        };
+        assert!(matches!(
+            index.resolve(&no_phone, on(0.9)),
+            Resolution::Match { .. }
         ));
         let stranger = Identity {
             first_name: "zoltan",

@@ -575,3 +575,63 @@ async fn a_company_contact_the_org_has_is_linked_not_duplicated() {
     assert!(billed > 0, "their orders bill to the existing Contact");
     h.finish().await;
 }
+
+/// The probabilistic tier, when turned on: a Contact with the customer's name and postal
+/// code but neither email nor phone is linked above the threshold; a namesake elsewhere is
+/// not; with the tier off (the default) nothing is linked on names.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_probabilistic_tier_links_only_above_its_threshold() {
+    let h = Harness::new(Backend::Sqlite, Options::default()).await;
+    let (source, _) = h.export(&small_shape());
+    let customer = three_customers(&source).remove(0);
+    let zip = customer["defaultAddress"]["zip"]
+        .as_str()
+        .expect("an address")
+        .to_string();
+    let (first, last) = (
+        customer["firstName"].as_str().unwrap().to_string(),
+        customer["lastName"].as_str().unwrap().to_string(),
+    );
+    let account = create(&h, "Account", json!({"Name": "Walk-in records"})).await;
+    let same_person = create(
+        &h,
+        "Contact",
+        json!({"FirstName": first, "LastName": last, "MailingPostalCode": zip, "AccountId": account}),
+    )
+    .await;
+    let namesake = create(
+        &h,
+        "Contact",
+        json!({"FirstName": "Zebulon", "LastName": last, "MailingPostalCode": "99999", "AccountId": account}),
+    )
+    .await;
+    let client = h.client();
+    let store = h.store().await;
+    let ctx = h.context(&client).await;
+    let options = SyncOptions {
+        identity: Some(IdentityConfig {
+            probabilistic: true,
+            probabilistic_threshold: 0.9,
+            ..IdentityConfig::default()
+        }),
+        ..h.options(&source)
+    };
+    let report = run_sync(Some(&client), &store, &ctx, &options)
+        .await
+        .unwrap();
+    assert_eq!(
+        report.identity.get("probabilistic"),
+        Some(&1),
+        "{:?}",
+        report.identity
+    );
+    let key = legacy(customer["id"].as_str().unwrap());
+    let ids = by(&h.org.records("Contact").await, "Id");
+    assert_eq!(
+        ids[&same_person]["Shopify_Customer_ID__c"].as_str(),
+        Some(key.as_str())
+    );
+    assert!(ids[&namesake]["Shopify_Customer_ID__c"].is_null());
+    store.close().await;
+    h.finish().await;
+}
