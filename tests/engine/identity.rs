@@ -576,9 +576,10 @@ async fn a_company_contact_the_org_has_is_linked_not_duplicated() {
     h.finish().await;
 }
 
-/// The probabilistic tier, when turned on: a Contact with the customer's name and postal
-/// code but neither email nor phone is linked above the threshold; a namesake elsewhere is
-/// not; with the tier off (the default) nothing is linked on names.
+/// The probabilistic tier, when turned on: a Contact with the customer's name, postal code
+/// and a phone that differs only in a mistyped area code is linked above the threshold; a
+/// namesake with the same postal code but no phone is not (names and a postal code are
+/// not a person).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_probabilistic_tier_links_only_above_its_threshold() {
     let h = Harness::new(Backend::Sqlite, Options::default()).await;
@@ -593,16 +594,28 @@ async fn the_probabilistic_tier_links_only_above_its_threshold() {
         customer["lastName"].as_str().unwrap().to_string(),
     );
     let account = create(&h, "Account", json!({"Name": "Walk-in records"})).await;
+    // The customer's number with another area code: the exact phone tier cannot see it.
+    let e164 = customer["defaultPhoneNumber"]["phoneNumber"]
+        .as_str()
+        .unwrap();
+    let area: u32 = e164[2..5].parse().unwrap();
+    let mistyped = format!(
+        "({}) {}-{}",
+        if area == 999 { 998 } else { area + 1 },
+        &e164[5..8],
+        &e164[8..]
+    );
     let same_person = create(
         &h,
         "Contact",
-        json!({"FirstName": first, "LastName": last, "MailingPostalCode": zip, "AccountId": account}),
+        json!({"FirstName": first, "LastName": last, "MailingPostalCode": zip,
+               "Phone": mistyped, "AccountId": account}),
     )
     .await;
     let namesake = create(
         &h,
         "Contact",
-        json!({"FirstName": "Zebulon", "LastName": last, "MailingPostalCode": "99999", "AccountId": account}),
+        json!({"FirstName": first, "LastName": last, "MailingPostalCode": zip, "AccountId": account}),
     )
     .await;
     let client = h.client();
