@@ -105,15 +105,31 @@ pub fn row_json(columns: &[&str], record: &csv::StringRecord) -> serde_json::Val
     )
 }
 
+/// A row kept for upload, in 24 bytes: a target's kept rows are held until its parts are
+/// written (a million line items).
 struct Kept {
     sort: u64,
     offset: u64,
-    len: u32,
-    /// Columns to blank before upload (bit per column).
-    blank: u64,
-    /// [`RowEdits`] apply to the row.
-    edited: bool,
+    /// The row's length in bytes; the top bit says that [`RowEdits`] apply to it.
+    len_and_edited: u32,
+    /// Columns to blank before upload (bit per column; no target has more than 32).
+    blank: u32,
 }
+
+const EDITED: u32 = 1 << 31;
+
+impl Kept {
+    fn len(&self) -> u32 {
+        self.len_and_edited & !EDITED
+    }
+
+    fn edited(&self) -> bool {
+        self.len_and_edited & EDITED != 0
+    }
+}
+
+/// The most columns a target may have (a [`Kept`] row's blank mask is 32 bits).
+pub const MAX_COLUMNS: usize = 32;
 
 /// A row waiting for its stored state.
 struct Pending {
@@ -193,12 +209,12 @@ pub async fn prepare(
             for (column, _) in rules.fields_in(blank) {
                 prepared.withheld[column] += 1;
             }
+            debug_assert!(p.len < EDITED && blank < 1 << MAX_COLUMNS);
             kept.push(Kept {
                 sort: p.sort,
                 offset: p.offset,
-                len: p.len,
-                blank,
-                edited: p.edited,
+                len_and_edited: p.len | if p.edited { EDITED } else { 0 },
+                blank: blank as u32,
             });
         }
         Ok(())
@@ -270,7 +286,7 @@ pub async fn prepare(
             edited: is_edited,
         });
     }
-    debug_assert!(kept.iter().all(|k| k.offset + k.len as u64 <= file_len));
+    debug_assert!(kept.iter().all(|k| k.offset + k.len() as u64 <= file_len));
     flush(&mut pending, &mut kept, &mut prepared).await?;
 
     // Children of one parent next to each other; otherwise the spool order.
@@ -302,7 +318,7 @@ fn write_parts(
     let mut current: Option<(BufWriter<File>, PartFile)> = None;
     let mut buffer = Vec::new();
     for k in kept {
-        let needed = k.len as u64;
+        let needed = k.len() as u64;
         let full = current
             .as_ref()
             .is_some_and(|(_, p)| p.rows > 0 && p.bytes + needed > part_size);
@@ -327,15 +343,15 @@ fn write_parts(
         let Some((w, p)) = current.as_mut() else {
             continue;
         };
-        buffer.resize(k.len as usize, 0);
+        buffer.resize(k.len() as usize, 0);
         source
             .read_exact_at(&mut buffer, k.offset)
             .map_err(|e| SyncError::io(spool_path, e))?;
-        let bytes = if k.blank == 0 && !k.edited {
+        let bytes = if k.blank == 0 && !k.edited() {
             std::borrow::Cow::Borrowed(&buffer[..])
         } else {
             std::borrow::Cow::Owned(
-                rewrite_row(&buffer, k.blank, k.edited.then_some(edits))
+                rewrite_row(&buffer, u64::from(k.blank), k.edited().then_some(edits))
                     .map_err(|e| SyncError::Spool(format!("{}: {e}", spool_path.display())))?,
             )
         };
@@ -373,6 +389,19 @@ fn rewrite_row(line: &[u8], mask: u64, edits: Option<&RowEdits>) -> Result<Vec<u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_target_fits_a_kept_rows_blank_mask() {
+        for target in Target::ALL {
+            assert!(
+                target.spec().columns.len() <= MAX_COLUMNS,
+                "{} has {} columns",
+                target.name(),
+                target.spec().columns.len()
+            );
+        }
+        assert_eq!(std::mem::size_of::<Kept>(), 24);
+    }
 
     #[test]
     fn a_blanked_row_keeps_every_other_cell_byte_for_byte() {
