@@ -17,10 +17,6 @@ use super::SyncError;
 pub const CURSOR_SHOP: &str = "*";
 pub const CURSOR_RESOURCE: &str = "crm_contacts";
 
-const SELECT: &str = "SELECT Id, AccountId, Shopify_Customer_ID__c, Shopify_Store__c, Email, \
-     Phone, MobilePhone, MailingCountry, FirstName, LastName, MailingPostalCode, CreatedDate, \
-     SystemModstamp, IsDeleted, HasOptedOutOfEmail, Email_Consent_Status__c FROM Contact";
-
 const STORE_BATCH: usize = 10_000;
 
 /// The cursor of an org that had no Contacts at its first refresh.
@@ -76,9 +72,10 @@ pub async fn refresh(
     let mut index = load(store).await?;
     let since = store.get_cursor(CURSOR_SHOP, CURSOR_RESOURCE).await?;
     let first = since.is_none();
+    let select = format!("SELECT {} FROM Contact", COLUMNS.join(", "));
     let soql = match &since {
-        Some(stamp) => format!("{SELECT} WHERE SystemModstamp > {stamp} ORDER BY SystemModstamp"),
-        None => SELECT.to_string(),
+        Some(stamp) => format!("{select} WHERE SystemModstamp > {stamp} ORDER BY SystemModstamp"),
+        None => select,
     };
     // queryAll: Contacts deleted (or merged away) since the last refresh come back with
     // IsDeleted = true and leave the index.
@@ -115,35 +112,35 @@ pub async fn refresh(
         {
             let get = |i: usize| columns[i].and_then(|c| record.get(c)).unwrap_or("");
             tally.read += 1;
-            let stamp = get(12);
+            let stamp = get(SYSTEM_MODSTAMP);
             if !stamp.is_empty() && newest.as_deref().is_none_or(|n| stamp > n) {
                 newest = Some(stamp.to_string());
             }
-            if get(13).eq_ignore_ascii_case("true") {
-                removed.push(get(0).to_string());
+            if get(IS_DELETED).eq_ignore_ascii_case("true") {
+                removed.push(get(ID).to_string());
                 continue;
             }
-            let country = Region::parse(get(7));
-            let created = epoch_ms(get(11)).map_or(0, |ms| ms / 1000);
+            let country = Region::parse(get(MAILING_COUNTRY));
+            let created = epoch_ms(get(CREATED_DATE)).map_or(0, |ms| ms / 1000);
             let Some(mut contact) = crm_contact(
-                get(0),
-                get(1),
-                get(2),
-                get(3),
-                get(4),
-                &[(get(5), country), (get(6), country)],
+                get(ID),
+                get(ACCOUNT_ID),
+                get(CUSTOMER_KEY),
+                get(STORE),
+                get(EMAIL),
+                &[(get(PHONE), country), (get(MOBILE_PHONE), country)],
                 region,
-                get(8),
-                get(9),
-                get(10),
+                get(FIRST_NAME),
+                get(LAST_NAME),
+                get(POSTAL_CODE),
                 created,
                 config.plus_tags,
             ) else {
                 continue;
             };
             let consent = CrmConsent {
-                opted_out: get(14).eq_ignore_ascii_case("true"),
-                status: EmailState::from_salesforce(get(15)),
+                opted_out: get(OPTED_OUT).eq_ignore_ascii_case("true"),
+                status: EmailState::from_salesforce(get(CONSENT_STATUS)),
             };
             contact.consent_state = consent.state().map(|s| s.as_shopify().into());
             batch.push(Read {
@@ -180,6 +177,25 @@ pub async fn refresh(
     Ok((index, tally))
 }
 
+/// Positions in [`COLUMNS`].
+const ID: usize = 0;
+const ACCOUNT_ID: usize = 1;
+const CUSTOMER_KEY: usize = 2;
+const STORE: usize = 3;
+const EMAIL: usize = 4;
+const PHONE: usize = 5;
+const MOBILE_PHONE: usize = 6;
+const MAILING_COUNTRY: usize = 7;
+const FIRST_NAME: usize = 8;
+const LAST_NAME: usize = 9;
+const POSTAL_CODE: usize = 10;
+const CREATED_DATE: usize = 11;
+const SYSTEM_MODSTAMP: usize = 12;
+const IS_DELETED: usize = 13;
+const OPTED_OUT: usize = 14;
+const CONSENT_STATUS: usize = 15;
+
+/// The Contact fields the refresh reads, in this order.
 const COLUMNS: [&str; 16] = [
     "Id",
     "AccountId",

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use crate::mapping::csv_file::CsvWriter;
-use crate::mapping::ownership::OwnershipMatrix;
+use crate::mapping::ownership::{OwnershipMatrix, blank_cells};
 use crate::mapping::target::Target;
 use crate::salesforce::SalesforceClient;
 use crate::store::{
@@ -104,14 +104,9 @@ pub async fn retry_dead_letters(
             let blank = rules
                 .withheld(cells.iter().copied())
                 .mask(target.spec().updates_only || existing.contains_key(&d.external_id));
+            let record: csv::StringRecord = cells.iter().copied().collect();
             writer
-                .write_texts(cells.iter().enumerate().map(|(i, cell)| {
-                    if i < 64 && blank & (1 << i) != 0 {
-                        ""
-                    } else {
-                        cell
-                    }
-                }))
+                .write_texts(blank_cells(&record, blank).iter())
                 .map_err(|e| SyncError::io(&path, e))?;
         }
         let mut inner = writer.finish().map_err(|e| SyncError::io(&path, e))?;
