@@ -111,6 +111,8 @@ pub(crate) mod shared {
          FROM id_mappings WHERE shop = $1 AND kind = $2 AND shopify_id = $3";
     pub const GET_MAPPINGS_HEAD: &str = "SELECT shop, kind, shopify_id, sf_object, sf_id, \
          payload_hash, updated_at FROM id_mappings WHERE shop = ";
+    pub const HAS_MAPPINGS: &str =
+        "SELECT 1 FROM id_mappings WHERE shop = $1 AND kind = $2 LIMIT 1";
     pub const COUNT_MAPPINGS: &str = "SELECT COUNT(*) FROM id_mappings \
          WHERE ($1 IS NULL OR shop = $1) AND ($2 IS NULL OR kind = $2)";
 
@@ -206,6 +208,12 @@ pub(crate) mod shared {
     /// keyed on `$key` over the rows `$from`: `$1` shop, `$2` mapping kind (or NULL: every
     /// key), `$3` the key to page after (or NULL), `$4` the page size. The counted-order rule
     /// is [`CachedOrder::counts_in_metrics`](crate::store::CachedOrder::counts_in_metrics).
+    ///
+    /// The page bound is a range on the key itself (`k > COALESCE($3, '')`, which also drops
+    /// NULL keys), not `$3 IS NULL OR k > $3`: a prepared plan cannot use an index for the
+    /// latter, so every page re-read the shop's orders from the start (ten pages of 10,000
+    /// customers took 6.6 s at 300,000 orders). The mapping check is a `HAVING`: once per
+    /// key, not once per order.
     macro_rules! aggregates {
         ($key:literal, $from:literal) => {
             concat!(
@@ -225,11 +233,13 @@ pub(crate) mod shared {
                  (NOT o.cancelled AND NOT o.is_test AND o.financial_status IN \
                  ('PAID', 'PARTIALLY_PAID', 'PARTIALLY_REFUNDED')) AS counted FROM ",
                 $from,
-                " WHERE o.shop = $1) t \
-                 WHERE k IS NOT NULL AND (CAST($3 AS TEXT) IS NULL OR k > $3) \
-                 AND (CAST($2 AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM id_mappings m \
-                 WHERE m.shop = $1 AND m.kind = $2 AND m.shopify_id = k)) \
-                 GROUP BY k ORDER BY k LIMIT $4"
+                " WHERE o.shop = $1 AND ",
+                $key,
+                " > COALESCE(CAST($3 AS TEXT), '')) t \
+                 GROUP BY k \
+                 HAVING CAST($2 AS TEXT) IS NULL OR EXISTS (SELECT 1 FROM id_mappings m \
+                 WHERE m.shop = $1 AND m.kind = $2 AND m.shopify_id = k) \
+                 ORDER BY k LIMIT $4"
             )
         };
     }
@@ -1057,6 +1067,17 @@ macro_rules! impl_state_store {
                 Ok(out)
             }
 
+            async fn has_mappings(&self, shop: &str, kind: &str) -> Result<bool, StoreError> {
+                const OP: &str = "has_mappings";
+                let found: Option<i32> = sqlx::query_scalar(shared::HAS_MAPPINGS)
+                    .bind(shop)
+                    .bind(kind)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(query_error(Self::BACKEND, OP))?;
+                Ok(found.is_some())
+            }
+
             async fn count_mappings(
                 &self,
                 shop: Option<&str>,
@@ -1190,6 +1211,10 @@ macro_rules! impl_state_store {
                 }
                 let err = query_error(Self::BACKEND, OP);
                 let now = Ts::now();
+                // In customer order: the customer index's pages are then visited once each
+                // per batch instead of at random (customer ids arrive in no order).
+                let mut orders = orders;
+                orders.sort_unstable_by(|a, b| a.customer_id.cmp(&b.customer_id));
                 let mut tx = self.pool.begin().await.map_err(&err)?;
                 for chunk in orders.chunks(rows_per_statement(sql::MAX_BIND_PARAMS, 14)) {
                     let mut qb = sqlx::QueryBuilder::<$db>::new(shared::ORDER_UPSERT_HEAD);

@@ -208,6 +208,14 @@ pub trait StateStore: Send + Sync {
         shopify_ids: &[S],
     ) -> impl Future<Output = Result<HashMap<String, MappingRecord>, StoreError>> + Send;
 
+    /// Whether a shop has any mapping of a kind (one index probe: a first run's prepare
+    /// skips looking up records that cannot exist).
+    fn has_mappings(
+        &self,
+        shop: &str,
+        kind: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// How many mappings exist, optionally only for one shop and/or kind.
     fn count_mappings(
         &self,
@@ -561,6 +569,7 @@ delegate! {
         -> Result<Option<MappingRecord>, StoreError>;
     fn get_mappings<S: AsRef<str> + Sync>(&self, shop: &str, kind: &str, shopify_ids: &[S])
         -> Result<HashMap<String, MappingRecord>, StoreError>;
+    fn has_mappings(&self, shop: &str, kind: &str) -> Result<bool, StoreError>;
     fn count_mappings(&self, shop: Option<&str>, kind: Option<&str>) -> Result<u64, StoreError>;
     fn get_cursor(&self, shop: &str, resource: &str) -> Result<Option<String>, StoreError>;
     fn set_cursor(&self, shop: &str, resource: &str, value: &str) -> Result<(), StoreError>;

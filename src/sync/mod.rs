@@ -452,10 +452,16 @@ async fn sync_inner(
         progress,
         writes,
     );
+    let levels = async {
+        let outcome = levels.await;
+        tracing::info!("levels done; waiting for the result writer");
+        outcome
+    };
     let (levels, writer) = tokio::join!(levels, writer);
     // The writer's failure explains the levels' ("the result writer stopped").
     writer?;
     levels?;
+    tracing::info!(rss_mib = rss_mib(), "results stored");
 
     // Commerce metrics: the order cache is complete and every record's mapping stored.
     progress.set_phase("commerce metrics");
@@ -463,6 +469,12 @@ async fn sync_inner(
     let metrics_dir = run_dir.join("metrics");
     let (metric_spools, tally) =
         metrics_step::build_spools(store, ctx, &options.metrics, as_of, &metrics_dir).await?;
+    tracing::info!(
+        customers = tally.customers,
+        companies = tally.companies,
+        rss_mib = rss_mib(),
+        "commerce metrics computed"
+    );
     report.metrics = tally;
     let (writes, written) = tokio::sync::mpsc::channel(1);
     let writer = job::write_results(store, written);

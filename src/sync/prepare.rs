@@ -174,6 +174,7 @@ pub async fn prepare(
 
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
+        .buffer_capacity(1 << 18)
         .from_path(&spool.path)
         .map_err(|e| SyncError::Spool(format!("{}: {e}", spool.path.display())))?;
     // Read the header now, so that the first position is the first row's.
@@ -188,6 +189,9 @@ pub async fn prepare(
         .len();
 
     // Whether each record exists (it has a mapping) and the hash it was last written with.
+    // With no mapping of the kind at all (a first run), nothing is looked up: none exists.
+    // No job of this kind runs while it is prepared, so none can appear meanwhile.
+    let any_written = store.has_mappings(shop, spec.mapping_kind).await?;
     let flush = async |pending: &mut Vec<Pending>,
                        kept: &mut Vec<Kept>,
                        prepared: &mut Prepared|
@@ -195,10 +199,14 @@ pub async fn prepare(
         if pending.is_empty() {
             return Ok(());
         }
-        let keys: Vec<&str> = pending.iter().map(|p| p.key.as_str()).collect();
-        let stored = store
-            .get_written_records(shop, spec.mapping_kind, &keys)
-            .await?;
+        let stored = if any_written {
+            let keys: Vec<&str> = pending.iter().map(|p| p.key.as_str()).collect();
+            store
+                .get_written_records(shop, spec.mapping_kind, &keys)
+                .await?
+        } else {
+            HashMap::new()
+        };
         for p in pending.drain(..) {
             let state = stored.get(&p.key);
             if !full && state.is_some_and(|hash| *hash == Some(p.hash)) {
@@ -303,6 +311,9 @@ fn header_line(target: Target) -> Vec<u8> {
     w.into_inner().unwrap_or_default()
 }
 
+/// The most bytes of adjacent spooled rows read with one call.
+const READ_SPAN: u64 = 1 << 20;
+
 fn write_parts(
     target: Target,
     spool_path: &Path,
@@ -316,8 +327,31 @@ fn write_parts(
     let header = header_line(target);
     let mut parts = Vec::new();
     let mut current: Option<(BufWriter<File>, PartFile)> = None;
-    let mut buffer = Vec::new();
-    for k in kept {
+    // Rows next to each other in the spool (all of a target without parents, the line
+    // items of one order) are read with one call: `span` holds the bytes of the run of
+    // rows that `k` belongs to, from `span_start` in the file.
+    let mut span: Vec<u8> = Vec::new();
+    let mut span_start = 0u64;
+    for (i, k) in kept.iter().enumerate() {
+        let in_span = k.offset >= span_start
+            && k.offset + u64::from(k.len()) <= span_start + span.len() as u64;
+        if !in_span {
+            let mut end = k.offset + u64::from(k.len());
+            for next in &kept[i + 1..] {
+                let next_end = next.offset + u64::from(next.len());
+                if next.offset != end || next_end - k.offset > READ_SPAN {
+                    break;
+                }
+                end = next_end;
+            }
+            span.resize((end - k.offset) as usize, 0);
+            source
+                .read_exact_at(&mut span, k.offset)
+                .map_err(|e| SyncError::io(spool_path, e))?;
+            span_start = k.offset;
+        }
+        let at = (k.offset - span_start) as usize;
+        let buffer = &span[at..at + k.len() as usize];
         let needed = k.len() as u64;
         let full = current
             .as_ref()
@@ -343,15 +377,11 @@ fn write_parts(
         let Some((w, p)) = current.as_mut() else {
             continue;
         };
-        buffer.resize(k.len() as usize, 0);
-        source
-            .read_exact_at(&mut buffer, k.offset)
-            .map_err(|e| SyncError::io(spool_path, e))?;
         let bytes = if k.blank == 0 && !k.edited() {
-            std::borrow::Cow::Borrowed(&buffer[..])
+            std::borrow::Cow::Borrowed(buffer)
         } else {
             std::borrow::Cow::Owned(
-                rewrite_row(&buffer, u64::from(k.blank), k.edited().then_some(edits))
+                rewrite_row(buffer, u64::from(k.blank), k.edited().then_some(edits))
                     .map_err(|e| SyncError::Spool(format!("{}: {e}", spool_path.display())))?,
             )
         };
@@ -415,5 +445,81 @@ mod tests {
             .push((4, HashMap::from([(String::new(), "y".to_string())])));
         let out = rewrite_row(line, 0b0010, Some(&edits)).unwrap();
         assert_eq!(out, b"42,,\"multi\nline\",x,y\n");
+    }
+
+    /// Parts hold the kept rows in the kept order, byte for byte (blanked where the mask
+    /// says), whether rows are read one at a time, in runs of neighbours, or in runs cut at
+    /// [`READ_SPAN`]; and a new part starts where the size limit says.
+    #[test]
+    fn parts_hold_the_kept_rows_in_order_however_they_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = dir.path().join("spool.csv");
+        // Rows of varied length (a few long enough that runs cross READ_SPAN).
+        let rows: Vec<Vec<u8>> = (0..400)
+            .map(|i| {
+                let filler = "x".repeat(if i % 50 == 7 { 300_000 } else { i % 13 });
+                format!("{i},\"name, {i}\",{filler}\n").into_bytes()
+            })
+            .collect();
+        let mut offsets = Vec::new();
+        let mut bytes = b"Key,Name,Note\n".to_vec();
+        for row in &rows {
+            offsets.push(bytes.len() as u64);
+            bytes.extend_from_slice(row);
+        }
+        std::fs::write(&spool, &bytes).unwrap();
+        let kept_row = |i: usize, blank: u32| Kept {
+            sort: 0,
+            offset: offsets[i],
+            len_and_edited: rows[i].len() as u32,
+            blank,
+        };
+        // Runs of neighbours, rows out of file order, a row read twice over, one blanked.
+        let order: Vec<usize> = (100..400)
+            .chain([5, 3, 4, 0, 1, 2])
+            .chain(50..100)
+            .chain((6..50).rev())
+            .collect();
+        let kept: Vec<Kept> = order
+            .iter()
+            .map(|&i| kept_row(i, if i == 60 { 0b10 } else { 0 }))
+            .collect();
+        let expected = |i: usize| {
+            if i == 60 {
+                format!("{i},,{}\n", "x".repeat(i % 13)).into_bytes()
+            } else {
+                rows[i].clone()
+            }
+        };
+        for part_size in [u64::MAX, 1_000_000] {
+            let out = dir.path().join(format!("parts-{part_size}"));
+            let parts = write_parts(
+                Target::Product,
+                &spool,
+                &kept,
+                &RowEdits::default(),
+                part_size,
+                &out,
+            )
+            .unwrap();
+            let header = header_line(Target::Product);
+            let mut got = Vec::new();
+            for part in &parts {
+                let content = std::fs::read(&part.path).unwrap();
+                assert!(content.starts_with(&header));
+                assert_eq!(content.len() as u64, part.bytes);
+                assert!(part.rows == 1 || part.bytes <= part_size);
+                got.extend_from_slice(&content[header.len()..]);
+            }
+            let want: Vec<u8> = order.iter().flat_map(|&i| expected(i)).collect();
+            assert_eq!(got, want, "part size {part_size}");
+            assert_eq!(
+                parts.iter().map(|p| p.rows).sum::<u64>(),
+                order.len() as u64
+            );
+            if part_size != u64::MAX {
+                assert!(parts.len() > 2);
+            }
+        }
     }
 }

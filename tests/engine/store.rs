@@ -961,6 +961,8 @@ async fn order_aggregates_for_metrics(db: Db) {
             o.financial_status = Some("PARTIALLY_REFUNDED".into());
             o.refunded_minor = 1_500;
         }),
+        // A guest checkout: no customer, so in no customer's totals (and no page's key).
+        order("13", None, day(2), 700),
     ];
     store.put_orders(&orders).await.unwrap();
     store
@@ -1026,6 +1028,15 @@ async fn order_aggregates_for_metrics(db: Db) {
         ])
         .await
         .unwrap();
+    assert!(store.has_mappings(SHOP, "customer").await.unwrap());
+    assert!(store.has_mappings(SHOP, "customer_account").await.unwrap());
+    assert!(!store.has_mappings(SHOP, "company").await.unwrap());
+    assert!(
+        !store
+            .has_mappings(OTHER_SHOP, "customer_account")
+            .await
+            .unwrap()
+    );
     let mapped = store
         .order_aggregates(SHOP, AggregateBy::Customer, Some("customer"), None, 100)
         .await
