@@ -445,7 +445,9 @@ struct SuccessRow {
 impl Successes {
     fn with_capacity(rows: u64) -> Successes {
         Successes {
-            keys: String::with_capacity(rows as usize * 12),
+            // Shopify's legacy ids run to 14 digits: reserved so that a million keys do not
+            // double the arena (and copy it) near the end.
+            keys: String::with_capacity(rows as usize * 16),
             rows: Vec::with_capacity(rows as usize),
         }
     }

@@ -37,7 +37,7 @@ const FLUSH_EVERY: usize = 5000;
 /// Orders per order-cache transaction. Each commit rewrites every index page it touched,
 /// and customer ids arrive in no order: at 5,000 a batch, 300,000 orders wrote about
 /// 1.4 GB to the WAL; at 25,000, a fifth of it.
-const ORDER_BATCH: usize = 25_000;
+const ORDER_BATCH: usize = 10_000;
 
 /// B2C customers decided per identity-resolution batch (one mapping lookup each).
 const RESOLVE_BATCH: usize = 2000;
