@@ -95,16 +95,15 @@ pub async fn retry_dead_letters(
             .get_written_records(&shop, target.spec().mapping_kind, &keys)
             .await?;
         for d in &rows {
-            let cells: Vec<&str> = target
+            let record: csv::StringRecord = target
                 .spec()
                 .columns
                 .iter()
                 .map(|c| d.payload[*c].as_str().unwrap_or(""))
                 .collect();
             let blank = rules
-                .withheld(cells.iter().copied())
+                .withheld(record.iter())
                 .mask(target.spec().updates_only || existing.contains_key(&d.external_id));
-            let record: csv::StringRecord = cells.iter().copied().collect();
             writer
                 .write_texts(blank_cells(&record, blank).iter())
                 .map_err(|e| SyncError::io(&path, e))?;
