@@ -323,6 +323,26 @@ pub(crate) fn json_param(
     })
 }
 
+/// The rows of a lookup that returns them as one JSON array (`NULL`: none). Thousands of
+/// rows in one value: a driver hands rows over one at a time, each a hop between the
+/// database's thread and the caller's, which costs more than the lookups themselves.
+pub(crate) fn json_rows<T: serde::de::DeserializeOwned>(
+    backend: Backend,
+    op: &'static str,
+    rows: Option<String>,
+) -> Result<Vec<T>, StoreError> {
+    match rows {
+        None => Ok(Vec::new()),
+        Some(text) => serde_json::from_str(&text).map_err(|e| {
+            corrupt(
+                backend,
+                op,
+                format!("the rows the lookup returned are not the expected JSON: {e}"),
+            )
+        }),
+    }
+}
+
 /// Rows per statement where a batch is bound as one JSON array (a few MB of text).
 pub(crate) const JSON_ROWS_PER_STATEMENT: usize = 50_000;
 
@@ -1450,14 +1470,18 @@ macro_rules! impl_state_store {
                 for chunk in shopify_ids.chunks($crate::store::imp::JSON_ROWS_PER_STATEMENT) {
                     let ids: Vec<&str> = chunk.iter().map(AsRef::as_ref).collect();
                     let json = $crate::store::imp::json_param(Self::BACKEND, OP, &ids)?;
-                    let rows: Vec<(String, i64)> = sqlx::query_as(sql::GET_HASHES_JSON)
+                    let (found,): (Option<String>,) = sqlx::query_as(sql::GET_HASHES_JSON)
                         .bind(shop)
                         .bind(kind)
                         .bind(json)
-                        .fetch_all(&self.pool)
+                        .fetch_one(&self.pool)
                         .await
                         .map_err(&err)?;
-                    out.extend(rows);
+                    out.extend($crate::store::imp::json_rows::<(String, i64)>(
+                        Self::BACKEND,
+                        OP,
+                        found,
+                    )?);
                 }
                 Ok(out)
             }
@@ -1474,14 +1498,18 @@ macro_rules! impl_state_store {
                 for chunk in shopify_ids.chunks($crate::store::imp::JSON_ROWS_PER_STATEMENT) {
                     let ids: Vec<&str> = chunk.iter().map(AsRef::as_ref).collect();
                     let json = $crate::store::imp::json_param(Self::BACKEND, OP, &ids)?;
-                    let rows: Vec<(String, Option<i64>)> = sqlx::query_as(sql::GET_WRITTEN_JSON)
+                    let (found,): (Option<String>,) = sqlx::query_as(sql::GET_WRITTEN_JSON)
                         .bind(shop)
                         .bind(kind)
                         .bind(json)
-                        .fetch_all(&self.pool)
+                        .fetch_one(&self.pool)
                         .await
                         .map_err(&err)?;
-                    out.extend(rows);
+                    out.extend($crate::store::imp::json_rows::<(String, Option<i64>)>(
+                        Self::BACKEND,
+                        OP,
+                        found,
+                    )?);
                 }
                 Ok(out)
             }

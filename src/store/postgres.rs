@@ -44,11 +44,13 @@ mod sql {
          sf_id = excluded.sf_id, payload_hash = excluded.payload_hash, \
          updated_at = excluded.updated_at";
     /// Payload hashes of the shop ($1) and kind ($2) mappings whose ids are in the JSON
-    /// array $3.
-    pub const GET_WRITTEN_JSON: &str = "SELECT m.shopify_id, m.payload_hash \
+    /// array $3, as one JSON array of `[shopify_id, payload_hash]` (`NULL` when none).
+    pub const GET_WRITTEN_JSON: &str = "SELECT json_agg(json_build_array(m.shopify_id, \
+         m.payload_hash))::text \
          FROM jsonb_array_elements_text($3::jsonb) AS j (id) \
          JOIN id_mappings AS m ON m.shop = $1 AND m.kind = $2 AND m.shopify_id = j.id";
-    pub const GET_HASHES_JSON: &str = "SELECT m.shopify_id, m.payload_hash \
+    pub const GET_HASHES_JSON: &str = "SELECT json_agg(json_build_array(m.shopify_id, \
+         m.payload_hash))::text \
          FROM jsonb_array_elements_text($3::jsonb) AS j (id) \
          JOIN id_mappings AS m ON m.shop = $1 AND m.kind = $2 AND m.shopify_id = j.id \
          WHERE m.payload_hash IS NOT NULL";

@@ -49,14 +49,14 @@ mod sql {
          sf_id = excluded.sf_id, payload_hash = excluded.payload_hash, \
          updated_at = excluded.updated_at";
     /// Payload hashes of the shop ($1) and kind ($2) mappings whose ids are in the JSON
-    /// array $3.
+    /// array $3, as one JSON array of `[shopify_id, payload_hash]` (one row per lookup).
     /// (`CROSS JOIN` keeps the array as the outer loop: one primary-key seek per id; left
     /// to itself the planner may scan the table once per id.)
-    pub const GET_WRITTEN_JSON: &str = "SELECT m.shopify_id, m.payload_hash \
-         FROM json_each($3) AS j CROSS JOIN id_mappings AS m \
+    pub const GET_WRITTEN_JSON: &str = "SELECT json_group_array(json_array(m.shopify_id, \
+         m.payload_hash)) FROM json_each($3) AS j CROSS JOIN id_mappings AS m \
          WHERE m.shop = $1 AND m.kind = $2 AND m.shopify_id = j.value";
-    pub const GET_HASHES_JSON: &str = "SELECT m.shopify_id, m.payload_hash \
-         FROM json_each($3) AS j CROSS JOIN id_mappings AS m \
+    pub const GET_HASHES_JSON: &str = "SELECT json_group_array(json_array(m.shopify_id, \
+         m.payload_hash)) FROM json_each($3) AS j CROSS JOIN id_mappings AS m \
          WHERE m.shop = $1 AND m.kind = $2 AND m.shopify_id = j.value \
          AND m.payload_hash IS NOT NULL";
 

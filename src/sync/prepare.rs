@@ -142,7 +142,7 @@ struct Pending {
     edited: bool,
 }
 
-const HASH_LOOKUP_BATCH: usize = 2000;
+const HASH_LOOKUP_BATCH: usize = 10_000;
 
 /// Prepares one target's spool; `rules` say which of its cells each row may write.
 #[allow(clippy::too_many_arguments)]

@@ -1322,6 +1322,23 @@ async fn payload_hashes(db: Db) {
         .unwrap();
     assert_eq!(got.len(), 3, "d has no hash, zzz no mapping: {got:?}");
     assert_eq!((got["a"], got["b"], got["c"]), (11, -2, i64::MAX));
+    // Every mapping, with its hash where one is known.
+    let written = store
+        .get_written_records(SHOP, "customer", &["a", "c", "d", "zzz"])
+        .await
+        .unwrap();
+    assert_eq!(written.len(), 3, "zzz has no mapping: {written:?}");
+    assert_eq!(
+        (written["a"], written["c"], written["d"]),
+        (Some(11), Some(i64::MAX), None)
+    );
+    assert!(
+        store
+            .get_written_records(SHOP, "nothing", &["a"])
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
         store
             .get_payload_hashes(SHOP, "customer_account", &["a"])
