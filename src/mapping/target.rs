@@ -206,8 +206,8 @@ impl Target {
     ];
 
     /// The commerce-metrics targets. Their rows are built from the state store's order
-    /// cache once every other target's results are stored (only for records the engine has
-    /// written), so they run after all the others, in a step of their own.
+    /// cache once the Contacts' and Accounts' results are stored (only for records the
+    /// engine has written), and they run after all the others, in a step of their own.
     pub const METRICS: [Target; 3] = [
         Target::ContactMetrics,
         Target::PersonMetrics,

@@ -542,6 +542,13 @@ impl SalesforceClient {
             let delay = rows
                 .and_then(|rows| time_to_finish(&info, rows))
                 .map_or(scheduled, |d| d.clamp(config.poll.initial, config.poll.max));
+            tracing::debug!(
+                job_id,
+                state = %info.state,
+                processed = info.number_records_processed,
+                next_poll_ms = delay.as_millis() as u64,
+                "Bulk job still in progress."
+            );
             if started.elapsed() + delay > config.poll_timeout {
                 return Err(SalesforceError::JobTimeout {
                     job_id: job_id.to_string(),

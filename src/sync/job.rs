@@ -8,7 +8,9 @@ use std::sync::Mutex;
 use crate::mapping::csv_file::CsvWriter;
 use crate::mapping::ownership::OwnershipMatrix;
 use crate::mapping::target::Target;
-use crate::salesforce::{IngestJobSpec, JobInfo, ResultKind, SalesforceClient, UploadSource};
+use crate::salesforce::{
+    IngestJobSpec, JobInfo, JobState, ResultKind, SalesforceClient, UploadSource,
+};
 use crate::store::{
     JobKey, JobPhase, MappedRecord, NewDeadLetter, NewJob, RunId, StateStore, Store,
 };
@@ -30,7 +32,7 @@ pub struct JobContext<'a> {
     pub progress: &'a super::SyncProgress,
     /// Where a job's successes go to be stored while the run moves on (see
     /// [`PendingWrite`]); `None` stores them before the job's results count as handled.
-    pub writes: Option<&'a tokio::sync::mpsc::Sender<PendingWrite>>,
+    pub writes: Option<&'a tokio::sync::mpsc::Sender<ResultWrite>>,
     /// Field ownership: the stored hash covers only the cells a row always writes.
     pub ownership: &'a OwnershipMatrix,
 }
@@ -42,9 +44,14 @@ pub struct JobContext<'a> {
 /// Jobs closed together are assumed to be processed one after another (what an org busy
 /// with one object's lock does), so a job's first poll waits for the rows queued before it
 /// too; an org that processes in parallel costs a little latency, never extra calls.
+///
+/// The pace is rows over seconds summed over the finished jobs, each earlier job counting
+/// half as much as the one after it: a job counts by its size, so a few hundred rows that
+/// took a fixed overhead's time do not make a hundred thousand look slow.
 #[derive(Debug, Default)]
 pub struct Pace {
-    rows_per_second: Mutex<Option<f64>>,
+    /// (rows, seconds) of the finished jobs, decayed.
+    observed: Mutex<Option<(f64, f64)>>,
     /// Rows of jobs closed and not yet seen finished.
     in_flight: std::sync::atomic::AtomicU64,
 }
@@ -52,6 +59,8 @@ pub struct Pace {
 impl Pace {
     /// Rows per second assumed before any job has finished.
     const FIRST_GUESS: f64 = 200_000.0;
+    /// How much a finished job's rows and seconds count once another job has finished.
+    const DECAY: f64 = 0.5;
     /// The longest wait before the first poll.
     const MAX_FIRST_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -76,11 +85,11 @@ impl Pace {
     /// How long `rows` rows take at the learned pace (capped).
     pub fn first_poll_after(&self, rows: u64) -> std::time::Duration {
         let rate = self
-            .rows_per_second
+            .observed
             .lock()
             .ok()
-            .and_then(|r| *r)
-            .unwrap_or(Self::FIRST_GUESS);
+            .and_then(|o| *o)
+            .map_or(Self::FIRST_GUESS, |(rows, seconds)| rows / seconds);
         let seconds = rows as f64 / rate.max(1.0);
         std::time::Duration::from_secs_f64(seconds).min(Self::MAX_FIRST_WAIT)
     }
@@ -95,13 +104,13 @@ impl Pace {
         if info.number_records_processed < 100 || seconds <= 0.0 {
             return;
         }
-        let observed = info.number_records_processed as f64 / seconds;
-        if let Ok(mut rate) = self.rows_per_second.lock() {
-            // Weighted towards what was just seen, without forgetting the past entirely.
-            *rate = Some(match *rate {
-                Some(old) => old * 0.3 + observed * 0.7,
-                None => observed,
-            });
+        let rows = info.number_records_processed as f64;
+        if let Ok(mut observed) = self.observed.lock() {
+            let (past_rows, past_seconds) = observed.unwrap_or((0.0, 0.0));
+            *observed = Some((
+                past_rows * Self::DECAY + rows,
+                past_seconds * Self::DECAY + seconds,
+            ));
         }
     }
 }
@@ -168,10 +177,18 @@ pub async fn run_part(
         ctx.store.set_job_salesforce_id(key, &info.id).await?;
         ctx.store.set_job_state(key, JobPhase::Created).await?;
         crash_point("before-upload");
+        let upload_started = std::time::Instant::now();
         ctx.client
             .upload_job_data(&info.id, UploadSource::File(source.clone()))
             .await?;
         ctx.client.close_job(&info.id).await?;
+        tracing::debug!(
+            target_name = target.name(),
+            job = %info.id,
+            rows = row_count,
+            upload_ms = upload_started.elapsed().as_millis() as u64,
+            "uploaded and closed"
+        );
         ctx.progress
             .update(target.name(), |t| t.uploaded += row_count);
         ctx.store.set_job_state(key, JobPhase::Uploaded).await?;
@@ -195,6 +212,7 @@ pub async fn run_part(
             processed = done.number_records_processed,
             failed = done.number_records_failed,
             processing_ms = done.total_processing_time,
+            waited_ms = waiting.elapsed().as_millis() as u64,
             attempt,
             "bulk job finished"
         );
@@ -272,41 +290,49 @@ pub async fn store_results(
     let base = dir.join(format!("job{}-{}", key.0, info.id));
     let mut out = StoredResults::default();
 
-    // Successes.
-    let ok_path = base.with_extension("success.csv");
-    let timer = std::time::Instant::now();
-    ctx.client
-        .download_results(&info.id, ResultKind::Successful, &ok_path)
-        .await?;
-    // Every success of the job, compactly, then written in key order: the id-mapping and
-    // hash tables are B-trees, and inserting in key order is several times faster than
-    // inserting in the (parent-grouped) order the results come in.
-    let downloaded_ms = timer.elapsed().as_millis() as u64;
+    // A result file the job's counts say is empty is not asked for: a finished job has
+    // no unprocessed rows, one with no failures no failed rows, and one whose rows all
+    // failed no successes. Three calls per job become one in the usual case.
+    let complete = info.state == JobState::JobComplete;
+    let any_failed = !complete || info.number_records_failed > 0;
+    let any_succeeded = !complete || info.number_records_processed > info.number_records_failed;
+
+    // Successes. Every success of the job, compactly, then written in key order: the
+    // id-mapping and hash tables are B-trees, and inserting in key order is several times
+    // faster than inserting in the (parent-grouped) order the results come in.
     let mut successes = Successes::with_capacity(info.number_records_processed);
-    let rules = ctx.ownership.rules(target);
-    let mut reader = csv_reader(&ok_path)?;
     let mut record = csv::StringRecord::new();
-    while read(&mut reader, &mut record, &ok_path)? {
-        let (Some(id), Some(created), Some(external)) =
-            (record.get(0), record.get(1), record.get(2))
-        else {
-            continue;
-        };
-        if created.eq_ignore_ascii_case("true") {
-            out.created += 1;
-        } else {
-            out.updated += 1;
+    if any_succeeded {
+        let ok_path = base.with_extension("success.csv");
+        let timer = std::time::Instant::now();
+        ctx.client
+            .download_results(&info.id, ResultKind::Successful, &ok_path)
+            .await?;
+        let downloaded_ms = timer.elapsed().as_millis() as u64;
+        let rules = ctx.ownership.rules(target);
+        let mut reader = csv_reader(&ok_path)?;
+        while read(&mut reader, &mut record, &ok_path)? {
+            let (Some(id), Some(created), Some(external)) =
+                (record.get(0), record.get(1), record.get(2))
+            else {
+                continue;
+            };
+            if created.eq_ignore_ascii_case("true") {
+                out.created += 1;
+            } else {
+                out.updated += 1;
+            }
+            successes.push(external, id, rules.delta_hash(record.iter().skip(2)));
         }
-        successes.push(external, id, rules.delta_hash(record.iter().skip(2)));
+        tracing::debug!(
+            target_name = target.name(),
+            downloaded_ms,
+            parsed_ms = timer.elapsed().as_millis() as u64 - downloaded_ms,
+            rows = successes.rows.len(),
+            "successful results read"
+        );
+        let _ = std::fs::remove_file(&ok_path);
     }
-    tracing::debug!(
-        target_name = target.name(),
-        downloaded_ms,
-        parsed_ms = timer.elapsed().as_millis() as u64 - downloaded_ms,
-        rows = successes.rows.len(),
-        "successful results read"
-    );
-    let _ = std::fs::remove_file(&ok_path);
 
     // Failures and unprocessed rows.
     let retry_path = base.with_extension("retry.csv");
@@ -319,38 +345,44 @@ pub async fn store_results(
     } else {
         None
     };
-    let failed_path = base.with_extension("failed.csv");
-    ctx.client
-        .download_results(&info.id, ResultKind::Failed, &failed_path)
-        .await?;
     let mut letters = Vec::new();
-    let mut reader = csv_reader(&failed_path)?;
-    while read(&mut reader, &mut record, &failed_path)? {
-        let error = record.get(1).unwrap_or("");
-        let (code, message) = split_error(error);
-        match classify(code, message) {
-            RowFate::Retry => {
-                if let Some(w) = retry_writer.as_mut() {
-                    w.write_texts(record.iter().skip(2))
-                        .map_err(|e| SyncError::io(&retry_path, e))?;
+    if any_failed {
+        let failed_path = base.with_extension("failed.csv");
+        ctx.client
+            .download_results(&info.id, ResultKind::Failed, &failed_path)
+            .await?;
+        let mut reader = csv_reader(&failed_path)?;
+        while read(&mut reader, &mut record, &failed_path)? {
+            let error = record.get(1).unwrap_or("");
+            let (code, message) = split_error(error);
+            match classify(code, message) {
+                RowFate::Retry => {
+                    if let Some(w) = retry_writer.as_mut() {
+                        w.write_texts(record.iter().skip(2))
+                            .map_err(|e| SyncError::io(&retry_path, e))?;
+                    }
+                }
+                RowFate::DeadLetter { hint } => {
+                    let cells = csv::StringRecord::from(record.iter().skip(2).collect::<Vec<_>>());
+                    letters.push(row_letter(ctx, target, &cells, code, message, hint));
                 }
             }
-            RowFate::DeadLetter { hint } => {
-                let cells = csv::StringRecord::from(record.iter().skip(2).collect::<Vec<_>>());
-                letters.push(row_letter(ctx, target, &cells, code, message, hint));
+        }
+        let _ = std::fs::remove_file(&failed_path);
+    }
+    if !complete {
+        let unprocessed_path = base.with_extension("unprocessed.csv");
+        ctx.client
+            .download_results(&info.id, ResultKind::Unprocessed, &unprocessed_path)
+            .await?;
+        let mut reader = csv_reader(&unprocessed_path)?;
+        while read(&mut reader, &mut record, &unprocessed_path)? {
+            if let Some(w) = retry_writer.as_mut() {
+                w.write_texts(record.iter())
+                    .map_err(|e| SyncError::io(&retry_path, e))?;
             }
         }
-    }
-    let unprocessed_path = base.with_extension("unprocessed.csv");
-    ctx.client
-        .download_results(&info.id, ResultKind::Unprocessed, &unprocessed_path)
-        .await?;
-    let mut reader = csv_reader(&unprocessed_path)?;
-    while read(&mut reader, &mut record, &unprocessed_path)? {
-        if let Some(w) = retry_writer.as_mut() {
-            w.write_texts(record.iter())
-                .map_err(|e| SyncError::io(&retry_path, e))?;
-        }
+        let _ = std::fs::remove_file(&unprocessed_path);
     }
     out.dead_lettered += write_dead_letters(ctx.store, ctx.failed, target, &letters).await?;
     if let Some(w) = retry_writer {
@@ -361,9 +393,6 @@ pub async fn store_results(
             out.retry = Some((retry_path, rows));
         }
     }
-    for p in [&failed_path, &unprocessed_path] {
-        let _ = std::fs::remove_file(p);
-    }
     let pending = PendingWrite {
         key,
         target,
@@ -372,7 +401,7 @@ pub async fn store_results(
     };
     match ctx.writes {
         Some(writes) => writes
-            .send(pending)
+            .send(ResultWrite::Job(pending))
             .await
             .map_err(|_| SyncError::Input("the result writer stopped".into()))?,
         None => pending.finish(ctx.store).await?,
@@ -411,16 +440,34 @@ impl PendingWrite {
     }
 }
 
+/// What the result writer is sent.
+pub enum ResultWrite {
+    /// A job's successes, to store.
+    Job(PendingWrite),
+    /// Answered once every write sent before it is stored: a step that reads mappings
+    /// (the commerce metrics) starts before the run's later levels are done.
+    Barrier(tokio::sync::oneshot::Sender<()>),
+}
+
 /// Stores the [`PendingWrite`]s it receives, in order, until the channel closes. After
-/// a failure it stops taking writes (senders then fail) and returns the failure.
+/// a failure it stops taking writes (senders then fail; barriers are dropped unanswered)
+/// and returns the failure.
 pub async fn write_results(
     store: &Store,
-    mut writes: tokio::sync::mpsc::Receiver<PendingWrite>,
+    mut writes: tokio::sync::mpsc::Receiver<ResultWrite>,
 ) -> Result<(), SyncError> {
-    while let Some(pending) = writes.recv().await {
-        if let Err(error) = pending.finish(store).await {
-            writes.close();
-            return Err(error);
+    while let Some(write) = writes.recv().await {
+        match write {
+            ResultWrite::Job(pending) => {
+                if let Err(error) = pending.finish(store).await {
+                    writes.close();
+                    return Err(error);
+                }
+            }
+            // The reader may have stopped waiting (its run failed): nothing to answer.
+            ResultWrite::Barrier(stored) => {
+                let _ = stored.send(());
+            }
         }
     }
     Ok(())
@@ -649,5 +696,21 @@ mod tests {
             pace.first_poll_after(100_000),
             std::time::Duration::from_secs(1)
         );
+    }
+
+    #[test]
+    fn the_pace_weighs_jobs_by_their_rows() {
+        let pace = Pace::default();
+        pace.learn(&finished_job(100_000, 1000), std::time::Duration::ZERO);
+        // A thousand rows at 10,000 a second (mostly fixed overhead): 51,000 rows in 0.6 s.
+        pace.learn(&finished_job(1000, 100), std::time::Duration::ZERO);
+        let close = |got: std::time::Duration, want_ms: f64| {
+            (got.as_secs_f64() * 1000.0 - want_ms).abs() < 1.0
+        };
+        assert!(close(pace.first_poll_after(85_000), 1000.0));
+        // A large job at 50,000 rows a second: 225,500 rows in 4.3 s.
+        pace.learn(&finished_job(200_000, 4000), std::time::Duration::ZERO);
+        let got = pace.first_poll_after(225_500);
+        assert!(close(got, 4300.0), "{got:?}");
     }
 }

@@ -1,7 +1,8 @@
-//! The commerce-metrics step of a run: once every other target's results are stored, the
-//! state store sums the order cache per customer and per company (in SQL, a page of keys at
-//! a time) and each total becomes one metrics row ([`crate::metrics`]), spooled for the
-//! metrics targets. Prepare then skips the rows whose content Salesforce already has, so a
+//! The commerce-metrics step of a run: once the Contacts' and Accounts' results are stored
+//! (the run goes on with the orders meanwhile), the state store sums the order cache per
+//! customer and per company (in SQL, a page of keys at a time) and each total becomes one
+//! metrics row ([`crate::metrics`]), spooled for the metrics targets; their jobs run after
+//! every other target's. Prepare then skips the rows whose content Salesforce already has, so a
 //! run sends only the metrics that changed: new or changed orders, and churn-risk buckets
 //! that moved with time.
 //!
@@ -27,6 +28,18 @@ use super::spool::{Spool, SpoolFile};
 /// Keys per aggregate query.
 const PAGE: u32 = 10_000;
 
+/// What gets metrics: (aggregate by, id-mapping kind of the record written, target of its
+/// metrics row). Person Accounts only under that account model.
+pub const PLAN: [(AggregateBy, &str, Target); 3] = [
+    (AggregateBy::Customer, "customer", Target::ContactMetrics),
+    (
+        AggregateBy::Customer,
+        "customer_account",
+        Target::PersonMetrics,
+    ),
+    (AggregateBy::Company, "company", Target::CompanyMetrics),
+];
+
 /// Builds the metrics rows of a shop into spools (one file per metrics target).
 pub async fn build_spools(
     store: &Store,
@@ -37,16 +50,9 @@ pub async fn build_spools(
 ) -> Result<(HashMap<Target, SpoolFile>, MetricsTally), SyncError> {
     let mut spool = Spool::new(dir).map_err(|e| SyncError::io(dir, e))?;
     let mut tally = MetricsTally::default();
-    // (aggregate by, mapping kind of the record written, target of its metrics row)
-    let mut plan = vec![(AggregateBy::Customer, "customer", Target::ContactMetrics)];
-    if ctx.account_model == AccountModel::PersonAccount {
-        plan.push((
-            AggregateBy::Customer,
-            "customer_account",
-            Target::PersonMetrics,
-        ));
-    }
-    plan.push((AggregateBy::Company, "company", Target::CompanyMetrics));
+    let plan = PLAN.into_iter().filter(|(_, _, target)| {
+        *target != Target::PersonMetrics || ctx.account_model == AccountModel::PersonAccount
+    });
     for (by, kind, target) in plan {
         let mut after: Option<String> = None;
         loop {

@@ -15,10 +15,11 @@
 //!                 successes ─► id mappings + payload hashes; permanent failures ─► dead
 //!                 letters; lock errors and unprocessed rows ─► a new job (bounded)
 //!     ▼
-//!     ▼
-//!  commerce metrics (metrics_step): totals per customer and company computed in the state
-//!     │  store over the order cache (now complete), for the records the engine has written
-//!     │  ─► one row each (crate::metrics) ─► prepare and jobs as above (unchanged rows skipped)
+//!  commerce metrics (metrics_step), computed beside the order and line-item levels once the
+//!     │  result writer has stored the Contacts' and Accounts' mappings: totals per customer
+//!     │  and company over the order cache (complete since the read), for the records the
+//!     │  engine has written ─► one row each (crate::metrics) ─► once every other level is
+//!     │  done: prepare and jobs as above (unchanged rows skipped)
 //!     ▼
 //!  cursors advance, the run is recorded as finished
 //! ```
@@ -436,6 +437,10 @@ async fn sync_inner(
     let (writes, written) = tokio::sync::mpsc::channel(1);
     let writer = job::write_results(store, written);
     let data_levels = levels();
+    // Commerce metrics are computed beside the later levels (orders, line items): they
+    // need the order cache, complete since the read, and the mappings of the Contacts and
+    // Accounts, stored once the writer passes the barrier sent after their level.
+    let (accounts_stored, metrics_may_start) = tokio::sync::oneshot::channel();
     let levels = run_levels(
         client,
         store,
@@ -451,31 +456,43 @@ async fn sync_inner(
         &pace,
         progress,
         writes,
+        Some((metrics_wait_level(&data_levels), accounts_stored)),
     );
     let levels = async {
         let outcome = levels.await;
         tracing::info!("levels done; waiting for the result writer");
         outcome
     };
-    let (levels, writer) = tokio::join!(levels, writer);
+    let as_of = options.as_of.unwrap_or_else(chrono::Utc::now);
+    let metrics_dir = run_dir.join("metrics");
+    let metrics = async {
+        // No answer: the writer or the levels stopped, and their error explains the run's.
+        if metrics_may_start.await.is_err() {
+            return Ok(None);
+        }
+        let built =
+            metrics_step::build_spools(store, ctx, &options.metrics, as_of, &metrics_dir).await?;
+        tracing::info!(
+            customers = built.1.customers,
+            companies = built.1.companies,
+            rss_mib = rss_mib(),
+            "commerce metrics computed"
+        );
+        Ok::<_, SyncError>(Some(built))
+    };
+    let (levels, writer, metrics) = tokio::join!(levels, writer, metrics);
     // The writer's failure explains the levels' ("the result writer stopped").
     writer?;
     levels?;
     tracing::info!(rss_mib = rss_mib(), "results stored");
-
-    // Commerce metrics: the order cache is complete and every record's mapping stored.
-    progress.set_phase("commerce metrics");
-    let as_of = options.as_of.unwrap_or_else(chrono::Utc::now);
-    let metrics_dir = run_dir.join("metrics");
-    let (metric_spools, tally) =
-        metrics_step::build_spools(store, ctx, &options.metrics, as_of, &metrics_dir).await?;
-    tracing::info!(
-        customers = tally.customers,
-        companies = tally.companies,
-        rss_mib = rss_mib(),
-        "commerce metrics computed"
-    );
+    let (metric_spools, tally) = metrics?.ok_or_else(|| {
+        SyncError::Input("the commerce metrics were not computed: the result writer stopped".into())
+    })?;
     report.metrics = tally;
+
+    // The metrics jobs run only now: in an org, updating a Contact while its orders are
+    // inserted would contend for the same record locks.
+    progress.set_phase("commerce metrics");
     let (writes, written) = tokio::sync::mpsc::channel(1);
     let writer = job::write_results(store, written);
     let metrics_level = [Target::METRICS.to_vec()];
@@ -494,6 +511,7 @@ async fn sync_inner(
         &pace,
         progress,
         writes,
+        None,
     );
     let (step, writer) = tokio::join!(step, writer);
     writer?;
@@ -504,7 +522,32 @@ async fn sync_inner(
     Ok(())
 }
 
-/// Prepares and runs the levels of the dependency graph in order.
+/// The last data level writing the objects the commerce metrics go on (Contacts and
+/// Accounts): the metrics read the mappings those levels store.
+fn metrics_wait_level(levels: &[Vec<Target>]) -> usize {
+    let objects: Vec<&str> = Target::METRICS.iter().map(|t| t.spec().object).collect();
+    levels
+        .iter()
+        .rposition(|level| level.iter().any(|t| objects.contains(&t.spec().object)))
+        .unwrap_or(0)
+}
+
+/// Sends `barrier` to the result writer, which answers it once every write sent before
+/// is stored. Sent from a task of its own: the writer's queue may be full, and the next
+/// level need not wait for room in it.
+fn send_barrier(
+    writes: &tokio::sync::mpsc::Sender<job::ResultWrite>,
+    barrier: tokio::sync::oneshot::Sender<()>,
+) {
+    let writes = writes.clone();
+    tokio::spawn(async move {
+        // A closed writer drops the barrier; its waiter then sees the run failed.
+        let _ = writes.send(job::ResultWrite::Barrier(barrier)).await;
+    });
+}
+
+/// Prepares and runs the levels of the dependency graph in order. `barrier` (level, sender)
+/// is passed to the result writer once that level's jobs are done (see [`send_barrier`]).
 #[allow(clippy::too_many_arguments)]
 async fn run_levels(
     client: Option<&SalesforceClient>,
@@ -520,12 +563,19 @@ async fn run_levels(
     run_dir: &Path,
     pace: &job::Pace,
     progress: &SyncProgress,
-    writes: tokio::sync::mpsc::Sender<job::PendingWrite>,
+    writes: tokio::sync::mpsc::Sender<job::ResultWrite>,
+    mut barrier: Option<(usize, tokio::sync::oneshot::Sender<()>)>,
 ) -> Result<(), SyncError> {
     for spool in spools.values() {
         progress.update(spool.target.name(), |t| t.read = spool.distinct() as u64);
     }
     for (n, level) in levels.iter().enumerate() {
+        if let Some((after, _)) = &barrier
+            && *after < n
+            && let Some((_, sender)) = barrier.take()
+        {
+            send_barrier(&writes, sender);
+        }
         progress.set_phase(format!("level {} of {}", n + 1, levels.len()));
         // Prepare every target of the level (needs the failures of earlier levels).
         let level_started = std::time::Instant::now();
@@ -648,6 +698,9 @@ async fn run_levels(
                 .add(tally);
         }
     }
+    if let Some((_, sender)) = barrier {
+        send_barrier(&writes, sender);
+    }
     Ok(())
 }
 
@@ -687,6 +740,14 @@ mod tests {
                 assert!(index(p) < index(t), "{} before {}", p.name(), t.name());
             }
         }
+        // The metrics wait for every Contact and Account, not for the orders.
+        let wait = metrics_wait_level(&levels);
+        for (_, kind, _) in metrics_step::PLAN {
+            for t in Target::ALL.iter().filter(|t| t.spec().mapping_kind == kind) {
+                assert!(index(*t) <= wait, "{} read by the metrics", t.name());
+            }
+        }
+        assert!(wait < index(Target::CustomerOrder));
         // Line items wait for both kinds of order.
         assert!(index(Target::LocationOrder) < index(Target::OrderItem));
         assert!(index(Target::CompanyContact) < index(Target::CustomerOrder));

@@ -435,6 +435,27 @@ async fn full_graph_then_a_rerun_that_changes_nothing(backend: Backend) {
     let total = first.total();
     assert_eq!(total.jobs.dead_lettered + total.held, 0, "{first:#?}");
     assert_graph(&h.org, &source, &g).await;
+    // A job whose counts show no failures has no failed or unprocessed rows to download:
+    // one results call per job.
+    let routes: Value = h
+        .org
+        .http
+        .get(format!("{}/__admin/stats", h.org.base))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["requestsByRoute"]
+        .clone();
+    let route = |name: &str| routes[format!("GET jobs/ingest/{{id}}/{name}")].as_u64();
+    assert_eq!(
+        route("successfulResults"),
+        Some(total.jobs.jobs),
+        "{routes}"
+    );
+    assert_eq!(route("failedResults"), None, "{routes}");
+    assert_eq!(route("unprocessedrecords"), None, "{routes}");
     let store = h.store().await;
     assert_eq!(store.dead_letter_depth().await.unwrap(), 0);
     let contacts = store
