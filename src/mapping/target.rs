@@ -61,6 +61,15 @@ pub struct TargetSpec {
     pub updates_only: bool,
 }
 
+impl TargetSpec {
+    /// Whether a row's record already exists in Salesforce, so that its on-create fields
+    /// are withheld: the target only updates, or the engine stored an id mapping for the
+    /// row's key (`mapped`).
+    pub fn record_exists(&self, mapped: bool) -> bool {
+        self.updates_only || mapped
+    }
+}
+
 const ACCOUNT_ADDRESS: [&str; 5] = [
     "BillingStreet",
     "BillingCity",

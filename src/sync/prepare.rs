@@ -213,7 +213,7 @@ pub async fn prepare(
                 prepared.unchanged += 1;
                 continue;
             }
-            let blank = p.withheld.mask(spec.updates_only || state.is_some());
+            let blank = p.withheld.mask(spec.record_exists(state.is_some()));
             for (column, _) in rules.fields_in(blank) {
                 prepared.withheld[column] += 1;
             }

@@ -101,9 +101,11 @@ pub async fn retry_dead_letters(
                 .iter()
                 .map(|c| d.payload[*c].as_str().unwrap_or(""))
                 .collect();
-            let blank = rules
-                .withheld(record.iter())
-                .mask(target.spec().updates_only || existing.contains_key(&d.external_id));
+            let blank = rules.withheld(record.iter()).mask(
+                target
+                    .spec()
+                    .record_exists(existing.contains_key(&d.external_id)),
+            );
             writer
                 .write_texts(blank_cells(&record, blank).iter())
                 .map_err(|e| SyncError::io(&path, e))?;
