@@ -681,6 +681,43 @@ pub(crate) fn count(n: i64) -> u64 {
 macro_rules! impl_state_store {
     ($store:ty, $db:ty) => {
         impl $store {
+            /// Runs a lookup of the shop's (`shop`, `kind`) mappings by id, `sql` taking the
+            /// ids as one JSON array ($3) and answering one JSON array of rows, a chunk of
+            /// ids at a time.
+            async fn mapping_rows<T, S, C>(
+                &self,
+                op: &'static str,
+                sql: &'static str,
+                shop: &str,
+                kind: &str,
+                shopify_ids: &[S],
+            ) -> Result<C, StoreError>
+            where
+                T: serde::de::DeserializeOwned,
+                S: AsRef<str> + Sync,
+                C: Default + Extend<T>,
+            {
+                let err = query_error(Self::BACKEND, op);
+                let mut out = C::default();
+                for chunk in shopify_ids.chunks($crate::store::imp::JSON_ROWS_PER_STATEMENT) {
+                    let ids: Vec<&str> = chunk.iter().map(AsRef::as_ref).collect();
+                    let json = $crate::store::imp::json_param(Self::BACKEND, op, &ids)?;
+                    let (found,): (Option<String>,) = sqlx::query_as(sql)
+                        .bind(shop)
+                        .bind(kind)
+                        .bind(json)
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(&err)?;
+                    out.extend($crate::store::imp::json_rows::<T>(
+                        Self::BACKEND,
+                        op,
+                        found,
+                    )?);
+                }
+                Ok(out)
+            }
+
             /// Upserts id mappings of one shop, kind and object inside `tx`, one JSON array
             /// of `[shopify_id, sf_id, payload_hash]` per statement.
             async fn upsert_mapped(
@@ -1464,26 +1501,14 @@ macro_rules! impl_state_store {
                 kind: &str,
                 shopify_ids: &[S],
             ) -> Result<HashMap<String, i64>, StoreError> {
-                const OP: &str = "get_payload_hashes";
-                let err = query_error(Self::BACKEND, OP);
-                let mut out = HashMap::with_capacity(shopify_ids.len());
-                for chunk in shopify_ids.chunks($crate::store::imp::JSON_ROWS_PER_STATEMENT) {
-                    let ids: Vec<&str> = chunk.iter().map(AsRef::as_ref).collect();
-                    let json = $crate::store::imp::json_param(Self::BACKEND, OP, &ids)?;
-                    let (found,): (Option<String>,) = sqlx::query_as(sql::GET_HASHES_JSON)
-                        .bind(shop)
-                        .bind(kind)
-                        .bind(json)
-                        .fetch_one(&self.pool)
-                        .await
-                        .map_err(&err)?;
-                    out.extend($crate::store::imp::json_rows::<(String, i64)>(
-                        Self::BACKEND,
-                        OP,
-                        found,
-                    )?);
-                }
-                Ok(out)
+                self.mapping_rows::<(String, i64), _, _>(
+                    "get_payload_hashes",
+                    sql::GET_HASHES_JSON,
+                    shop,
+                    kind,
+                    shopify_ids,
+                )
+                .await
             }
 
             async fn get_written_records<S: AsRef<str> + Sync>(
@@ -1492,26 +1517,14 @@ macro_rules! impl_state_store {
                 kind: &str,
                 shopify_ids: &[S],
             ) -> Result<HashMap<String, Option<i64>>, StoreError> {
-                const OP: &str = "get_written_records";
-                let err = query_error(Self::BACKEND, OP);
-                let mut out = HashMap::with_capacity(shopify_ids.len());
-                for chunk in shopify_ids.chunks($crate::store::imp::JSON_ROWS_PER_STATEMENT) {
-                    let ids: Vec<&str> = chunk.iter().map(AsRef::as_ref).collect();
-                    let json = $crate::store::imp::json_param(Self::BACKEND, OP, &ids)?;
-                    let (found,): (Option<String>,) = sqlx::query_as(sql::GET_WRITTEN_JSON)
-                        .bind(shop)
-                        .bind(kind)
-                        .bind(json)
-                        .fetch_one(&self.pool)
-                        .await
-                        .map_err(&err)?;
-                    out.extend($crate::store::imp::json_rows::<(String, Option<i64>)>(
-                        Self::BACKEND,
-                        OP,
-                        found,
-                    )?);
-                }
-                Ok(out)
+                self.mapping_rows::<(String, Option<i64>), _, _>(
+                    "get_written_records",
+                    sql::GET_WRITTEN_JSON,
+                    shop,
+                    kind,
+                    shopify_ids,
+                )
+                .await
             }
 
             async fn add_withheld_writes(
