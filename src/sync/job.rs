@@ -301,37 +301,30 @@ pub async fn store_results(
     // id-mapping and hash tables are B-trees, and inserting in key order is several times
     // faster than inserting in the (parent-grouped) order the results come in.
     let mut successes = Successes::with_capacity(info.number_records_processed);
-    let mut record = csv::StringRecord::new();
     if any_succeeded {
-        let ok_path = base.with_extension("success.csv");
-        let timer = std::time::Instant::now();
-        ctx.client
-            .download_results(&info.id, ResultKind::Successful, &ok_path)
-            .await?;
-        let downloaded_ms = timer.elapsed().as_millis() as u64;
         let rules = ctx.ownership.rules(target);
-        let mut reader = csv_reader(&ok_path)?;
-        while read(&mut reader, &mut record, &ok_path)? {
-            let (Some(id), Some(created), Some(external)) =
-                (record.get(0), record.get(1), record.get(2))
-            else {
-                continue;
-            };
-            if created.eq_ignore_ascii_case("true") {
-                out.created += 1;
-            } else {
-                out.updated += 1;
-            }
-            successes.push(external, id, rules.delta_hash(record.iter().skip(2)));
-        }
-        tracing::debug!(
-            target_name = target.name(),
-            downloaded_ms,
-            parsed_ms = timer.elapsed().as_millis() as u64 - downloaded_ms,
-            rows = successes.rows.len(),
-            "successful results read"
-        );
-        let _ = std::fs::remove_file(&ok_path);
+        let path = base.with_extension("success.csv");
+        read_result_rows(
+            ctx,
+            target,
+            &info.id,
+            ResultKind::Successful,
+            &path,
+            |record| {
+                if let (Some(id), Some(created), Some(external)) =
+                    (record.get(0), record.get(1), record.get(2))
+                {
+                    if created.eq_ignore_ascii_case("true") {
+                        out.created += 1;
+                    } else {
+                        out.updated += 1;
+                    }
+                    successes.push(external, id, rules.delta_hash(record.iter().skip(2)));
+                }
+                Ok(())
+            },
+        )
+        .await?;
     }
 
     // Failures and unprocessed rows.
@@ -347,12 +340,8 @@ pub async fn store_results(
     };
     let mut letters = Vec::new();
     if any_failed {
-        let failed_path = base.with_extension("failed.csv");
-        ctx.client
-            .download_results(&info.id, ResultKind::Failed, &failed_path)
-            .await?;
-        let mut reader = csv_reader(&failed_path)?;
-        while read(&mut reader, &mut record, &failed_path)? {
+        let path = base.with_extension("failed.csv");
+        read_result_rows(ctx, target, &info.id, ResultKind::Failed, &path, |record| {
             let error = record.get(1).unwrap_or("");
             let (code, message) = split_error(error);
             match classify(code, message) {
@@ -367,22 +356,27 @@ pub async fn store_results(
                     letters.push(row_letter(ctx, target, &cells, code, message, hint));
                 }
             }
-        }
-        let _ = std::fs::remove_file(&failed_path);
+            Ok(())
+        })
+        .await?;
     }
     if !complete {
-        let unprocessed_path = base.with_extension("unprocessed.csv");
-        ctx.client
-            .download_results(&info.id, ResultKind::Unprocessed, &unprocessed_path)
-            .await?;
-        let mut reader = csv_reader(&unprocessed_path)?;
-        while read(&mut reader, &mut record, &unprocessed_path)? {
-            if let Some(w) = retry_writer.as_mut() {
-                w.write_texts(record.iter())
-                    .map_err(|e| SyncError::io(&retry_path, e))?;
-            }
-        }
-        let _ = std::fs::remove_file(&unprocessed_path);
+        let path = base.with_extension("unprocessed.csv");
+        read_result_rows(
+            ctx,
+            target,
+            &info.id,
+            ResultKind::Unprocessed,
+            &path,
+            |record| {
+                if let Some(w) = retry_writer.as_mut() {
+                    w.write_texts(record.iter())
+                        .map_err(|e| SyncError::io(&retry_path, e))?;
+                }
+                Ok(())
+            },
+        )
+        .await?;
     }
     out.dead_lettered += write_dead_letters(ctx.store, ctx.failed, target, &letters).await?;
     if let Some(w) = retry_writer {
@@ -438,6 +432,38 @@ impl PendingWrite {
         crash_point("after-results");
         Ok(())
     }
+}
+
+/// Downloads one result file of a finished job to `path`, hands each of its rows to
+/// `visit`, and removes the file once read.
+async fn read_result_rows(
+    ctx: &JobContext<'_>,
+    target: Target,
+    job_id: &str,
+    kind: ResultKind,
+    path: &Path,
+    mut visit: impl FnMut(&csv::StringRecord) -> Result<(), SyncError>,
+) -> Result<(), SyncError> {
+    let timer = std::time::Instant::now();
+    ctx.client.download_results(job_id, kind, path).await?;
+    let downloaded_ms = timer.elapsed().as_millis() as u64;
+    let mut reader = csv_reader(path)?;
+    let mut record = csv::StringRecord::new();
+    let mut rows = 0u64;
+    while read(&mut reader, &mut record, path)? {
+        visit(&record)?;
+        rows += 1;
+    }
+    tracing::debug!(
+        target_name = target.name(),
+        ?kind,
+        downloaded_ms,
+        parsed_ms = timer.elapsed().as_millis() as u64 - downloaded_ms,
+        rows,
+        "results read"
+    );
+    let _ = std::fs::remove_file(path);
+    Ok(())
 }
 
 /// What the result writer is sent.
