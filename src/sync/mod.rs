@@ -570,10 +570,7 @@ async fn run_levels(
         progress.update(spool.target.name(), |t| t.read = spool.distinct() as u64);
     }
     for (n, level) in levels.iter().enumerate() {
-        if let Some((after, _)) = &barrier
-            && *after < n
-            && let Some((_, sender)) = barrier.take()
-        {
+        if let Some((_, sender)) = barrier.take_if(|(after, _)| *after < n) {
             send_barrier(&writes, sender);
         }
         progress.set_phase(format!("level {} of {}", n + 1, levels.len()));
