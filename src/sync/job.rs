@@ -82,6 +82,26 @@ impl Pace {
         );
     }
 
+    /// A job expected to take longer than this is first looked at part-way
+    /// ([`Pace::first_look`]).
+    const LONG_JOB: std::time::Duration = std::time::Duration::from_secs(2);
+    /// How far into a long job's expected time its first poll comes.
+    const LONG_JOB_FIRST_LOOK: f64 = 0.6;
+
+    /// When to make the first poll of a job expected to take `expected`. A short job is
+    /// polled when it should be done. A long one is polled part-way: the pace learned from
+    /// other objects may be off by a second or more for this one, and the progress Salesforce
+    /// reports by then (records processed, processing time) times the next poll to within a
+    /// few percent of the end ([`SalesforceClient::wait_for_ingest`]), for one more status
+    /// call.
+    pub fn first_look(expected: std::time::Duration) -> std::time::Duration {
+        if expected > Self::LONG_JOB {
+            expected.mul_f64(Self::LONG_JOB_FIRST_LOOK)
+        } else {
+            expected
+        }
+    }
+
     /// How long `rows` rows take at the learned pace (capped).
     pub fn first_poll_after(&self, rows: u64) -> std::time::Duration {
         let rate = self
@@ -141,52 +161,106 @@ impl JobTally {
 /// per transaction instead of once per row.
 const STORE_BATCH: usize = 50_000;
 
+/// A job created and its data uploaded, not yet closed (see [`open_job`]).
+#[derive(Debug)]
+pub struct OpenedJob {
+    key: JobKey,
+    info: JobInfo,
+    upload_ms: u64,
+}
+
+/// Records a job, creates it in Salesforce and uploads its data, leaving it open: it does
+/// not start until closed ([`run_part`] closes it). The record comes first, so a restart
+/// finds and aborts a job this process left open.
+pub async fn open_job(
+    ctx: &JobContext<'_>,
+    target: Target,
+    part_no: i32,
+    attempt: u32,
+    source: &Path,
+    rows: u64,
+) -> Result<OpenedJob, SyncError> {
+    let spec = target.spec();
+    ctx.client.ensure_allowance()?;
+    let key = ctx
+        .store
+        .record_job(&NewJob {
+            run: ctx.run,
+            object: target.name().to_string(),
+            operation: "upsert".to_string(),
+            external_id_field: Some(spec.external_id.to_string()),
+            part: part_no,
+            attempt: attempt as i32,
+            row_count: rows as i64,
+            payload_path: Some(source.display().to_string()),
+        })
+        .await?;
+    let info = ctx
+        .client
+        .create_ingest_job(&IngestJobSpec::upsert(spec.object, spec.external_id))
+        .await?;
+    ctx.store.set_job_salesforce_id(key, &info.id).await?;
+    ctx.store.set_job_state(key, JobPhase::Created).await?;
+    crash_point("before-upload");
+    let upload_started = std::time::Instant::now();
+    ctx.client
+        .upload_job_data(&info.id, UploadSource::File(source.to_path_buf()))
+        .await?;
+    Ok(OpenedJob {
+        key,
+        info,
+        upload_ms: upload_started.elapsed().as_millis() as u64,
+    })
+}
+
+/// Aborts a job [`open_job`] opened and that will not be closed.
+pub async fn abort_open_job(ctx: &JobContext<'_>, opened: OpenedJob) -> Result<(), SyncError> {
+    match ctx.client.abort_job(&opened.info.id).await {
+        Ok(_) => {}
+        // Already gone: nothing to abort.
+        Err(crate::salesforce::SalesforceError::Api { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    ctx.store
+        .set_job_state(opened.key, JobPhase::Aborted)
+        .await?;
+    Ok(())
+}
+
 /// Runs a part through Salesforce, then its transient failures again in new jobs, up to
-/// the retry limit; what still fails is dead-lettered.
+/// the retry limit; what still fails is dead-lettered. `opened`: the part's job, already
+/// created and uploaded ([`open_job`]); otherwise it is opened here.
 pub async fn run_part(
     ctx: &JobContext<'_>,
     target: Target,
     part_no: i32,
     path: &Path,
     rows: u64,
+    mut opened: Option<OpenedJob>,
 ) -> Result<JobTally, SyncError> {
-    let spec = target.spec();
     let mut tally = JobTally::default();
     let mut source = path.to_path_buf();
     let mut row_count = rows;
     let mut attempt: u32 = 1;
     loop {
-        ctx.client.ensure_allowance()?;
-        let key = ctx
-            .store
-            .record_job(&NewJob {
-                run: ctx.run,
-                object: target.name().to_string(),
-                operation: "upsert".to_string(),
-                external_id_field: Some(spec.external_id.to_string()),
-                part: part_no,
-                attempt: attempt as i32,
-                row_count: row_count as i64,
-                payload_path: Some(source.display().to_string()),
-            })
-            .await?;
-        let info = ctx
-            .client
-            .create_ingest_job(&IngestJobSpec::upsert(spec.object, spec.external_id))
-            .await?;
-        ctx.store.set_job_salesforce_id(key, &info.id).await?;
-        ctx.store.set_job_state(key, JobPhase::Created).await?;
-        crash_point("before-upload");
-        let upload_started = std::time::Instant::now();
-        ctx.client
-            .upload_job_data(&info.id, UploadSource::File(source.clone()))
-            .await?;
+        let OpenedJob {
+            key,
+            info,
+            upload_ms,
+        } = match opened.take() {
+            Some(job) => job,
+            None => open_job(ctx, target, part_no, attempt, &source, row_count).await?,
+        };
         ctx.client.close_job(&info.id).await?;
+        // The wait is timed from the close, not from the state write below, which may
+        // queue behind the result writer's transactions.
+        let waiting = std::time::Instant::now();
+        let first_poll = Pace::first_look(ctx.pace.closed(row_count));
         tracing::debug!(
             target_name = target.name(),
             job = %info.id,
             rows = row_count,
-            upload_ms = upload_started.elapsed().as_millis() as u64,
+            upload_ms,
             "uploaded and closed"
         );
         ctx.progress
@@ -199,8 +273,7 @@ pub async fn run_part(
         }
         tally.jobs += 1;
         tally.uploaded += row_count;
-        let waiting = std::time::Instant::now();
-        tokio::time::sleep(ctx.pace.closed(row_count)).await;
+        tokio::time::sleep_until((waiting + first_poll).into()).await;
         let done = ctx.client.wait_for_ingest(&info.id, row_count).await;
         ctx.pace.finished(row_count);
         let done = done?;
@@ -695,6 +768,16 @@ mod tests {
             "operation": "upsert", "numberRecordsProcessed": rows, "totalProcessingTime": ms,
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn a_long_job_is_first_looked_at_part_way() {
+        let ms = std::time::Duration::from_millis;
+        // Short jobs: polled when they should be done.
+        assert_eq!(Pace::first_look(ms(300)), ms(300));
+        assert_eq!(Pace::first_look(ms(2000)), ms(2000));
+        // Long ones: at 60 % of the expected time, to learn their own pace.
+        assert_eq!(Pace::first_look(ms(10_000)), ms(6000));
     }
 
     #[test]

@@ -10,6 +10,9 @@
 //!  for each level of the dependency graph (parents before children), targets in parallel:
 //!  prepare (prepare.rs): drop superseded, hold back children of failed parents, skip rows
 //!     │                   unchanged since last stored, sort by parent, split into parts
+//!     │  (done for the next level while a level's jobs run: its jobs are created and
+//!     │   uploaded but left open, closed once the level is done, or aborted and prepared
+//!     │   again if a record they point at failed meanwhile)
 //!     ▼
 //!  job (job.rs): record ─► create ─► upload ─► UploadComplete ─► poll ─► results
 //!                 successes ─► id mappings + payload hashes; permanent failures ─► dead
@@ -18,8 +21,9 @@
 //!  commerce metrics (metrics_step), computed beside the order and line-item levels once the
 //!     │  result writer has stored the Contacts' and Accounts' mappings: totals per customer
 //!     │  and company over the order cache (complete since the read), for the records the
-//!     │  engine has written ─► one row each (crate::metrics) ─► once every other level is
-//!     │  done: prepare and jobs as above (unchanged rows skipped)
+//!     │  engine has written ─► one row each (crate::metrics) ─► once every other level's
+//!     │  jobs are done (their results may still be being stored): prepare and jobs as
+//!     │  above (unchanged rows skipped)
 //!     ▼
 //!  cursors advance, the run is recorded as finished
 //! ```
@@ -45,7 +49,7 @@ pub mod scan;
 pub mod source;
 pub mod spool;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -436,33 +440,13 @@ async fn sync_inner(
     // Capacity 1: at most one job's successes wait while another's are written.
     let (writes, written) = tokio::sync::mpsc::channel(1);
     let writer = job::write_results(store, written);
+    // The metrics jobs' results go to the same writer, queued behind the data levels'.
+    let metrics_writes = writes.clone();
     let data_levels = levels();
     // Commerce metrics are computed beside the later levels (orders, line items): they
     // need the order cache, complete since the read, and the mappings of the Contacts and
     // Accounts, stored once the writer passes the barrier sent after their level.
     let (accounts_stored, metrics_may_start) = tokio::sync::oneshot::channel();
-    let levels = run_levels(
-        client,
-        store,
-        ctx,
-        options,
-        run,
-        report,
-        &data_levels,
-        spools,
-        &failed,
-        &parts_dir,
-        &run_dir,
-        &pace,
-        progress,
-        writes,
-        Some((metrics_wait_level(&data_levels), accounts_stored)),
-    );
-    let levels = async {
-        let outcome = levels.await;
-        tracing::info!("levels done; waiting for the result writer");
-        outcome
-    };
     let as_of = options.as_of.unwrap_or_else(chrono::Utc::now);
     let metrics_dir = run_dir.join("metrics");
     let metrics = async {
@@ -480,42 +464,63 @@ async fn sync_inner(
         );
         Ok::<_, SyncError>(Some(built))
     };
-    let (levels, writer, metrics) = tokio::join!(levels, writer, metrics);
-    // The writer's failure explains the levels' ("the result writer stopped").
+    let pipeline = async {
+        let levels = run_levels(
+            client,
+            store,
+            ctx,
+            options,
+            run,
+            report,
+            &data_levels,
+            spools,
+            &failed,
+            &parts_dir,
+            &run_dir,
+            &pace,
+            progress,
+            writes,
+            Some((metrics_wait_level(&data_levels), accounts_stored)),
+        );
+        let (levels, metrics) = tokio::join!(levels, metrics);
+        levels?;
+        tracing::info!("data levels done; the metrics level runs while the writer catches up");
+        let (metric_spools, tally) = metrics?.ok_or_else(|| {
+            SyncError::Input(
+                "the commerce metrics were not computed: the result writer stopped".into(),
+            )
+        })?;
+        report.metrics = tally;
+        // The metrics jobs run only once every data job is done: in an org, updating a
+        // Contact while its orders are inserted would contend for the same record locks.
+        // They need no more of the writer than the barrier gave: the metrics rows were
+        // built from mappings already stored, and their own results queue behind the
+        // line items'.
+        progress.set_phase("commerce metrics");
+        run_levels(
+            client,
+            store,
+            ctx,
+            options,
+            run,
+            report,
+            &[Target::METRICS.to_vec()],
+            metric_spools,
+            &failed,
+            &parts_dir,
+            &run_dir,
+            &pace,
+            progress,
+            metrics_writes,
+            None,
+        )
+        .await
+    };
+    let (pipeline, writer) = tokio::join!(pipeline, writer);
+    // The writer's failure explains the pipeline's ("the result writer stopped").
     writer?;
-    levels?;
+    pipeline?;
     tracing::info!(rss_mib = rss_mib(), "results stored");
-    let (metric_spools, tally) = metrics?.ok_or_else(|| {
-        SyncError::Input("the commerce metrics were not computed: the result writer stopped".into())
-    })?;
-    report.metrics = tally;
-
-    // The metrics jobs run only now: in an org, updating a Contact while its orders are
-    // inserted would contend for the same record locks.
-    progress.set_phase("commerce metrics");
-    let (writes, written) = tokio::sync::mpsc::channel(1);
-    let writer = job::write_results(store, written);
-    let metrics_level = [Target::METRICS.to_vec()];
-    let step = run_levels(
-        client,
-        store,
-        ctx,
-        options,
-        run,
-        report,
-        &metrics_level,
-        metric_spools,
-        &failed,
-        &parts_dir,
-        &run_dir,
-        &pace,
-        progress,
-        writes,
-        None,
-    );
-    let (step, writer) = tokio::join!(step, writer);
-    writer?;
-    step?;
     if options.dry_run.is_none() {
         let _ = std::fs::remove_dir_all(&run_dir);
     }
@@ -546,8 +551,129 @@ fn send_barrier(
     });
 }
 
-/// Prepares and runs the levels of the dependency graph in order. `barrier` (level, sender)
-/// is passed to the result writer once that level's jobs are done (see [`send_barrier`]).
+/// One target of a level, prepared: its parts, and what prepare set aside.
+struct PreparedTarget {
+    target: Target,
+    prepared: prepare::Prepared,
+    /// Per part, the job already created and uploaded for it (staged levels only).
+    opened: Vec<Option<job::OpenedJob>>,
+}
+
+/// A level prepared, and its jobs created and uploaded but not closed, while the level
+/// before it ran. Salesforce starts a job only at `UploadComplete`, so an open job waits
+/// harmlessly; closing it when the parents are done takes the prepare, the job creation and
+/// the upload off the run's critical path.
+struct StagedLevel {
+    /// The failures it was prepared against. A parent key failing since (a record that did
+    /// not land) that one of its rows points at means a row that must be held back: the
+    /// stage is then aborted and the level prepared again.
+    failed_before: FailedKeys,
+    targets: Vec<PreparedTarget>,
+}
+
+impl StagedLevel {
+    /// Whether its jobs may be closed as uploaded: no row points at a key that failed
+    /// after it was prepared.
+    fn still_valid(&self, failed: &Mutex<FailedKeys>) -> bool {
+        let Ok(now) = failed.lock() else {
+            return false;
+        };
+        let count = |f: &FailedKeys| f.values().map(HashSet::len).sum::<usize>();
+        count(&now) == count(&self.failed_before)
+            || !self
+                .targets
+                .iter()
+                .any(|t| t.prepared.points_at_new_failure(&self.failed_before, &now))
+    }
+}
+
+/// A copy of the failures so far.
+fn failures_now(failed: &Mutex<FailedKeys>) -> FailedKeys {
+    failed.lock().map(|f| f.clone()).unwrap_or_default()
+}
+
+/// Prepares every target of a level against `snapshot`, the failures so far.
+async fn prepare_level(
+    store: &Store,
+    ctx: &MappingContext,
+    options: &SyncOptions,
+    level: &[Target],
+    spools: &HashMap<Target, spool::SpoolFile>,
+    snapshot: &FailedKeys,
+    parts_dir: &Path,
+) -> Result<Vec<PreparedTarget>, SyncError> {
+    let mut out = Vec::new();
+    for &target in level {
+        let Some(spool) = spools.get(&target) else {
+            continue;
+        };
+        let rules = options.ownership.rules(target);
+        let prepared = prepare(
+            store,
+            &ctx.shop,
+            spool,
+            &rules,
+            &spool.edits,
+            snapshot,
+            options.part_size,
+            options.full,
+            parts_dir,
+        )
+        .await?;
+        let opened = prepared.parts.iter().map(|_| None).collect();
+        out.push(PreparedTarget {
+            target,
+            prepared,
+            opened,
+        });
+    }
+    Ok(out)
+}
+
+/// Prepares the level and opens its jobs (created, data uploaded, not closed).
+async fn stage_level(
+    job_ctx: &JobContext<'_>,
+    ctx: &MappingContext,
+    options: &SyncOptions,
+    level: &[Target],
+    spools: &HashMap<Target, spool::SpoolFile>,
+    parts_dir: &Path,
+) -> Result<StagedLevel, SyncError> {
+    let failed_before = failures_now(job_ctx.failed);
+    let mut targets = prepare_level(
+        job_ctx.store,
+        ctx,
+        options,
+        level,
+        spools,
+        &failed_before,
+        parts_dir,
+    )
+    .await?;
+    for t in &mut targets {
+        for (n, part) in t.prepared.parts.iter().enumerate() {
+            t.opened[n] = Some(
+                job::open_job(job_ctx, t.target, n as i32 + 1, 1, &part.path, part.rows).await?,
+            );
+        }
+    }
+    Ok(StagedLevel {
+        failed_before,
+        targets,
+    })
+}
+
+/// Aborts a stage's open jobs (their rows are sent by jobs of the level prepared again).
+async fn discard_stage(job_ctx: &JobContext<'_>, stage: StagedLevel) -> Result<(), SyncError> {
+    for opened in stage.targets.into_iter().flat_map(|t| t.opened).flatten() {
+        job::abort_open_job(job_ctx, opened).await?;
+    }
+    Ok(())
+}
+
+/// Prepares and runs the levels of the dependency graph in order; while a level's jobs
+/// run, the next level is staged ([`StagedLevel`]). `barrier` (level, sender) is passed to
+/// the result writer once that level's jobs are done (see [`send_barrier`]).
 #[allow(clippy::too_many_arguments)]
 async fn run_levels(
     client: Option<&SalesforceClient>,
@@ -569,32 +695,51 @@ async fn run_levels(
     for spool in spools.values() {
         progress.update(spool.target.name(), |t| t.read = spool.distinct() as u64);
     }
+    let job_ctx = client.map(|client| JobContext {
+        client,
+        store,
+        run,
+        shop: &ctx.shop,
+        work_dir: run_dir,
+        max_row_retries: options.max_row_retries,
+        failed,
+        pace,
+        progress,
+        writes: Some(&writes),
+        ownership: &options.ownership,
+    });
+    let mut staged: Option<StagedLevel> = None;
     for (n, level) in levels.iter().enumerate() {
         if let Some((_, sender)) = barrier.take_if(|(after, _)| *after < n) {
             send_barrier(&writes, sender);
         }
         progress.set_phase(format!("level {} of {}", n + 1, levels.len()));
-        // Prepare every target of the level (needs the failures of earlier levels).
         let level_started = std::time::Instant::now();
+        // The stage is used only if nothing failed since it was prepared.
+        let prepared = match (staged.take(), &job_ctx) {
+            (Some(stage), _) if stage.still_valid(failed) => stage.targets,
+            (Some(stage), Some(job_ctx)) => {
+                tracing::info!(
+                    level = n + 1,
+                    "records this level points at failed while it was staged; its open jobs are aborted and it is prepared again"
+                );
+                discard_stage(job_ctx, stage).await?;
+                let snapshot = failures_now(failed);
+                prepare_level(store, ctx, options, level, &spools, &snapshot, parts_dir).await?
+            }
+            _ => {
+                let snapshot = failures_now(failed);
+                prepare_level(store, ctx, options, level, &spools, &snapshot, parts_dir).await?
+            }
+        };
         let mut work = Vec::new();
-        for &target in level {
-            let Some(spool) = spools.get(&target) else {
-                continue;
-            };
-            let snapshot = failed.lock().map(|f| f.clone()).unwrap_or_default();
+        for PreparedTarget {
+            target,
+            prepared,
+            opened,
+        } in prepared
+        {
             let rules = options.ownership.rules(target);
-            let prepared = prepare(
-                store,
-                &ctx.shop,
-                spool,
-                &rules,
-                &spool.edits,
-                &snapshot,
-                options.part_size,
-                options.full,
-                parts_dir,
-            )
-            .await?;
             for (column, count) in prepared.withheld.iter().enumerate() {
                 if *count == 0 {
                     continue;
@@ -610,6 +755,7 @@ async fn run_levels(
                     Owner::Integration => {}
                 }
             }
+            let spool = &spools[&target];
             let entry = report.targets.entry(target.name().to_string()).or_default();
             entry.read = spool.distinct() as u64;
             entry.unchanged = prepared.unchanged;
@@ -639,60 +785,73 @@ async fn run_levels(
                     .extend(prepared.parts.iter().map(|p| p.path.clone()));
                 continue;
             }
-            for (n, part) in prepared.parts.into_iter().enumerate() {
-                work.push((target, n as i32 + 1, part));
+            for (n, (part, opened)) in prepared.parts.into_iter().zip(opened).enumerate() {
+                work.push((target, n as i32 + 1, part, opened));
             }
         }
         tracing::info!(
-            targets = ?work.iter().map(|(t, _, p)| (t.name(), p.rows)).collect::<Vec<_>>(),
+            targets = ?work.iter().map(|(t, _, p, _)| (t.name(), p.rows)).collect::<Vec<_>>(),
             elapsed_ms = level_started.elapsed().as_millis() as u64,
             rss_mib = rss_mib(),
             "level prepared"
         );
-        let Some(client) = client else {
+        let Some(job_ctx) = &job_ctx else {
             continue;
         };
-        // Run the level's jobs, a bounded number at once.
-        let job_ctx = JobContext {
-            client,
-            store,
-            run,
-            shop: &ctx.shop,
-            work_dir: run_dir,
-            max_row_retries: options.max_row_retries,
-            failed,
-            pace,
-            progress,
-            writes: Some(&writes),
-            ownership: &options.ownership,
-        };
+        // Run the level's jobs, a bounded number at once, and stage the next level meanwhile.
         let semaphore = tokio::sync::Semaphore::new(options.max_concurrent_jobs.max(1));
-        let results = futures_util::future::join_all(work.iter().map(|(target, n, part)| {
-            let job_ctx = &job_ctx;
-            let semaphore = &semaphore;
-            async move {
-                let _permit = semaphore
-                    .acquire()
+        let jobs =
+            futures_util::future::join_all(work.into_iter().map(|(target, n, part, opened)| {
+                let semaphore = &semaphore;
+                async move {
+                    let _permit = semaphore
+                        .acquire()
+                        .await
+                        .map_err(|_| SyncError::Input("job pool closed".into()))?;
+                    let tally = run_part(job_ctx, target, n, &part.path, part.rows, opened).await?;
+                    Ok::<_, SyncError>((target, tally))
+                }
+            }));
+        let next = async {
+            match levels.get(n + 1) {
+                Some(next) => stage_level(job_ctx, ctx, options, next, &spools, parts_dir)
                     .await
-                    .map_err(|_| SyncError::Input("job pool closed".into()))?;
-                let tally = run_part(job_ctx, *target, *n, &part.path, part.rows).await?;
-                Ok::<_, SyncError>((*target, tally))
+                    .map(Some),
+                None => Ok(None),
             }
-        }))
-        .await;
+        };
+        let (results, next) = tokio::join!(jobs, next);
         tracing::info!(
             elapsed_ms = level_started.elapsed().as_millis() as u64,
             rss_mib = rss_mib(),
             "level done"
         );
+        let mut outcome = Ok(());
         for result in results {
-            let (target, tally) = result?;
-            report
-                .targets
-                .entry(target.name().to_string())
-                .or_default()
-                .jobs
-                .add(tally);
+            match result {
+                Ok((target, tally)) => report
+                    .targets
+                    .entry(target.name().to_string())
+                    .or_default()
+                    .jobs
+                    .add(tally),
+                Err(e) => {
+                    if outcome.is_ok() {
+                        outcome = Err(e);
+                    }
+                }
+            }
+        }
+        match (outcome, next) {
+            (Ok(()), Ok(next)) => staged = next,
+            (Err(e), next) => {
+                // The run stops here; the next level's open jobs are not left behind.
+                if let Ok(Some(stage)) = next {
+                    let _ = discard_stage(job_ctx, stage).await;
+                }
+                return Err(e);
+            }
+            (Ok(()), Err(e)) => return Err(e),
         }
     }
     if let Some((_, sender)) = barrier {

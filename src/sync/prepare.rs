@@ -84,6 +84,24 @@ pub struct Prepared {
     pub held: Vec<HeldRow>,
     /// Per column of the target: values withheld from the rows sent (field ownership).
     pub withheld: Vec<u64>,
+    /// Per parent key space: the hashes ([`key_hash`]) of the parent keys the rows not held
+    /// back point at. A parent key failing after the prepare matters only if it is here.
+    pub referenced: HashMap<String, HashSet<u64>>,
+}
+
+impl Prepared {
+    /// Whether a row of these parts points at a key that failed in `now` and not yet in
+    /// `before` (the failures the prepare saw).
+    pub fn points_at_new_failure(&self, before: &FailedKeys, now: &FailedKeys) -> bool {
+        self.referenced.iter().any(|(space, hashes)| {
+            let earlier = before.get(space);
+            now.get(space).is_some_and(|keys| {
+                keys.iter().any(|k| {
+                    earlier.is_none_or(|e| !e.contains(k)) && hashes.contains(&key_hash(k))
+                })
+            })
+        })
+    }
 }
 
 /// One upload: a CSV file with its header.
@@ -169,6 +187,7 @@ pub async fn prepare(
         withheld: vec![0; spec.columns.len()],
         ..Prepared::default()
     };
+    let mut referenced: Vec<HashSet<u64>> = vec![HashSet::new(); parent_spaces.len()];
     let mut kept: Vec<Kept> = Vec::with_capacity(spool.distinct() as usize);
     let mut pending: Vec<Pending> = Vec::with_capacity(HASH_LOOKUP_BATCH);
 
@@ -279,6 +298,11 @@ pub async fn prepare(
             });
             continue;
         }
+        for ((column, _), hashes) in parent_spaces.iter().zip(&mut referenced) {
+            if let Some(parent_key) = record.get(*column).filter(|k| !k.is_empty()) {
+                hashes.insert(key_hash(parent_key));
+            }
+        }
         let sort = spec
             .parents
             .first()
@@ -300,6 +324,9 @@ pub async fn prepare(
     // Children of one parent next to each other; otherwise the spool order.
     // Unstable: the keys are unique (offsets are), and it needs no scratch copy of the rows.
     kept.sort_unstable_by_key(|k| (k.sort, k.offset));
+    for ((_, space), hashes) in parent_spaces.into_iter().zip(referenced) {
+        prepared.referenced.entry(space).or_default().extend(hashes);
+    }
     prepared.parts = write_parts(target, &spool.path, &kept, edits, part_size, out_dir)?;
     Ok(prepared)
 }
@@ -420,6 +447,34 @@ fn rewrite_row(line: &[u8], mask: u64, edits: Option<&RowEdits>) -> Result<Vec<u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stage_is_invalid_only_when_a_row_points_at_a_key_that_failed_since() {
+        let keys = |space: &str, ks: &[&str]| -> FailedKeys {
+            HashMap::from([(
+                space.to_string(),
+                ks.iter().map(|k| k.to_string()).collect(),
+            )])
+        };
+        let prepared = Prepared {
+            referenced: HashMap::from([(
+                "Order.Shopify_Order_ID__c".to_string(),
+                ["1001", "1002"].map(key_hash).into_iter().collect(),
+            )]),
+            ..Prepared::default()
+        };
+        let before = keys("Order.Shopify_Order_ID__c", &["1001"]);
+        // Nothing new, or a new failure no row points at, or one in another key space.
+        assert!(!prepared.points_at_new_failure(&before, &before));
+        let unrelated = keys("Order.Shopify_Order_ID__c", &["1001", "9999"]);
+        assert!(!prepared.points_at_new_failure(&before, &unrelated));
+        let elsewhere = keys("Contact.Shopify_Customer_ID__c", &["1002"]);
+        assert!(!prepared.points_at_new_failure(&before, &elsewhere));
+        // A parent of a row failed since.
+        let now = keys("Order.Shopify_Order_ID__c", &["1001", "1002"]);
+        assert!(prepared.points_at_new_failure(&before, &now));
+        assert!(prepared.points_at_new_failure(&FailedKeys::new(), &before));
+    }
 
     #[test]
     fn every_target_fits_a_kept_rows_blank_mask() {

@@ -735,6 +735,10 @@ async fn bad_input_is_dead_lettered_and_the_rest_lands(backend: Backend) {
             r#"{"id":"gid://shopify/Order/999100","processedAt":"2026-01-01T00:00:00Z","customer":{"id":"gid://shopify/Customer/999002"},"totalPriceSet":{"shopMoney":{"amount":"10.00","currencyCode":"EUR"}}}"#,
             r#"{"id":"gid://shopify/LineItem/999101","__parentId":"gid://shopify/Order/999100","quantity":1,"originalUnitPriceSet":{"shopMoney":{"amount":"10.00","currencyCode":"XYZ"}},"variant":{"id":"gid://shopify/ProductVariant/1"}}"#,
             r#"{"id":"gid://shopify/Order/999200","name":42}"#,
+            // The customer with the bad email: Salesforce rejects the Contact while this
+            // order's level is staged, so the order and its line item are held back.
+            r#"{"id":"gid://shopify/Order/999300","processedAt":"2026-01-02T00:00:00Z","customer":{"id":"gid://shopify/Customer/999001"},"totalPriceSet":{"shopMoney":{"amount":"5.00","currencyCode":"USD"}}}"#,
+            r#"{"id":"gid://shopify/LineItem/999301","__parentId":"gid://shopify/Order/999300","quantity":1,"originalUnitPriceSet":{"shopMoney":{"amount":"5.00","currencyCode":"USD"}},"variant":{"id":"gid://shopify/ProductVariant/1"}}"#,
         ],
     );
     let report = h.sync(&source).await;
@@ -779,6 +783,14 @@ async fn bad_input_is_dead_lettered_and_the_rest_lands(backend: Backend) {
             .iter()
             .any(|d| d.error_code == "UNKNOWN_CURRENCY" && d.external_id == "999101")
     );
+    for (object, key) in [("order-customer", "999300"), ("order-item", "999301")] {
+        assert!(
+            letters.iter().any(|d| d.error_code == "PARENT_FAILED"
+                && d.object == object
+                && d.external_id == key),
+            "{object} {key} is held back: {letters:#?}"
+        );
+    }
     store.close().await;
 
     let contacts = h.org.records("Contact").await;
@@ -939,8 +951,8 @@ fn resumed_and_aborted(stdout: &str) -> (u64, u64) {
 
 /// `expect`: the (resumed, aborted) counts the rerun must report at least. Jobs whose
 /// results were still queued for the writer beside the next level's work when the process
-/// died are resumed too (at most two: one being written, one waiting), and the next level's
-/// job may be open.
+/// died are resumed too (at most two: one being written, one waiting), and the next level,
+/// staged while this one ran, may have a job open for each of its targets.
 async fn killed_at(point: &str, backend: Backend, expect: (u64, u64)) {
     let h = Harness::new(backend, Options::default()).await;
     let (source, g) = h.export(&small_shape());
@@ -969,9 +981,14 @@ async fn killed_at(point: &str, backend: Backend, expect: (u64, u64)) {
         String::from_utf8_lossy(&rerun.stderr)
     );
     let (resumed, aborted) = resumed_and_aborted(&stdout);
+    let widest_level = shopforce::sync::levels()
+        .iter()
+        .map(Vec::len)
+        .max()
+        .unwrap() as u64;
     assert!(
         (expect.0..=expect.0 + 2).contains(&resumed)
-            && (expect.1..=expect.1 + 1).contains(&aborted),
+            && (expect.1..=expect.1 + widest_level).contains(&aborted),
         "expected about {expect:?} (resumed, aborted): {stdout}"
     );
     assert_graph(&h.org, &source, &g).await;
