@@ -166,7 +166,90 @@ const STORE_BATCH: usize = 50_000;
 pub struct OpenedJob {
     key: JobKey,
     info: JobInfo,
+    rows: u64,
     upload_ms: u64,
+    /// Once closed ([`close_job`]): when, and when its first poll is due.
+    closed: Option<(std::time::Instant, std::time::Duration)>,
+}
+
+/// Closes an opened job (`UploadComplete`: Salesforce queues it) and records it uploaded;
+/// a job already closed is left as it is.
+pub async fn close_job(
+    ctx: &JobContext<'_>,
+    target: Target,
+    job: &mut OpenedJob,
+) -> Result<(), SyncError> {
+    if job.closed.is_some() {
+        return Ok(());
+    }
+    ctx.client.close_job(&job.info.id).await?;
+    // The wait is timed from the close, not from the state write below, which may queue
+    // behind the result writer's transactions.
+    job.closed = Some((
+        std::time::Instant::now(),
+        Pace::first_look(ctx.pace.closed(job.rows)),
+    ));
+    tracing::debug!(
+        target_name = target.name(),
+        job = %job.info.id,
+        rows = job.rows,
+        upload_ms = job.upload_ms,
+        "uploaded and closed"
+    );
+    ctx.progress
+        .update(target.name(), |t| t.uploaded += job.rows);
+    ctx.store.set_job_state(job.key, JobPhase::Uploaded).await?;
+    crash_point("after-upload");
+    Ok(())
+}
+
+/// The parts of a level that can no longer add a failure: their last job finished with
+/// none, or their results are all handled. Once every part has, the next level's staged
+/// jobs may be closed without waiting for the results' downloads.
+#[derive(Debug)]
+pub struct SettledParts {
+    settled: Mutex<Vec<bool>>,
+    /// A part stopped with an error: the level will fail, nothing is closed early.
+    broken: std::sync::atomic::AtomicBool,
+    changed: tokio::sync::Notify,
+}
+
+impl SettledParts {
+    pub fn new(parts: usize) -> SettledParts {
+        SettledParts {
+            settled: Mutex::new(vec![false; parts]),
+            broken: std::sync::atomic::AtomicBool::new(false),
+            changed: tokio::sync::Notify::new(),
+        }
+    }
+
+    pub fn settle(&self, part: usize) {
+        if let Ok(mut s) = self.settled.lock()
+            && let Some(p) = s.get_mut(part)
+        {
+            *p = true;
+        }
+        self.changed.notify_one();
+    }
+
+    pub fn break_off(&self) {
+        self.broken.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.changed.notify_one();
+    }
+
+    /// Waits until every part has settled (true) or one broke off (false).
+    pub async fn all(&self) -> bool {
+        loop {
+            let changed = self.changed.notified();
+            if self.broken.load(std::sync::atomic::Ordering::SeqCst) {
+                return false;
+            }
+            if self.settled.lock().is_ok_and(|s| s.iter().all(|p| *p)) {
+                return true;
+            }
+            changed.await;
+        }
+    }
 }
 
 /// Records a job, creates it in Salesforce and uploads its data, leaving it open: it does
@@ -209,7 +292,9 @@ pub async fn open_job(
     Ok(OpenedJob {
         key,
         info,
+        rows,
         upload_ms: upload_started.elapsed().as_millis() as u64,
+        closed: None,
     })
 }
 
@@ -229,7 +314,9 @@ pub async fn abort_open_job(ctx: &JobContext<'_>, opened: OpenedJob) -> Result<(
 
 /// Runs a part through Salesforce, then its transient failures again in new jobs, up to
 /// the retry limit; what still fails is dead-lettered. `opened`: the part's job, already
-/// created and uploaded ([`open_job`]); otherwise it is opened here.
+/// created and uploaded ([`open_job`]), perhaps closed; otherwise it is opened here.
+/// `settled` is told as soon as a job of the part finishes without a failure (its results
+/// can add none).
 pub async fn run_part(
     ctx: &JobContext<'_>,
     target: Target,
@@ -237,36 +324,23 @@ pub async fn run_part(
     path: &Path,
     rows: u64,
     mut opened: Option<OpenedJob>,
+    settled: Option<(&SettledParts, usize)>,
 ) -> Result<JobTally, SyncError> {
     let mut tally = JobTally::default();
     let mut source = path.to_path_buf();
     let mut row_count = rows;
     let mut attempt: u32 = 1;
     loop {
-        let OpenedJob {
-            key,
-            info,
-            upload_ms,
-        } = match opened.take() {
+        let mut job = match opened.take() {
             Some(job) => job,
             None => open_job(ctx, target, part_no, attempt, &source, row_count).await?,
         };
-        ctx.client.close_job(&info.id).await?;
-        // The wait is timed from the close, not from the state write below, which may
-        // queue behind the result writer's transactions.
-        let waiting = std::time::Instant::now();
-        let first_poll = Pace::first_look(ctx.pace.closed(row_count));
-        tracing::debug!(
-            target_name = target.name(),
-            job = %info.id,
-            rows = row_count,
-            upload_ms,
-            "uploaded and closed"
-        );
-        ctx.progress
-            .update(target.name(), |t| t.uploaded += row_count);
-        ctx.store.set_job_state(key, JobPhase::Uploaded).await?;
-        crash_point("after-upload");
+        close_job(ctx, target, &mut job).await?;
+        let OpenedJob {
+            key, info, closed, ..
+        } = job;
+        let (waiting, first_poll) =
+            closed.unwrap_or((std::time::Instant::now(), std::time::Duration::ZERO));
         if crash_armed("mid-poll") {
             ctx.client.job_info(&info.id).await?;
             crash_point("mid-poll");
@@ -278,6 +352,12 @@ pub async fn run_part(
         ctx.pace.finished(row_count);
         let done = done?;
         ctx.pace.learn(&done, waiting.elapsed());
+        if done.state == JobState::JobComplete
+            && done.number_records_failed == 0
+            && let Some((parts, n)) = settled
+        {
+            parts.settle(n);
+        }
         tracing::info!(
             target_name = target.name(),
             job = %info.id,

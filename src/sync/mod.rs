@@ -569,6 +569,9 @@ struct StagedLevel {
     /// stage is then aborted and the level prepared again.
     failed_before: FailedKeys,
     targets: Vec<PreparedTarget>,
+    /// Its jobs were closed early (the level before settled without a failure it points
+    /// at): it must be run as it is.
+    closed: bool,
 }
 
 impl StagedLevel {
@@ -660,6 +663,7 @@ async fn stage_level(
     Ok(StagedLevel {
         failed_before,
         targets,
+        closed: false,
     })
 }
 
@@ -717,7 +721,7 @@ async fn run_levels(
         let level_started = std::time::Instant::now();
         // The stage is used only if nothing failed since it was prepared.
         let prepared = match (staged.take(), &job_ctx) {
-            (Some(stage), _) if stage.still_valid(failed) => stage.targets,
+            (Some(stage), _) if stage.closed || stage.still_valid(failed) => stage.targets,
             (Some(stage), Some(job_ctx)) => {
                 tracing::info!(
                     level = n + 1,
@@ -800,25 +804,53 @@ async fn run_levels(
         };
         // Run the level's jobs, a bounded number at once, and stage the next level meanwhile.
         let semaphore = tokio::sync::Semaphore::new(options.max_concurrent_jobs.max(1));
-        let jobs =
-            futures_util::future::join_all(work.into_iter().map(|(target, n, part, opened)| {
-                let semaphore = &semaphore;
+        let settled = job::SettledParts::new(work.len());
+        let jobs = futures_util::future::join_all(work.into_iter().enumerate().map(
+            |(i, (target, n, part, opened))| {
+                let (semaphore, settled) = (&semaphore, &settled);
                 async move {
-                    let _permit = semaphore
-                        .acquire()
+                    let run = async {
+                        let _permit = semaphore
+                            .acquire()
+                            .await
+                            .map_err(|_| SyncError::Input("job pool closed".into()))?;
+                        run_part(
+                            job_ctx,
+                            target,
+                            n,
+                            &part.path,
+                            part.rows,
+                            opened,
+                            Some((settled, i)),
+                        )
                         .await
-                        .map_err(|_| SyncError::Input("job pool closed".into()))?;
-                    let tally = run_part(job_ctx, target, n, &part.path, part.rows, opened).await?;
-                    Ok::<_, SyncError>((target, tally))
+                    };
+                    let tally = run.await;
+                    match &tally {
+                        Ok(_) => settled.settle(i),
+                        Err(_) => settled.break_off(),
+                    }
+                    Ok::<_, SyncError>((target, tally?))
                 }
-            }));
+            },
+        ));
         let next = async {
-            match levels.get(n + 1) {
-                Some(next) => stage_level(job_ctx, ctx, options, next, &spools, parts_dir)
-                    .await
-                    .map(Some),
-                None => Ok(None),
+            let Some(next) = levels.get(n + 1) else {
+                return Ok(None);
+            };
+            let mut stage = stage_level(job_ctx, ctx, options, next, &spools, parts_dir).await?;
+            // Every job of this level finished without a failure (or had its results
+            // handled): nothing more can fail that the stage's rows point at, so its jobs
+            // start now instead of after this level's result downloads.
+            if settled.all().await && stage.still_valid(failed) {
+                for t in &mut stage.targets {
+                    for opened in t.opened.iter_mut().flatten() {
+                        job::close_job(job_ctx, t.target, opened).await?;
+                    }
+                }
+                stage.closed = true;
             }
+            Ok::<_, SyncError>(Some(stage))
         };
         let (results, next) = tokio::join!(jobs, next);
         tracing::info!(

@@ -132,7 +132,7 @@ pub async fn retry_dead_letters(
         store
             .mark_dead_letters(&ids, DeadLetterStatus::Retried)
             .await?;
-        let result = run_part(&ctx, target, 1, &path, rows.len() as u64, None).await;
+        let result = run_part(&ctx, target, 1, &path, rows.len() as u64, None, None).await;
         let _ = std::fs::remove_file(&path);
         let tally = match result {
             Ok(t) => t,
