@@ -559,10 +559,10 @@ struct PreparedTarget {
     opened: Vec<Option<job::OpenedJob>>,
 }
 
-/// A level prepared, and its jobs created and uploaded but not closed, while the level
-/// before it ran. Salesforce starts a job only at `UploadComplete`, so an open job waits
-/// harmlessly; closing it when the parents are done takes the prepare, the job creation and
-/// the upload off the run's critical path.
+/// A level prepared, and its first jobs (as many as may run at once) created and uploaded
+/// but not closed, while the level before it ran. Salesforce starts a job only at
+/// `UploadComplete`, so an open job waits harmlessly; closing it when the parents are done
+/// takes the prepare, the job creation and the upload off the run's critical path.
 struct StagedLevel {
     /// The failures it was prepared against. A parent key failing since (a record that did
     /// not land) that one of its rows points at means a row that must be held back: the
@@ -653,8 +653,15 @@ async fn stage_level(
         parts_dir,
     )
     .await?;
+    // No more jobs than may run at once: the staged jobs may be closed together, before
+    // the level's own run (whose permits the rest wait for) begins.
+    let mut room = options.max_concurrent_jobs.max(1);
     for t in &mut targets {
         for (n, part) in t.prepared.parts.iter().enumerate() {
+            if room == 0 {
+                break;
+            }
+            room -= 1;
             t.opened[n] = Some(
                 job::open_job(job_ctx, t.target, n as i32 + 1, 1, &part.path, part.rows).await?,
             );
@@ -719,7 +726,8 @@ async fn run_levels(
         }
         progress.set_phase(format!("level {} of {}", n + 1, levels.len()));
         let level_started = std::time::Instant::now();
-        // The stage is used only if nothing failed since it was prepared.
+        // The stage is used unless one of its rows points at a key that failed since it was
+        // prepared; one already closed (the level before settled clean) is used as it is.
         let prepared = match (staged.take(), &job_ctx) {
             (Some(stage), _) if stage.closed || stage.still_valid(failed) => stage.targets,
             (Some(stage), Some(job_ctx)) => {
