@@ -173,22 +173,24 @@ pub struct OpenedJob {
 }
 
 /// Closes an opened job (`UploadComplete`: Salesforce queues it) and records it uploaded;
-/// a job already closed is left as it is.
+/// a job already closed is left as it is. Returns when it was closed and how long after
+/// that its first poll is due.
 pub async fn close_job(
     ctx: &JobContext<'_>,
     target: Target,
     job: &mut OpenedJob,
-) -> Result<(), SyncError> {
-    if job.closed.is_some() {
-        return Ok(());
+) -> Result<(std::time::Instant, std::time::Duration), SyncError> {
+    if let Some(closed) = job.closed {
+        return Ok(closed);
     }
     ctx.client.close_job(&job.info.id).await?;
     // The wait is timed from the close, not from the state write below, which may queue
     // behind the result writer's transactions.
-    job.closed = Some((
+    let closed = (
         std::time::Instant::now(),
         Pace::first_look(ctx.pace.closed(job.rows)),
-    ));
+    );
+    job.closed = Some(closed);
     tracing::debug!(
         target_name = target.name(),
         job = %job.info.id,
@@ -200,7 +202,7 @@ pub async fn close_job(
         .update(target.name(), |t| t.uploaded += job.rows);
     ctx.store.set_job_state(job.key, JobPhase::Uploaded).await?;
     crash_point("after-upload");
-    Ok(())
+    Ok(closed)
 }
 
 /// The parts of a level that can no longer add a failure: their last job finished with
@@ -298,18 +300,26 @@ pub async fn open_job(
     })
 }
 
-/// Aborts a job [`open_job`] opened and that will not be closed.
-pub async fn abort_open_job(ctx: &JobContext<'_>, opened: OpenedJob) -> Result<(), SyncError> {
-    match ctx.client.abort_job(&opened.info.id).await {
+/// Aborts the Salesforce job and records it aborted. A job Salesforce will not abort
+/// (already closed and finished, or gone) has nothing left to abort.
+pub async fn abort_recorded_job(
+    client: &SalesforceClient,
+    store: &Store,
+    key: JobKey,
+    job_id: &str,
+) -> Result<(), SyncError> {
+    match client.abort_job(job_id).await {
         Ok(_) => {}
-        // Already gone: nothing to abort.
         Err(crate::salesforce::SalesforceError::Api { .. }) => {}
         Err(e) => return Err(e.into()),
     }
-    ctx.store
-        .set_job_state(opened.key, JobPhase::Aborted)
-        .await?;
+    store.set_job_state(key, JobPhase::Aborted).await?;
     Ok(())
+}
+
+/// Aborts a job [`open_job`] opened and that will not be run.
+pub async fn abort_open_job(ctx: &JobContext<'_>, opened: OpenedJob) -> Result<(), SyncError> {
+    abort_recorded_job(ctx.client, ctx.store, opened.key, &opened.info.id).await
 }
 
 /// Runs a part through Salesforce, then its transient failures again in new jobs, up to
@@ -335,12 +345,8 @@ pub async fn run_part(
             Some(job) => job,
             None => open_job(ctx, target, part_no, attempt, &source, row_count).await?,
         };
-        close_job(ctx, target, &mut job).await?;
-        let OpenedJob {
-            key, info, closed, ..
-        } = job;
-        let (waiting, first_poll) =
-            closed.unwrap_or((std::time::Instant::now(), std::time::Duration::ZERO));
+        let (waiting, first_poll) = close_job(ctx, target, &mut job).await?;
+        let OpenedJob { key, info, .. } = job;
         if crash_armed("mid-poll") {
             ctx.client.job_info(&info.id).await?;
             crash_point("mid-poll");

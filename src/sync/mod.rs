@@ -49,7 +49,7 @@ pub mod scan;
 pub mod source;
 pub mod spool;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -256,13 +256,7 @@ pub async fn resume(
             }
             (Some(id), _) => {
                 tracing::info!(job = %id, target_name = target.name(), "aborting a job an interrupted run left open");
-                match client.abort_job(id).await {
-                    Ok(_) => {}
-                    // Already closed or gone: nothing to abort.
-                    Err(SalesforceError::Api { .. }) => {}
-                    Err(e) => return Err(e.into()),
-                }
-                store.set_job_state(record.key, JobPhase::Aborted).await?;
+                job::abort_recorded_job(client, store, record.key, id).await?;
                 aborted += 1;
             }
             (None, _) => {
@@ -569,24 +563,20 @@ struct StagedLevel {
     /// stage is then aborted and the level prepared again.
     failed_before: FailedKeys,
     targets: Vec<PreparedTarget>,
-    /// Its jobs were closed early (the level before settled without a failure it points
-    /// at): it must be run as it is.
-    closed: bool,
 }
 
 impl StagedLevel {
     /// Whether its jobs may be closed as uploaded: no row points at a key that failed
-    /// after it was prepared.
+    /// after it was prepared. Once every job of the level before has settled (see
+    /// [`job::SettledParts`]) no key fails any more, so a stage found valid then (and
+    /// closed early) is still valid when its level's turn comes.
     fn still_valid(&self, failed: &Mutex<FailedKeys>) -> bool {
-        let Ok(now) = failed.lock() else {
-            return false;
-        };
-        let count = |f: &FailedKeys| f.values().map(HashSet::len).sum::<usize>();
-        count(&now) == count(&self.failed_before)
-            || !self
+        failed.lock().is_ok_and(|now| {
+            !self
                 .targets
                 .iter()
                 .any(|t| t.prepared.points_at_new_failure(&self.failed_before, &now))
+        })
     }
 }
 
@@ -670,7 +660,6 @@ async fn stage_level(
     Ok(StagedLevel {
         failed_before,
         targets,
-        closed: false,
     })
 }
 
@@ -727,19 +716,22 @@ async fn run_levels(
         progress.set_phase(format!("level {} of {}", n + 1, levels.len()));
         let level_started = std::time::Instant::now();
         // The stage is used unless one of its rows points at a key that failed since it was
-        // prepared; one already closed (the level before settled clean) is used as it is.
-        let prepared = match (staged.take(), &job_ctx) {
-            (Some(stage), _) if stage.closed || stage.still_valid(failed) => stage.targets,
+        // prepared; otherwise its open jobs are aborted and the level prepared again.
+        let staged_targets = match (staged.take(), &job_ctx) {
+            (Some(stage), _) if stage.still_valid(failed) => Some(stage.targets),
             (Some(stage), Some(job_ctx)) => {
                 tracing::info!(
                     level = n + 1,
                     "records this level points at failed while it was staged; its open jobs are aborted and it is prepared again"
                 );
                 discard_stage(job_ctx, stage).await?;
-                let snapshot = failures_now(failed);
-                prepare_level(store, ctx, options, level, &spools, &snapshot, parts_dir).await?
+                None
             }
-            _ => {
+            _ => None,
+        };
+        let prepared = match staged_targets {
+            Some(targets) => targets,
+            None => {
                 let snapshot = failures_now(failed);
                 prepare_level(store, ctx, options, level, &spools, &snapshot, parts_dir).await?
             }
@@ -856,7 +848,6 @@ async fn run_levels(
                         job::close_job(job_ctx, t.target, opened).await?;
                     }
                 }
-                stage.closed = true;
             }
             Ok::<_, SyncError>(Some(stage))
         };
