@@ -297,6 +297,15 @@ impl ResultKind {
     }
 }
 
+/// What [`SalesforceClient::stream_results`] hands its reader.
+#[derive(Debug)]
+pub enum ResultBytes {
+    /// A new attempt starts at the file's first byte.
+    Restart,
+    /// The next bytes of the file (as sent: any decompression already undone).
+    Data(bytes::Bytes),
+}
+
 /// Which Bulk job family a call addresses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum JobKind {
@@ -461,6 +470,57 @@ impl SalesforceClient {
         Ok(written)
     }
 
+    /// Streams a result file of the ingest job into `sink` as it arrives, for a reader
+    /// that handles rows while the rest is still downloading. Each attempt starts with
+    /// [`ResultBytes::Restart`]: a transient failure mid-body is retried from the first
+    /// byte, so the reader must drop what it made of an earlier attempt (or have done only
+    /// what is harmless to do twice). Returns the bytes of the attempt that completed; an
+    /// error if `sink` is closed.
+    pub async fn stream_results(
+        &self,
+        job_id: &str,
+        kind: ResultKind,
+        sink: &tokio::sync::mpsc::Sender<ResultBytes>,
+    ) -> Result<u64, SalesforceError> {
+        let request = self
+            .request(
+                Method::GET,
+                &["jobs", "ingest", job_id, kind.segment()],
+                format!("download {} of job {job_id}", kind.segment()),
+            )
+            .accept(CSV)
+            .timeout(self.transfer_timeout());
+        let call = request.call.as_str();
+        let closed = || SalesforceError::protocol(call, "the reader of the results stopped");
+        let received = self
+            .execute(&request, |mut response| async move {
+                sink.send(ResultBytes::Restart)
+                    .await
+                    .map_err(|_| closed())?;
+                let mut received = 0u64;
+                loop {
+                    match response.chunk().await {
+                        Ok(Some(chunk)) => {
+                            received += chunk.len() as u64;
+                            sink.send(ResultBytes::Data(chunk))
+                                .await
+                                .map_err(|_| closed())?;
+                        }
+                        Ok(None) => return Ok(received),
+                        Err(e) => return Err(SalesforceError::transport(call, e)),
+                    }
+                }
+            })
+            .await?;
+        tracing::info!(
+            message = "Bulk job results downloaded.",
+            job_id,
+            kind = kind.segment(),
+            bytes = received,
+        );
+        Ok(received)
+    }
+
     pub(crate) async fn job_info_of(
         &self,
         kind: JobKind,
@@ -609,12 +669,9 @@ pub(crate) async fn stream_to_file(
         writer.write_all(&chunk).await.map_err(|e| io("write", e))?;
         written += chunk.len() as u64;
     }
+    // Not synced to disk: the file is a work file read right away; after a crash the
+    // results are fetched again.
     writer.flush().await.map_err(|e| io("write", e))?;
-    writer
-        .into_inner()
-        .sync_all()
-        .await
-        .map_err(|e| io("sync", e))?;
     tokio::fs::rename(&part, dest).await.map_err(|e| {
         SalesforceError::io(format!("cannot move the download to {}", dest.display()), e)
     })?;

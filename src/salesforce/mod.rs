@@ -70,7 +70,8 @@ pub mod service;
 
 pub use auth::AuthError;
 pub use bulk::{
-    ColumnDelimiter, IngestJobSpec, JobInfo, JobState, LineEnding, Operation, ResultKind,
+    ColumnDelimiter, IngestJobSpec, JobInfo, JobState, LineEnding, Operation, ResultBytes,
+    ResultKind,
 };
 pub use config::{PollBackoff, SalesforceConfig};
 pub use error::SalesforceError;

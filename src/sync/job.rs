@@ -9,7 +9,7 @@ use crate::mapping::csv_file::CsvWriter;
 use crate::mapping::ownership::OwnershipMatrix;
 use crate::mapping::target::Target;
 use crate::salesforce::{
-    IngestJobSpec, JobInfo, JobState, ResultKind, SalesforceClient, UploadSource,
+    IngestJobSpec, JobInfo, JobState, ResultBytes, ResultKind, SalesforceClient, UploadSource,
 };
 use crate::store::{
     JobKey, JobPhase, MappedRecord, NewDeadLetter, NewJob, RunId, StateStore, Store,
@@ -18,6 +18,7 @@ use crate::store::{
 use super::SyncError;
 use super::outcome::{RowFate, classify, split_error};
 use super::prepare::{FailedKeys, key_space, row_json};
+use super::result_rows::ResultRows;
 
 /// Shared by every job of a run.
 pub struct JobContext<'a> {
@@ -456,35 +457,16 @@ pub async fn store_results(
     let any_failed = !complete || info.number_records_failed > 0;
     let any_succeeded = !complete || info.number_records_processed > info.number_records_failed;
 
-    // Successes. Every success of the job, compactly, then written in key order: the
-    // id-mapping and hash tables are B-trees, and inserting in key order is several times
-    // faster than inserting in the (parent-grouped) order the results come in.
-    let mut successes = Successes::with_capacity(info.number_records_processed);
-    if any_succeeded {
-        let rules = ctx.ownership.rules(target);
-        let path = base.with_extension("success.csv");
-        read_result_rows(
-            ctx,
-            target,
-            &info.id,
-            ResultKind::Successful,
-            &path,
-            |record| {
-                if let (Some(id), Some(created), Some(external)) =
-                    (record.get(0), record.get(1), record.get(2))
-                {
-                    if created.eq_ignore_ascii_case("true") {
-                        out.created += 1;
-                    } else {
-                        out.updated += 1;
-                    }
-                    successes.push(external, id, rules.delta_hash(record.iter().skip(2)));
-                }
-                Ok(())
-            },
-        )
-        .await?;
-    }
+    // Successes, read while they download. Written in key order (the id-mapping table is
+    // a B-tree: inserting in key order is several times faster than in the parent-grouped
+    // order results come in): in batches as they arrive while each batch lies above the
+    // ones before, as when the keys grow with their parents' (line items under orders
+    // sent in id order); otherwise gathered and sorted whole.
+    let successes = if any_succeeded {
+        stream_successes(ctx, key, target, &info.id, &mut out).await?
+    } else {
+        Successes::default()
+    };
 
     // Failures and unprocessed rows.
     let retry_path = base.with_extension("retry.csv");
@@ -627,8 +609,11 @@ async fn read_result_rows(
 
 /// What the result writer is sent.
 pub enum ResultWrite {
-    /// A job's successes, to store.
+    /// A job's successes, to store; then the job counts as handled.
     Job(PendingWrite),
+    /// A batch of a job's successes, sent while the rest download (the job's
+    /// [`ResultWrite::Job`] follows).
+    Batch(PendingBatch),
     /// Answered once every write sent before it is stored: a step that reads mappings
     /// (the commerce metrics) starts before the run's later levels are done.
     Barrier(tokio::sync::oneshot::Sender<()>),
@@ -649,6 +634,12 @@ pub async fn write_results(
                     return Err(error);
                 }
             }
+            ResultWrite::Batch(batch) => {
+                if let Err(error) = batch.write(store).await {
+                    writes.close();
+                    return Err(error);
+                }
+            }
             // The reader may have stopped waiting (its run failed): nothing to answer.
             ResultWrite::Barrier(stored) => {
                 let _ = stored.send(());
@@ -656,6 +647,162 @@ pub async fn write_results(
         }
     }
     Ok(())
+}
+
+/// A batch of a job's successful rows on its way into the state store.
+pub struct PendingBatch {
+    target: Target,
+    shop: String,
+    successes: Successes,
+}
+
+impl PendingBatch {
+    async fn write(self, store: &Store) -> Result<(), SyncError> {
+        self.successes.write(store, &self.shop, self.target).await
+    }
+}
+
+/// Downloads a job's successful rows, records their id mappings and payload hashes (in
+/// batches sent to the writer as they arrive, where key order allows) and counts them
+/// created or updated. Returns the rows still to be written.
+async fn stream_successes(
+    ctx: &JobContext<'_>,
+    key: JobKey,
+    target: Target,
+    job_id: &str,
+    out: &mut StoredResults,
+) -> Result<Successes, SyncError> {
+    let timer = std::time::Instant::now();
+    let rules = ctx.ownership.rules(target);
+    let (sink, mut received) = tokio::sync::mpsc::channel(8);
+    let download = async move {
+        ctx.client
+            .stream_results(job_id, ResultKind::Successful, &sink)
+            .await
+    };
+    // Owns the receiving end: a reader that stops early closes it, which stops the
+    // download instead of leaving it waiting for room.
+    let read = async move {
+        let mut batches = SuccessBatches::default();
+        let mut rows = ResultRows::new();
+        let bad = |e: String| {
+            SyncError::Input(format!(
+                "the successful results of job {job_id} are not CSV: {e}"
+            ))
+        };
+        while let Some(bytes) = received.recv().await {
+            match bytes {
+                // A retried download: what the last attempt sent to be written is
+                // written again (the same values), the counts start over.
+                ResultBytes::Restart => {
+                    batches = SuccessBatches::default();
+                    rows = ResultRows::new();
+                }
+                ResultBytes::Data(data) => {
+                    rows.push(&data, |r| batches.visit(r, &rules), bad)?;
+                    if let Some(batch) = batches.ready() {
+                        let batch = PendingBatch {
+                            target,
+                            shop: ctx.shop.to_string(),
+                            successes: batch,
+                        };
+                        match ctx.writes {
+                            Some(writes) => {
+                                writes.send(ResultWrite::Batch(batch)).await.map_err(|_| {
+                                    SyncError::Input("the result writer stopped".into())
+                                })?
+                            }
+                            None => batch.write(ctx.store).await?,
+                        }
+                    }
+                }
+            }
+        }
+        rows.finish(|r| batches.visit(r, &rules), bad)?;
+        Ok::<_, SyncError>((batches, rows.rows()))
+    };
+    let (downloaded, read) = tokio::join!(download, read);
+    // A reader that stopped explains the download's "reader stopped".
+    let (batches, rows) = read?;
+    downloaded?;
+    tracing::debug!(
+        target_name = target.name(),
+        job = key.0,
+        rows,
+        batches_sent = batches.sent,
+        elapsed_ms = timer.elapsed().as_millis() as u64,
+        "successful results read"
+    );
+    out.created += batches.created;
+    out.updated += batches.updated;
+    Ok(batches.current)
+}
+
+/// Successful rows gathered while their result file downloads, given to the writer in
+/// key-ordered batches of [`STORE_BATCH`] while each batch lies (all but 1 % of it) above
+/// the keys sent before: written as they come, the B-tree pages they touch are mostly new
+/// ones. From the first batch that does not, the rest is kept and sorted whole at the end.
+#[derive(Default)]
+struct SuccessBatches {
+    current: Successes,
+    /// The highest key sent in a batch; `None` before the first.
+    sent_up_to: Option<String>,
+    /// A batch overlapped the ones before: no more are sent.
+    gathering: bool,
+    sent: u64,
+    created: u64,
+    updated: u64,
+}
+
+impl SuccessBatches {
+    fn visit(
+        &mut self,
+        record: &csv::StringRecord,
+        rules: &crate::mapping::ownership::TargetRules,
+    ) -> Result<(), SyncError> {
+        if let (Some(id), Some(created), Some(external)) =
+            (record.get(0), record.get(1), record.get(2))
+        {
+            if created.eq_ignore_ascii_case("true") {
+                self.created += 1;
+            } else {
+                self.updated += 1;
+            }
+            self.current
+                .push(external, id, rules.delta_hash(record.iter().skip(2)));
+        }
+        Ok(())
+    }
+
+    /// A batch to write now, if one is full and lies above every key sent before.
+    fn ready(&mut self) -> Option<Successes> {
+        if self.gathering || self.current.rows.len() < STORE_BATCH {
+            return None;
+        }
+        self.current.sort();
+        let (first, last) = match (self.current.rows.first(), self.current.rows.last()) {
+            (Some(first), Some(last)) => (self.current.key(first), self.current.key(last)),
+            _ => return None,
+        };
+        if let Some(sent) = self.sent_up_to.as_deref()
+            && first <= sent
+        {
+            // A few rows below the keys sent (an export's records are only nearly in
+            // order; one parent's children may straddle two batches) cost a few pages
+            // written twice. More mean the rows come in no useful order.
+            let rows = &self.current.rows;
+            let below = rows.partition_point(|r| self.current.key(r) <= sent);
+            if below * 100 > rows.len() {
+                self.gathering = true;
+                return None;
+            }
+        }
+        if self.sent_up_to.as_deref().is_none_or(|sent| last > sent) {
+            self.sent_up_to = Some(last.to_string());
+        }
+        self.sent += 1;
+        Some(std::mem::take(&mut self.current))
+    }
 }
 
 /// A job's successful rows: external IDs in one text arena, Salesforce Ids inline
@@ -675,15 +822,6 @@ struct SuccessRow {
 }
 
 impl Successes {
-    fn with_capacity(rows: u64) -> Successes {
-        Successes {
-            // Shopify's legacy ids run to 14 digits: reserved so that a million keys do not
-            // double the arena (and copy it) near the end.
-            keys: String::with_capacity(rows as usize * 16),
-            rows: Vec::with_capacity(rows as usize),
-        }
-    }
-
     fn push(&mut self, key: &str, sf_id: &str, hash: i64) {
         let mut id = [0u8; 18];
         let n = sf_id.len().min(18);
@@ -702,11 +840,17 @@ impl Successes {
         &self.keys[row.key_start as usize..(row.key_start + row.key_len) as usize]
     }
 
-    async fn write(mut self, store: &Store, shop: &str, target: Target) -> Result<(), SyncError> {
-        let spec = target.spec();
+    /// Puts the rows in key order (already sorted rows cost one pass).
+    fn sort(&mut self) {
         let mut rows = std::mem::take(&mut self.rows);
         rows.sort_unstable_by(|a, b| self.key(a).cmp(self.key(b)));
-        for chunk in rows.chunks(STORE_BATCH) {
+        self.rows = rows;
+    }
+
+    async fn write(mut self, store: &Store, shop: &str, target: Target) -> Result<(), SyncError> {
+        let spec = target.spec();
+        self.sort();
+        for chunk in self.rows.chunks(STORE_BATCH) {
             let records: Vec<MappedRecord<'_>> = chunk
                 .iter()
                 .map(|r| MappedRecord {

@@ -15,15 +15,16 @@
 //!     │   again if a record they point at failed meanwhile)
 //!     ▼
 //!  job (job.rs): record ─► create ─► upload ─► UploadComplete ─► poll ─► results
-//!                 successes ─► id mappings + payload hashes; permanent failures ─► dead
-//!                 letters; lock errors and unprocessed rows ─► a new job (bounded)
+//!                 successes (read while they download) ─► id mappings + payload hashes;
+//!                 permanent failures ─► dead letters; lock errors and unprocessed rows
+//!                 ─► a new job (bounded)
 //!     ▼
-//!  commerce metrics (metrics_step), computed beside the order and line-item levels once the
-//!     │  result writer has stored the Contacts' and Accounts' mappings: totals per customer
-//!     │  and company over the order cache (complete since the read), for the records the
-//!     │  engine has written ─► one row each (crate::metrics) ─► once every other level's
-//!     │  jobs are done (their results may still be being stored): prepare and jobs as
-//!     │  above (unchanged rows skipped)
+//!  commerce metrics (metrics_step), the last level: computed beside the order and
+//!     │  line-item levels once the result writer has stored the Contacts' and Accounts'
+//!     │  mappings: totals per customer and company over the order cache (complete since
+//!     │  the read), for the records the engine has written ─► one row each
+//!     │  (crate::metrics) ─► staged like any level, its jobs closed once every data job is
+//!     │  done (their results may still be being stored; unchanged rows skipped)
 //!     ▼
 //!  cursors advance, the run is recorded as finished
 //! ```
@@ -44,6 +45,7 @@ pub mod owner;
 pub mod prepare;
 pub mod progress;
 pub mod resolve;
+pub mod result_rows;
 pub mod retry;
 pub mod scan;
 pub mod source;
@@ -434,12 +436,15 @@ async fn sync_inner(
     // Capacity 1: at most one job's successes wait while another's are written.
     let (writes, written) = tokio::sync::mpsc::channel(1);
     let writer = job::write_results(store, written);
-    // The metrics jobs' results go to the same writer, queued behind the data levels'.
-    let metrics_writes = writes.clone();
-    let data_levels = levels();
-    // Commerce metrics are computed beside the later levels (orders, line items): they
-    // need the order cache, complete since the read, and the mappings of the Contacts and
-    // Accounts, stored once the writer passes the barrier sent after their level.
+    // The commerce metrics are the last level: computed beside the order and line-item
+    // levels (they need the order cache, complete since the read, and the mappings of
+    // the Contacts and Accounts, stored once the writer passes the barrier sent after
+    // their level), their rows reach that level when ready.
+    let mut levels = levels();
+    let barrier_level = metrics_wait_level(&levels);
+    let metrics_level = levels.len();
+    levels.push(Target::METRICS.to_vec());
+    let (metric_spools, late_spools) = tokio::sync::oneshot::channel();
     let (accounts_stored, metrics_may_start) = tokio::sync::oneshot::channel();
     let as_of = options.as_of.unwrap_or_else(chrono::Utc::now);
     let metrics_dir = run_dir.join("metrics");
@@ -448,72 +453,44 @@ async fn sync_inner(
         if metrics_may_start.await.is_err() {
             return Ok(None);
         }
-        let built =
+        let (spools, tally) =
             metrics_step::build_spools(store, ctx, &options.metrics, as_of, &metrics_dir).await?;
         tracing::info!(
-            customers = built.1.customers,
-            companies = built.1.companies,
+            customers = tally.customers,
+            companies = tally.companies,
             rss_mib = rss_mib(),
             "commerce metrics computed"
         );
-        Ok::<_, SyncError>(Some(built))
+        // The levels stopped: their error explains the run's.
+        let _ = metric_spools.send(spools);
+        Ok::<_, SyncError>(Some(tally))
     };
-    let pipeline = async {
-        let levels = run_levels(
-            client,
-            store,
-            ctx,
-            options,
-            run,
-            report,
-            &data_levels,
-            spools,
-            &failed,
-            &parts_dir,
-            &run_dir,
-            &pace,
-            progress,
-            writes,
-            Some((metrics_wait_level(&data_levels), accounts_stored)),
-        );
-        let (levels, metrics) = tokio::join!(levels, metrics);
-        levels?;
-        tracing::info!("data levels done; the metrics level runs while the writer catches up");
-        let (metric_spools, tally) = metrics?.ok_or_else(|| {
-            SyncError::Input(
-                "the commerce metrics were not computed: the result writer stopped".into(),
-            )
-        })?;
-        report.metrics = tally;
-        // The metrics jobs run only once every data job is done: in an org, updating a
-        // Contact while its orders are inserted would contend for the same record locks.
-        // They need no more of the writer than the barrier gave: the metrics rows were
-        // built from mappings already stored, and their own results queue behind the
-        // line items'.
-        progress.set_phase("commerce metrics");
-        run_levels(
-            client,
-            store,
-            ctx,
-            options,
-            run,
-            report,
-            &[Target::METRICS.to_vec()],
-            metric_spools,
-            &failed,
-            &parts_dir,
-            &run_dir,
-            &pace,
-            progress,
-            metrics_writes,
-            None,
-        )
-        .await
-    };
-    let (pipeline, writer) = tokio::join!(pipeline, writer);
-    // The writer's failure explains the pipeline's ("the result writer stopped").
+    let pipeline = run_levels(
+        client,
+        store,
+        ctx,
+        options,
+        run,
+        report,
+        &levels,
+        spools,
+        &failed,
+        &parts_dir,
+        &run_dir,
+        &pace,
+        progress,
+        writes,
+        Some((barrier_level, accounts_stored)),
+        Some((metrics_level, late_spools)),
+    );
+    let ((levels, metrics), writer) =
+        tokio::join!(async { tokio::join!(pipeline, metrics) }, writer);
+    // The writer's failure explains the levels' ("the result writer stopped"), and a
+    // failed computation of the metrics their "not computed".
     writer?;
-    pipeline?;
+    let metrics = metrics?;
+    levels?;
+    report.metrics = metrics.unwrap_or_default();
     tracing::info!(rss_mib = rss_mib(), "results stored");
     if options.dry_run.is_none() {
         let _ = std::fs::remove_dir_all(&run_dir);
@@ -543,6 +520,33 @@ fn send_barrier(
         // A closed writer drops the barrier; its waiter then sees the run failed.
         let _ = writes.send(job::ResultWrite::Barrier(barrier)).await;
     });
+}
+
+/// The rows of a level built while the levels before it run (the commerce metrics): they
+/// arrive on this channel; a dropped sender means their computation failed.
+type LateSpools = tokio::sync::oneshot::Receiver<HashMap<Target, spool::SpoolFile>>;
+
+/// Waits for the late level's rows and adds them to `spools`.
+async fn receive_late(
+    spools: &mut HashMap<Target, spool::SpoolFile>,
+    late: &mut Option<(usize, LateSpools)>,
+    progress: &SyncProgress,
+) -> Result<(), SyncError> {
+    let Some((_, receiver)) = late.take() else {
+        return Ok(());
+    };
+    let arrived = receiver.await.map_err(|_| {
+        SyncError::Input(
+            "the commerce metrics were not computed (their computation or the result writer \
+             stopped)"
+                .into(),
+        )
+    })?;
+    for spool in arrived.values() {
+        progress.update(spool.target.name(), |t| t.read = spool.distinct() as u64);
+    }
+    spools.extend(arrived);
+    Ok(())
 }
 
 /// One target of a level, prepared: its parts, and what prepare set aside.
@@ -691,7 +695,9 @@ async fn run_levels(
     progress: &SyncProgress,
     writes: tokio::sync::mpsc::Sender<job::ResultWrite>,
     mut barrier: Option<(usize, tokio::sync::oneshot::Sender<()>)>,
+    mut late: Option<(usize, LateSpools)>,
 ) -> Result<(), SyncError> {
+    let mut spools = spools;
     for spool in spools.values() {
         progress.update(spool.target.name(), |t| t.read = spool.distinct() as u64);
     }
@@ -715,6 +721,10 @@ async fn run_levels(
         }
         progress.set_phase(format!("level {} of {}", n + 1, levels.len()));
         let level_started = std::time::Instant::now();
+        // Not staged (a dry run stages nothing): its rows are waited for now.
+        if late.as_ref().is_some_and(|(at, _)| *at == n) {
+            receive_late(&mut spools, &mut late, progress).await?;
+        }
         // The stage is used unless one of its rows points at a key that failed since it was
         // prepared; otherwise its open jobs are aborted and the level prepared again.
         let staged_targets = match (staged.take(), &job_ctx) {
@@ -838,6 +848,9 @@ async fn run_levels(
             let Some(next) = levels.get(n + 1) else {
                 return Ok(None);
             };
+            if late.as_ref().is_some_and(|(at, _)| *at == n + 1) {
+                receive_late(&mut spools, &mut late, progress).await?;
+            }
             let mut stage = stage_level(job_ctx, ctx, options, next, &spools, parts_dir).await?;
             // Every job of this level finished without a failure (or had its results
             // handled): nothing more can fail that the stage's rows point at, so its jobs

@@ -123,6 +123,21 @@ pub fn row_json(columns: &[&str], record: &csv::StringRecord) -> serde_json::Val
     )
 }
 
+/// Where the children of parent `key` go in the upload. Children of one parent are kept
+/// together (Salesforce locks a parent while it saves a child, so splitting them across
+/// its internal batches makes the batches wait on each other). Parents with numeric keys
+/// (Shopify's legacy ids) go in number order: ids grow with time, so the children's own
+/// ids then mostly grow too, and their results come back nearly in key order, which lets
+/// the id mappings be written while the rest download ([`super::job`]). Other keys go by
+/// their hash.
+fn parent_order(key: &str) -> u64 {
+    if !key.is_empty() && key.len() <= 19 && key.bytes().all(|b| b.is_ascii_digit()) {
+        key.parse().unwrap_or_else(|_| key_hash(key))
+    } else {
+        key_hash(key)
+    }
+}
+
 /// A row kept for upload, in 24 bytes: a target's kept rows are held until its parts are
 /// written (a million line items).
 struct Kept {
@@ -306,7 +321,7 @@ pub async fn prepare(
         let sort = spec
             .parents
             .first()
-            .map(|p| key_hash(record.get(p.column).unwrap_or("")))
+            .map(|p| parent_order(record.get(p.column).unwrap_or("")))
             .unwrap_or(0);
         previous = Some(Pending {
             key,
@@ -321,7 +336,8 @@ pub async fn prepare(
     debug_assert!(kept.iter().all(|k| k.offset + k.len() as u64 <= file_len));
     flush(&mut pending, &mut kept, &mut prepared).await?;
 
-    // Children of one parent next to each other; otherwise the spool order.
+    // Children of one parent next to each other (parents in key order); otherwise the
+    // spool order.
     // Unstable: the keys are unique (offsets are), and it needs no scratch copy of the rows.
     kept.sort_unstable_by_key(|k| (k.sort, k.offset));
     for ((_, space), hashes) in parent_spaces.into_iter().zip(referenced) {

@@ -845,6 +845,63 @@ async fn lock_errors_are_retried_and_land() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn result_downloads_cut_off_mid_file_are_read_again_and_counted_once() {
+    let h = Harness::new(Backend::Sqlite, Options::default()).await;
+    // Successful rows are handled while their file downloads; a download that breaks off
+    // is fetched again from the start, and what the broken one delivered must not count
+    // twice or leave a wrong mapping behind.
+    h.org.set_faults(json!({"cut_results": 3})).await;
+    let (source, g) = h.export(&small_shape());
+    let first = h.sync(&source).await;
+    h.org.set_faults(json!({})).await;
+    let t = first.total();
+    assert_eq!(t.jobs.dead_lettered + t.held, 0, "{first:#?}");
+    for (name, target) in &first.targets {
+        // Data rows are new records; metrics rows update the Contacts and Accounts.
+        let (created, updated) = if name.ends_with("-metrics") {
+            (0, target.jobs.uploaded)
+        } else {
+            (target.jobs.uploaded, 0)
+        };
+        assert_eq!(
+            (target.jobs.created, target.jobs.updated),
+            (created, updated),
+            "{name}: every row counted once, however often its results were read"
+        );
+    }
+    let routes: Value = h
+        .org
+        .http
+        .get(format!("{}/__admin/stats", h.org.base))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["requestsByRoute"]
+        .clone();
+    assert_eq!(
+        routes["GET jobs/ingest/{id}/successfulResults"].as_u64(),
+        Some(t.jobs.jobs + 3),
+        "three downloads were cut and fetched again: {routes}"
+    );
+    assert_graph(&h.org, &source, &g).await;
+    let store = h.store().await;
+    assert_eq!(
+        store
+            .count_mappings(Some(SHOP), Some("customer"))
+            .await
+            .unwrap(),
+        g.customers + 1
+    );
+    store.close().await;
+    // The payload hashes stored are the rows' own: nothing is sent again.
+    let second = h.sync(&source).await;
+    assert_eq!(second.total().jobs.uploaded, 0, "{second:#?}");
+    h.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_tokens_and_500_503_429_answers_are_survived() {
     let h = Harness::new(Backend::Sqlite, Options::default()).await;
     h.org

@@ -440,6 +440,7 @@ async fn results(state: &EmulatorState, id: &str, kind: ResultKind) -> Response 
         )
     };
     let (dialect, data, outcomes, order) = snapshot;
+    let cut = state.faults.lock().is_ok_and(|mut f| f.take_cut());
     let data = data.unwrap_or_default();
     // A million-row file takes a while to render: it is written on a blocking thread and
     // sent in chunks as it is written, so compression and the download overlap with it and
@@ -456,10 +457,21 @@ async fn results(state: &EmulatorState, id: &str, kind: ResultKind) -> Response 
             &mut |chunk| sender.blocking_send(Bytes::from(chunk)).is_ok(),
         );
     });
-    let mut response = Response::new(axum::body::Body::new(ChunkedBody(receiver)));
+    let mut response = Response::new(axum::body::Body::new(ChunkedBody {
+        chunks: receiver,
+        cut: cut.then_some(Cut::Half),
+    }));
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv"));
+    if cut {
+        // Sent uncompressed, so the half piece reaches the client before the break (a
+        // compressor would hold it back until the end of the body, which never comes).
+        response.headers_mut().insert(
+            header::CONTENT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
+    }
     response
 }
 
@@ -467,17 +479,52 @@ async fn results(state: &EmulatorState, id: &str, kind: ResultKind) -> Response 
 const RESULT_CHUNK_BYTES: usize = 256 * 1024;
 
 /// A response body fed from a channel, chunk by chunk.
-struct ChunkedBody(tokio::sync::mpsc::Receiver<Bytes>);
+struct ChunkedBody {
+    chunks: tokio::sync::mpsc::Receiver<Bytes>,
+    /// Fault injection (`cut_results`).
+    cut: Option<Cut>,
+}
+
+/// How far a cut-off download has got.
+enum Cut {
+    /// Half of the first piece is sent next.
+    Half,
+    /// Sent; the break comes once it has had time to leave (an error straight away would
+    /// discard it with the connection).
+    Break(std::pin::Pin<Box<tokio::time::Sleep>>),
+}
 
 impl http_body::Body for ChunkedBody {
     type Data = Bytes;
-    type Error = std::convert::Infallible;
+    type Error = std::io::Error;
 
     fn poll_frame(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
-        self.0
+        use std::task::Poll;
+        match &mut self.cut {
+            None => {}
+            Some(Cut::Break(timer)) => {
+                return timer.as_mut().poll(cx).map(|()| {
+                    Some(Err(std::io::Error::other(
+                        "result download cut off (fault injection)",
+                    )))
+                });
+            }
+            Some(Cut::Half) => {
+                let Poll::Ready(chunk) = self.chunks.poll_recv(cx) else {
+                    return Poll::Pending;
+                };
+                let mut bytes = chunk.unwrap_or_default();
+                let half = bytes.split_to(bytes.len() / 2);
+                self.cut = Some(Cut::Break(Box::pin(tokio::time::sleep(
+                    std::time::Duration::from_millis(50),
+                ))));
+                return Poll::Ready(Some(Ok(http_body::Frame::data(half))));
+            }
+        }
+        self.chunks
             .poll_recv(cx)
             .map(|chunk| chunk.map(|bytes| Ok(http_body::Frame::data(bytes))))
     }

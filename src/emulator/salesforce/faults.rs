@@ -30,6 +30,9 @@ pub struct FaultProfile {
     pub api_limit: Option<u64>,
     /// Write result files in a shuffled row order.
     pub shuffle_results: bool,
+    /// The next N downloads of an ingest job's result file break off part-way: half of
+    /// the first piece is sent, then the connection closes mid-body.
+    pub cut_results: u32,
 }
 
 impl FaultProfile {
@@ -71,9 +74,10 @@ impl FaultProfile {
                 "token_requests" => profile.token_requests = Some(count()?),
                 "api_limit" => profile.api_limit = Some(count()?),
                 "shuffle_results" => profile.shuffle_results = flag()?,
+                "cut_results" => profile.cut_results = count()? as u32,
                 other => {
                     return Err(format!(
-                        "unknown fault '{other}' (known: seed, http500, http503, http429, lock, lock_contention, fail_jobs, token_requests, api_limit, shuffle_results)"
+                        "unknown fault '{other}' (known: seed, http500, http503, http429, lock, lock_contention, fail_jobs, token_requests, api_limit, shuffle_results, cut_results)"
                     ));
                 }
             }
@@ -133,6 +137,16 @@ impl Faults {
     pub fn take_job_failure(&mut self) -> bool {
         if self.profile.fail_jobs > 0 {
             self.profile.fail_jobs -= 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Consumes one "cut the next result download" token.
+    pub fn take_cut(&mut self) -> bool {
+        if self.profile.cut_results > 0 {
+            self.profile.cut_results -= 1;
             true
         } else {
             false
