@@ -99,14 +99,22 @@ impl Spool {
             .ok_or_else(|| std::io::Error::other("spool vanished"))?;
         let key = key_hash(row.key());
         let hash = cells_hash(row);
-        if let Some(&(previous, previous_hash)) = spool.seen.get(&key) {
-            if previous_hash == hash {
-                return Ok(false);
+        // One probe of the table (a million line items: most of its cost is that probe
+        // missing the cache).
+        match spool.seen.entry(key) {
+            std::collections::hash_map::Entry::Occupied(mut seen) => {
+                let (previous, previous_hash) = *seen.get();
+                if previous_hash == hash {
+                    return Ok(false);
+                }
+                spool.superseded.insert(previous);
+                seen.insert((spool.rows, hash));
             }
-            spool.superseded.insert(previous);
+            std::collections::hash_map::Entry::Vacant(seen) => {
+                seen.insert((spool.rows, hash));
+            }
         }
         spool.writer.write(row)?;
-        spool.seen.insert(key, (spool.rows, hash));
         spool.rows += 1;
         Ok(true)
     }
