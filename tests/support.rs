@@ -343,6 +343,19 @@ impl Org {
         body["records"].as_array().cloned().unwrap_or_default()
     }
 
+    /// The emulator's admin statistics (`GET /__admin/stats`): records by object, jobs by
+    /// state, requests by route, API usage.
+    pub async fn stats(&self) -> Value {
+        self.http
+            .get(format!("{}/__admin/stats", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     pub async fn set_faults(&self, faults: Value) {
         let r = self
             .http

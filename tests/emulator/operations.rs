@@ -245,15 +245,7 @@ async fn the_admin_api_reports_and_resets() {
         "Shopify_Customer_ID__c,LastName\n1,A\n",
     )
     .await;
-    let stats: serde_json::Value = org
-        .http
-        .get(format!("{}/__admin/stats", org.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats = org.stats().await;
     assert_eq!(stats["recordsByObject"]["Contact"], 1);
     assert_eq!(stats["ingestJobsByState"]["JobComplete"], 1);
     assert_eq!(stats["requestsByRoute"]["PUT jobs/ingest/{id}/batches"], 1);

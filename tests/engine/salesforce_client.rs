@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures_util::future::join_all;
-use serde_json::{Value, json};
+use serde_json::json;
 use shopforce::emulator::salesforce::FaultProfile;
 use shopforce::emulator::salesforce::oauth::ensure_dev_credentials;
 use shopforce::salesforce::{
@@ -44,20 +44,9 @@ fn client_for(org: &Org) -> SalesforceClient {
     SalesforceClient::new(config_for(org)).expect("client")
 }
 
-async fn stats(org: &Org) -> Value {
-    org.http
-        .get(format!("{}/__admin/stats", org.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 /// Requests the emulator served on one route label (e.g. `POST oauth2/token`).
 async fn route_count(org: &Org, route: &str) -> u64 {
-    stats(org).await["requestsByRoute"][route]
+    org.stats().await["requestsByRoute"][route]
         .as_u64()
         .unwrap_or(0)
 }
@@ -403,7 +392,7 @@ async fn transient_500_503_and_429_answers_are_retried_until_the_work_lands() {
         .unwrap();
     assert_eq!(pages.records, 40);
 
-    let injected = stats(&org).await["faultsInjected"].as_u64().unwrap();
+    let injected = org.stats().await["faultsInjected"].as_u64().unwrap();
     assert!(injected >= 2, "only {injected} faults were injected");
 }
 
@@ -419,11 +408,11 @@ async fn each_kind_of_transient_answer_is_retried() {
     ];
     for (kind, faults) in kinds {
         org.set_faults(faults).await;
-        let before = stats(&org).await["faultsInjected"].as_u64().unwrap();
+        let before = org.stats().await["faultsInjected"].as_u64().unwrap();
         for _ in 0..4 {
             client.describe("Contact").await.unwrap();
         }
-        let injected = stats(&org).await["faultsInjected"].as_u64().unwrap() - before;
+        let injected = org.stats().await["faultsInjected"].as_u64().unwrap() - before;
         assert!(injected >= 1, "no HTTP {kind} was injected");
     }
 }

@@ -437,17 +437,7 @@ async fn full_graph_then_a_rerun_that_changes_nothing(backend: Backend) {
     assert_graph(&h.org, &source, &g).await;
     // A job whose counts show no failures has no failed or unprocessed rows to download:
     // one results call per job.
-    let routes: Value = h
-        .org
-        .http
-        .get(format!("{}/__admin/stats", h.org.base))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap()["requestsByRoute"]
-        .clone();
+    let routes = h.org.stats().await["requestsByRoute"].clone();
     let route = |name: &str| routes[format!("GET jobs/ingest/{{id}}/{name}")].as_u64();
     assert_eq!(
         route("successfulResults"),
@@ -869,17 +859,7 @@ async fn result_downloads_cut_off_mid_file_are_read_again_and_counted_once() {
             "{name}: every row counted once, however often its results were read"
         );
     }
-    let routes: Value = h
-        .org
-        .http
-        .get(format!("{}/__admin/stats", h.org.base))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap()["requestsByRoute"]
-        .clone();
+    let routes = h.org.stats().await["requestsByRoute"].clone();
     assert_eq!(
         routes["GET jobs/ingest/{id}/successfulResults"].as_u64(),
         Some(t.jobs.jobs + 3),
