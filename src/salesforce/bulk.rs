@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use tokio::io::AsyncWriteExt;
 
 use super::error::SalesforceError;
-use super::request::{CSV, Payload, UploadSource};
+use super::request::{ApiRequest, CSV, Payload, UploadSource};
 use super::service::SalesforceClient;
 
 /// Ingest operations.
@@ -449,25 +449,24 @@ impl SalesforceClient {
         kind: ResultKind,
         dest: &Path,
     ) -> Result<u64, SalesforceError> {
-        let request = self
-            .request(
-                Method::GET,
-                &["jobs", "ingest", job_id, kind.segment()],
-                format!("download {} of job {job_id}", kind.segment()),
-            )
-            .accept(CSV)
-            .timeout(self.transfer_timeout());
+        let request = self.results_request(job_id, kind);
         let call = request.call.as_str();
         let written = self
             .execute(&request, |response| stream_to_file(response, dest, call))
             .await?;
-        tracing::info!(
-            message = "Bulk job results downloaded.",
-            job_id,
-            kind = kind.segment(),
-            bytes = written,
-        );
+        results_downloaded(job_id, kind, written);
         Ok(written)
+    }
+
+    /// The download of one result file of an ingest job (a transfer: its own deadline).
+    fn results_request(&self, job_id: &str, kind: ResultKind) -> ApiRequest {
+        self.request(
+            Method::GET,
+            &["jobs", "ingest", job_id, kind.segment()],
+            format!("download {} of job {job_id}", kind.segment()),
+        )
+        .accept(CSV)
+        .timeout(self.transfer_timeout())
     }
 
     /// Streams a result file of the ingest job into `sink` as it arrives, for a reader
@@ -482,14 +481,7 @@ impl SalesforceClient {
         kind: ResultKind,
         sink: &tokio::sync::mpsc::Sender<ResultBytes>,
     ) -> Result<u64, SalesforceError> {
-        let request = self
-            .request(
-                Method::GET,
-                &["jobs", "ingest", job_id, kind.segment()],
-                format!("download {} of job {job_id}", kind.segment()),
-            )
-            .accept(CSV)
-            .timeout(self.transfer_timeout());
+        let request = self.results_request(job_id, kind);
         let call = request.call.as_str();
         let closed = || SalesforceError::protocol(call, "the reader of the results stopped");
         let received = self
@@ -512,12 +504,7 @@ impl SalesforceClient {
                 }
             })
             .await?;
-        tracing::info!(
-            message = "Bulk job results downloaded.",
-            job_id,
-            kind = kind.segment(),
-            bytes = received,
-        );
+        results_downloaded(job_id, kind, received);
         Ok(received)
     }
 
@@ -632,6 +619,15 @@ fn time_to_finish(info: &JobInfo, rows: u64) -> Option<Duration> {
     Some(Duration::from_secs_f64(
         (rows - done) as f64 * per_row * 1.05 + 0.02,
     ))
+}
+
+fn results_downloaded(job_id: &str, kind: ResultKind, bytes: u64) {
+    tracing::info!(
+        message = "Bulk job results downloaded.",
+        job_id,
+        kind = kind.segment(),
+        bytes,
+    );
 }
 
 /// `dest` + `.part`: where a download is written until it is complete.

@@ -100,6 +100,13 @@ pub struct Faults {
     rng: StdRng,
 }
 
+/// Consumes one of a count-down fault's remaining `tokens`; false once none are left.
+fn take_token(tokens: &mut u32) -> bool {
+    let left = *tokens > 0;
+    *tokens = tokens.saturating_sub(1);
+    left
+}
+
 impl Faults {
     pub fn new(profile: FaultProfile) -> Faults {
         let rng = StdRng::seed_from_u64(profile.seed);
@@ -135,22 +142,12 @@ impl Faults {
 
     /// Consumes one "fail the next job" token.
     pub fn take_job_failure(&mut self) -> bool {
-        if self.profile.fail_jobs > 0 {
-            self.profile.fail_jobs -= 1;
-            true
-        } else {
-            false
-        }
+        take_token(&mut self.profile.fail_jobs)
     }
 
     /// Consumes one "cut the next result download" token.
     pub fn take_cut(&mut self) -> bool {
-        if self.profile.cut_results > 0 {
-            self.profile.cut_results -= 1;
-            true
-        } else {
-            false
-        }
+        take_token(&mut self.profile.cut_results)
     }
 
     /// A permutation of `0..n` for shuffled result files.
