@@ -528,42 +528,55 @@ pub async fn store_results(
             out.retry = Some((retry_path, rows));
         }
     }
-    let pending = PendingWrite {
-        key,
-        target,
-        shop: ctx.shop.to_string(),
-        successes,
-    };
-    match ctx.writes {
-        Some(writes) => writes
-            .send(ResultWrite::Job(pending))
-            .await
-            .map_err(|_| SyncError::Input("the result writer stopped".into()))?,
-        None => pending.finish(ctx.store).await?,
-    }
+    hand_over(
+        ctx,
+        PendingWrite {
+            job: Some(key),
+            target,
+            shop: ctx.shop.to_string(),
+            successes,
+        },
+    )
+    .await?;
     Ok(out)
 }
 
-/// A finished job's successes on their way into the state store. Children never need
-/// their parents' mappings (rows point at parents by external ID), so the run goes on to
-/// the next level while these are written; the job is marked `ResultsStored` only once
-/// they are, so a crash before that makes the next run fetch the results again.
+/// Gives successes to the run's result writer, or (no writer) stores them now.
+async fn hand_over(ctx: &JobContext<'_>, pending: PendingWrite) -> Result<(), SyncError> {
+    match ctx.writes {
+        Some(writes) => writes
+            .send(ResultWrite::Successes(pending))
+            .await
+            .map_err(|_| SyncError::Input("the result writer stopped".into())),
+        None => pending.finish(ctx.store).await,
+    }
+}
+
+/// A finished job's successes (or a batch of them) on their way into the state store.
+/// Children never need their parents' mappings (rows point at parents by external ID), so
+/// the run goes on to the next level while these are written; the job is marked
+/// `ResultsStored` only once its last write is stored, so a crash before that makes the
+/// next run fetch the results again.
 pub struct PendingWrite {
-    key: JobKey,
+    /// The job whose last write this is (marked `ResultsStored` once it is stored);
+    /// `None`: a batch sent while the rest download, the job's last write follows.
+    job: Option<JobKey>,
     target: Target,
     shop: String,
     successes: Successes,
 }
 
 impl PendingWrite {
-    /// Writes the id mappings (with payload hashes) and marks the job's results stored.
+    /// Writes the id mappings (with payload hashes) and, for a job's last write, marks
+    /// the job's results stored.
     pub async fn finish(self, store: &Store) -> Result<(), SyncError> {
         let started = std::time::Instant::now();
         let rows = self.successes.rows.len();
         self.successes.write(store, &self.shop, self.target).await?;
-        store
-            .set_job_state(self.key, JobPhase::ResultsStored)
-            .await?;
+        let Some(job) = self.job else {
+            return Ok(());
+        };
+        store.set_job_state(job, JobPhase::ResultsStored).await?;
         tracing::debug!(
             target_name = self.target.name(),
             rows,
@@ -609,11 +622,9 @@ async fn read_result_rows(
 
 /// What the result writer is sent.
 pub enum ResultWrite {
-    /// A job's successes, to store; then the job counts as handled.
-    Job(PendingWrite),
-    /// A batch of a job's successes, sent while the rest download (the job's
-    /// [`ResultWrite::Job`] follows).
-    Batch(PendingBatch),
+    /// Successes to store: a job's last write (then the job counts as handled) or a
+    /// batch sent while the rest download.
+    Successes(PendingWrite),
     /// Answered once every write sent before it is stored: a step that reads mappings
     /// (the commerce metrics) starts before the run's later levels are done.
     Barrier(tokio::sync::oneshot::Sender<()>),
@@ -628,14 +639,8 @@ pub async fn write_results(
 ) -> Result<(), SyncError> {
     while let Some(write) = writes.recv().await {
         match write {
-            ResultWrite::Job(pending) => {
+            ResultWrite::Successes(pending) => {
                 if let Err(error) = pending.finish(store).await {
-                    writes.close();
-                    return Err(error);
-                }
-            }
-            ResultWrite::Batch(batch) => {
-                if let Err(error) = batch.write(store).await {
                     writes.close();
                     return Err(error);
                 }
@@ -647,19 +652,6 @@ pub async fn write_results(
         }
     }
     Ok(())
-}
-
-/// A batch of a job's successful rows on its way into the state store.
-pub struct PendingBatch {
-    target: Target,
-    shop: String,
-    successes: Successes,
-}
-
-impl PendingBatch {
-    async fn write(self, store: &Store) -> Result<(), SyncError> {
-        self.successes.write(store, &self.shop, self.target).await
-    }
 }
 
 /// Downloads a job's successful rows, records their id mappings and payload hashes (in
@@ -701,19 +693,13 @@ async fn stream_successes(
                 ResultBytes::Data(data) => {
                     rows.push(&data, |r| batches.visit(r, &rules), bad)?;
                     if let Some(batch) = batches.ready() {
-                        let batch = PendingBatch {
+                        let batch = PendingWrite {
+                            job: None,
                             target,
                             shop: ctx.shop.to_string(),
                             successes: batch,
                         };
-                        match ctx.writes {
-                            Some(writes) => {
-                                writes.send(ResultWrite::Batch(batch)).await.map_err(|_| {
-                                    SyncError::Input("the result writer stopped".into())
-                                })?
-                            }
-                            None => batch.write(ctx.store).await?,
-                        }
+                        hand_over(ctx, batch).await?;
                     }
                 }
             }
