@@ -41,8 +41,9 @@ impl Drop for Emulator {
     }
 }
 
-fn status_kb(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+/// A `/proc/<pid>/status` field in kB (`pid` may be `self`).
+fn status_kb(pid: &str, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
@@ -67,6 +68,22 @@ fn cpu_seconds(pid: &str) -> (f64, f64) {
     };
     // utime and stime are fields 14 and 15 of the line; 12 and 13 after the name.
     (field(11), field(12))
+}
+
+/// CPU seconds (user + system) of this process's threads, summed by thread name.
+fn thread_cpu() -> std::collections::BTreeMap<String, f64> {
+    let mut by_name = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return by_name;
+    };
+    for task in tasks.flatten() {
+        let tid = task.file_name().to_string_lossy().into_owned();
+        let name =
+            std::fs::read_to_string(format!("/proc/self/task/{tid}/comm")).unwrap_or_default();
+        let (user, system) = cpu_seconds(&format!("self/task/{tid}"));
+        *by_name.entry(name.trim().to_string()).or_insert(0.0) += user + system;
+    }
+    by_name
 }
 
 fn main() -> ExitCode {
@@ -202,8 +219,9 @@ fn run() -> Res<bool> {
         };
         let client = SalesforceClient::new(config)?;
         let store = Store::connect(&format!("sqlite:{}", dir.join("state.db").display())).await?;
-        let rss_before = status_kb("VmRSS:");
+        let rss_before = status_kb("self", "VmRSS:");
         let cpu_before = cpu_seconds("self");
+        let threads_before = thread_cpu();
         let emulator_cpu_before = cpu_seconds(&emulator_pid);
         let t0 = Instant::now();
         client.login().await?;
@@ -232,6 +250,7 @@ fn run() -> Res<bool> {
         let report = run_sync(Some(&client), &store, &ctx, &options).await?;
         let elapsed = t0.elapsed();
         let cpu_after = cpu_seconds("self");
+        let threads_after = thread_cpu();
         let emulator_cpu_after = cpu_seconds(&emulator_pid);
         let total = report.total();
         let written = total.jobs.created + total.jobs.updated;
@@ -239,7 +258,8 @@ fn run() -> Res<bool> {
         let api_calls = stats["apiUsage"]["used"].as_u64().unwrap_or(0);
         let jobs = total.jobs.jobs;
         let minimum = jobs * 5 + 1;
-        let peak = status_kb("VmHWM:");
+        let peak = status_kb("self", "VmHWM:");
+        let emulator_peak = status_kb(&emulator_pid, "VmHWM:");
         println!();
         println!("{:<18} {:>9} {:>9} {:>6}", "target", "written", "failed", "jobs");
         for (name, t) in &report.targets {
@@ -259,6 +279,12 @@ fn run() -> Res<bool> {
             emulator_cpu_after.0 - emulator_cpu_before.0,
             emulator_cpu_after.1 - emulator_cpu_before.1
         );
+        let by_thread: Vec<String> = threads_after
+            .iter()
+            .map(|(name, after)| format!("{name} {:.1} s", after - threads_before.get(name).unwrap_or(&0.0)))
+            .collect();
+        println!("engine CPU by thread {}", by_thread.join(", "));
+        println!("peak RSS (emulator)  {} MB", emulator_peak / 1024);
         println!("peak RSS (engine)    {} MB (before the run {} MB; target ≤ 200 MB)", peak / 1024, rss_before / 1024);
         println!(
             "Salesforce API calls {api_calls} for {jobs} jobs; minimum {minimum} (5 per job + price book query): {:+.1}%",

@@ -4,7 +4,7 @@
 //! # Layout
 //! - [`schema`], [`standard`], [`metadata`]: the data dictionary — standard objects
 //!   declared in code, custom fields read from the project's `sfdx/` folder.
-//! - [`org`]: records with Id and external-ID indexes; [`formula`] computes formula
+//! - [`org`]: records ([`record`]: packed field values) with Id and external-ID indexes; [`formula`] computes formula
 //!   fields on read.
 //! - [`values`] and [`dml`]: typed values and save semantics (insert / update / upsert /
 //!   delete) with Salesforce's error codes and wording; shared by Bulk and REST.
@@ -29,6 +29,7 @@ pub mod metadata;
 pub mod oauth;
 pub mod org;
 pub mod person;
+pub mod record;
 pub mod rest;
 pub mod schema;
 pub mod server;

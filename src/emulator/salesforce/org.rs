@@ -18,66 +18,7 @@ pub type ObjectPos = usize;
 /// Position of a record in its table.
 pub type Slot = u32;
 
-const NULL: Value = Value::Null;
-
-/// One stored record: only fields that hold a value, sorted by field position (most
-/// records set a small share of their object's fields).
-#[derive(Debug, Clone)]
-pub struct Record {
-    pub id: SfId,
-    values: Vec<(u16, Value)>,
-}
-
-impl Record {
-    pub fn get(&self, field: usize) -> &Value {
-        match self
-            .values
-            .binary_search_by_key(&(field as u16), |(i, _)| *i)
-        {
-            Ok(pos) => &self.values[pos].1,
-            Err(_) => &NULL,
-        }
-    }
-
-    pub fn set(&mut self, field: usize, value: Value) {
-        let key = field as u16;
-        match self.values.binary_search_by_key(&key, |(i, _)| *i) {
-            Ok(pos) => {
-                if value.is_null() {
-                    self.values.remove(pos);
-                } else {
-                    self.values[pos].1 = value;
-                }
-            }
-            Err(pos) => {
-                if !value.is_null() {
-                    self.values.insert(pos, (key, value));
-                }
-            }
-        }
-    }
-
-    /// A record from field values in any order; a later value for the same field wins and
-    /// nulls are not stored.
-    fn from_pairs(id: SfId, mut pairs: Vec<(usize, Value)>) -> Record {
-        // Stable sort keeps the given order within one field; keep the last of each run.
-        pairs.sort_by_key(|(i, _)| *i);
-        let mut values: Vec<(u16, Value)> = Vec::with_capacity(pairs.len());
-        for (i, v) in pairs {
-            match values.last_mut() {
-                Some(last) if last.0 as usize == i => last.1 = v,
-                _ => values.push((i as u16, v)),
-            }
-        }
-        values.retain(|(_, v)| !v.is_null());
-        values.shrink_to_fit();
-        Record { id, values }
-    }
-
-    pub fn values(&self) -> impl Iterator<Item = (usize, &Value)> {
-        self.values.iter().map(|(i, v)| (*i as usize, v))
-    }
-}
+pub use super::record::Record;
 
 /// Hash maps on the hot path use foldhash: SipHash's flood resistance buys nothing in a
 /// local emulator and costs a quarter of the ingest time.
@@ -140,7 +81,8 @@ fn key_hash(text: &str, case_sensitive: bool) -> u64 {
 
 impl FieldIndex {
     fn hash_of(&self, record: &Record) -> Option<u64> {
-        index_text(record.get(self.field)).map(|t| key_hash(&t, self.case_sensitive))
+        let value = record.get(self.field);
+        index_text(&value).map(|t| key_hash(&t, self.case_sensitive))
     }
 
     fn insert(&mut self, hash: u64, slot: Slot) {
@@ -479,14 +421,7 @@ impl Org {
                     ),
                 ],
             );
-            let mut record = Record {
-                id: self.profile.org_id,
-                values: Vec::new(),
-            };
-            for (i, v) in values {
-                record.set(i, v);
-            }
-            self.store(o, record);
+            self.store(o, Record::from_pairs(self.profile.org_id, values));
         }
         if let Some(e) = self.schema.position("EntityDefinition") {
             let rows: Vec<Vec<(usize, Value)>> = self
@@ -609,7 +544,7 @@ impl Org {
                 .copied()
                 .filter(|slot| {
                     self.record(object, *slot)
-                        .is_some_and(|record| matches(record.get(field)))
+                        .is_some_and(|record| matches(&record.get(field)))
                 })
                 .collect(),
             None => self
@@ -636,7 +571,7 @@ impl Org {
             };
             return formula.evaluate(&lookup, f.field_type, f.formula_blanks_as_zero, Utc::now());
         }
-        record.get(field).clone()
+        record.get(field)
     }
 
     /// The value of a field by name (unknown fields read as null).
@@ -821,7 +756,7 @@ impl Org {
                     id: r.id,
                     fields: r
                         .values()
-                        .map(|(i, v)| (def.fields[i].name.clone(), v.clone()))
+                        .map(|(i, v)| (def.fields[i].name.clone(), v))
                         .collect(),
                 })
                 .collect();
@@ -864,10 +799,7 @@ impl Org {
                 continue;
             };
             for r in object.records {
-                let mut record = Record {
-                    id: r.id,
-                    values: Vec::new(),
-                };
+                let mut record = Record::empty(r.id);
                 for (name, v) in r.fields {
                     if let Some(i) = self.object_def(o).field_position(&name) {
                         record.set(i, v);
