@@ -20,7 +20,8 @@
 //!  rows (payload hashes), blank what the row may not write              │
 //!  (mapping::ownership), sort by parent, split into ≤100 MB parts ◄─────┘
 //!        │
-//!        ▼  parents before children, several jobs at once
+//!        ▼  parents before children, several jobs at once; the customer side's jobs
+//!           run while orders.jsonl is still read
 //!  sync::job ─► salesforce (JWT bearer, governor, backon) ─► Bulk API 2.0 ingest job
 //!        │                                                          │
 //!        ◄──────── successful / failed / unprocessed results ◄──────┘

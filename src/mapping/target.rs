@@ -228,6 +228,22 @@ impl Target {
         Target::METRICS.contains(&self)
     }
 
+    /// Whether the rows come from `orders.jsonl` (products, price book entries, orders and
+    /// their line items) rather than from the customer side of the export
+    /// (`companies.jsonl`, `customers.jsonl`, and the guest-checkout records).
+    pub fn read_from_orders(self) -> bool {
+        matches!(
+            self,
+            Target::Product
+                | Target::PriceEntry
+                | Target::CustomerOrder
+                | Target::LocationOrder
+                | Target::CompanyOrder
+                | Target::PersonOrder
+                | Target::OrderItem
+        )
+    }
+
     pub fn spec(self) -> &'static TargetSpec {
         &SPECS[self as usize]
     }

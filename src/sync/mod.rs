@@ -6,8 +6,13 @@
 //!     │
 //!  scan (scan.rs): JSONL line by line ─► mapping::build ─► spool (one CSV per target,
 //!     │             duplicates collapsed)   bad lines / unmappable records ─► dead letters
+//!     │  orders.jsonl on one task, the customer side on another; the customer side's rows
+//!     │  are handed over as soon as they are read (and the guest records are known to be
+//!     │  needed or not), the orders side's when the read ends
 //!     ▼
-//!  for each level of the dependency graph (parents before children), targets in parallel:
+//!  for each level of the dependency graph (parents before children), targets in parallel;
+//!  the customer side's levels first (they run while orders.jsonl is read), then products,
+//!  price book entries beside orders, line items:
 //!  prepare (prepare.rs): drop superseded, hold back children of failed parents, skip rows
 //!     │                   unchanged since last stored, sort by parent, split into parts
 //!     │  (done for the next level while a level's jobs run: its jobs are created and
@@ -198,22 +203,57 @@ impl SyncReport {
 /// the same object and external ID (Contacts of either kind, Orders of either kind) are one
 /// key space: a child waits for all of them. The metrics targets are not in any group: they
 /// run in a step of their own after every group ([`metrics_step`]).
+///
+/// The customer side's targets come first: their groups run while `orders.jsonl` is still
+/// being read. The groups of the targets read from `orders.jsonl` follow, each target as
+/// late as its children allow: an Order goes beside the price book entries rather than
+/// beside the products, so the line items are prepared and uploaded while the Orders run.
 pub fn levels() -> Vec<Vec<Target>> {
+    let mut groups = side_levels(false);
+    groups.extend(side_levels(true));
+    groups
+}
+
+/// The groups of one side's targets (parents on the other side are in earlier groups);
+/// the orders side as late as possible.
+fn side_levels(orders_side: bool) -> Vec<Vec<Target>> {
+    let side: Vec<Target> = Target::ALL
+        .into_iter()
+        .filter(|t| !t.is_metrics() && t.read_from_orders() == orders_side)
+        .collect();
+    // Whether `child` waits for `parent`: it points at a target of the parent's key space.
+    let waits_for = |child: Target, parent: Target| {
+        let space = key_space(parent);
+        child.parent_targets().any(|p| key_space(p) == space)
+    };
+    // As early as possible: one past the latest parent (`ALL` lists parents first).
     let mut level: HashMap<Target, usize> = HashMap::new();
-    let data = || Target::ALL.into_iter().filter(|t| !t.is_metrics());
-    for target in data() {
-        let mut l = 0;
-        for parent in target.parent_targets() {
-            let space = key_space(parent);
-            for other in data().filter(|t| key_space(*t) == space) {
-                l = l.max(level.get(&other).copied().unwrap_or(0) + 1);
-            }
-        }
+    for &target in &side {
+        let l = side
+            .iter()
+            .filter(|p| waits_for(target, **p))
+            .map(|p| level.get(p).copied().unwrap_or(0) + 1)
+            .max()
+            .unwrap_or(0);
         level.insert(target, l);
     }
-    let depth = level.values().copied().max().unwrap_or(0);
-    (0..=depth)
-        .map(|d| data().filter(|t| level[t] == d).collect())
+    if orders_side {
+        // As late as possible: one before the earliest child, children first.
+        for &target in side.iter().rev() {
+            let latest = side
+                .iter()
+                .filter(|c| waits_for(**c, target))
+                .map(|c| level[c].saturating_sub(1))
+                .min();
+            if let Some(latest) = latest {
+                let l = level[&target].max(latest);
+                level.insert(target, l);
+            }
+        }
+    }
+    let depth = level.values().copied().max().map_or(0, |d| d + 1);
+    (0..depth)
+        .map(|d| side.iter().copied().filter(|t| level[t] == d).collect())
         .collect()
 }
 
@@ -386,49 +426,53 @@ async fn sync_inner(
         None => HashMap::new(),
     };
     progress.set_phase("reading the export");
-    let scanned = scan::scan_export(
-        store,
-        run,
-        ctx,
-        &options.source_dir,
-        &run_dir,
-        progress,
-        resolver,
-    )
-    .await?;
-    report.scan = scanned.tally.clone();
-    report.identity = scanned.identity.clone();
-    tracing::info!(
-        lines = report.scan.lines,
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        rss_mib = rss_mib(),
-        "source read and spooled"
-    );
-    let failed = scanned.failed;
-    let mut edits = scanned.edits;
-    for (target, e) in owners {
-        let entry = edits.entry(target).or_default();
-        entry.by_key.extend(e.by_key);
-        entry.by_value.extend(e.by_value);
-    }
-    let mut spools = HashMap::new();
-    for spool in scanned.spools {
-        spools.extend(
-            spool
-                .finish()
-                .map_err(|e| SyncError::Spool(e.to_string()))?,
-        );
-    }
-    for (target, spool) in spools.iter_mut() {
-        if let Some(e) = edits.remove(target) {
-            spool.edits = e;
-        }
-    }
-    let failed = Mutex::new(failed);
+    // Owner routing's edits go to whichever side's rows they change.
+    let (mut order_side_edits, mut customer_side_edits): (HashMap<_, _>, HashMap<_, _>) =
+        owners.into_iter().partition(|(t, _)| t.read_from_orders());
+    let failed = Mutex::new(FailedKeys::new());
     let parts_dir = options
         .dry_run
         .clone()
         .unwrap_or_else(|| run_dir.join("parts"));
+    // The read hands over the customer side as soon as it is read and the orders side at
+    // the end; the order cache is complete once it returns.
+    let (customer_side, customer_side_read) = tokio::sync::oneshot::channel();
+    let (orders_side, orders_side_read) = tokio::sync::oneshot::channel();
+    let (order_cache_written, order_cache_complete) = tokio::sync::oneshot::channel::<()>();
+    let read = async {
+        let scanned = scan::scan_export(
+            store,
+            run,
+            ctx,
+            &options.source_dir,
+            &run_dir,
+            progress,
+            resolver,
+            customer_side,
+        )
+        .await?;
+        tracing::info!(
+            lines = scanned.tally.lines,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            rss_mib = rss_mib(),
+            "source read and spooled"
+        );
+        let mut edits = scanned.edits;
+        for (target, e) in order_side_edits.drain() {
+            let entry = edits.entry(target).or_default();
+            entry.by_key.extend(e.by_key);
+            entry.by_value.extend(e.by_value);
+        }
+        let mut spools = scanned.spools;
+        attach_edits(&mut spools, edits);
+        // Unanswered: the run stopped, and its error explains why.
+        let _ = order_cache_written.send(());
+        let _ = orders_side.send(LateRows {
+            spools,
+            failed: scanned.failed,
+        });
+        Ok::<_, SyncError>((scanned.tally, scanned.identity))
+    };
 
     let pace = job::Pace::default();
     // Successes are stored by a writer running beside the levels (children need only
@@ -436,12 +480,18 @@ async fn sync_inner(
     // Capacity 1: at most one job's successes wait while another's are written.
     let (writes, written) = tokio::sync::mpsc::channel(1);
     let writer = job::write_results(store, written);
-    // The commerce metrics are the last level: computed beside the order and line-item
-    // levels (they need the order cache, complete since the read, and the mappings of
-    // the Contacts and Accounts, stored once the writer passes the barrier sent after
-    // their level), their rows reach that level when ready.
+    // The customer side's levels run while orders.jsonl is read; the orders side's rows
+    // reach their first level when the read is done. The commerce metrics are the last
+    // level: computed beside the order and line-item levels (they need the order cache,
+    // complete once the read is, and the mappings of the Contacts and Accounts, stored
+    // once the writer passes the barrier sent after their level), their rows reach that
+    // level when ready.
     let mut levels = levels();
     let barrier_level = metrics_wait_level(&levels);
+    let orders_level = levels
+        .iter()
+        .position(|l| l.iter().any(|t| t.read_from_orders()))
+        .unwrap_or(levels.len());
     let metrics_level = levels.len();
     levels.push(Target::METRICS.to_vec());
     let (metric_spools, late_spools) = tokio::sync::oneshot::channel();
@@ -449,8 +499,9 @@ async fn sync_inner(
     let as_of = options.as_of.unwrap_or_else(chrono::Utc::now);
     let metrics_dir = run_dir.join("metrics");
     let metrics = async {
-        // No answer: the writer or the levels stopped, and their error explains the run's.
-        if metrics_may_start.await.is_err() {
+        // No answer: the read, the writer or the levels stopped, and their error explains
+        // the run's.
+        if metrics_may_start.await.is_err() || order_cache_complete.await.is_err() {
             return Ok(None);
         }
         let (spools, tally) =
@@ -462,31 +513,50 @@ async fn sync_inner(
             "commerce metrics computed"
         );
         // The levels stopped: their error explains the run's.
-        let _ = metric_spools.send(spools);
+        let _ = metric_spools.send(LateRows {
+            spools,
+            failed: FailedKeys::new(),
+        });
         Ok::<_, SyncError>(Some(tally))
     };
-    let pipeline = run_levels(
-        client,
-        store,
-        ctx,
-        options,
-        run,
-        report,
-        &levels,
-        spools,
-        &failed,
-        &parts_dir,
-        &run_dir,
-        &pace,
-        progress,
-        writes,
-        Some((barrier_level, accounts_stored)),
-        Some((metrics_level, late_spools)),
-    );
-    let ((levels, metrics), writer) =
-        tokio::join!(async { tokio::join!(pipeline, metrics) }, writer);
-    // The writer's failure explains the levels' ("the result writer stopped"), and a
-    // failed computation of the metrics their "not computed".
+    let pipeline = async {
+        // Not read: the read's error explains the run's.
+        let Ok(customers) = customer_side_read.await else {
+            return Ok(());
+        };
+        let mut spools = customers.spools;
+        attach_edits(&mut spools, std::mem::take(&mut customer_side_edits));
+        add_failures(&failed, customers.failed);
+        run_levels(
+            client,
+            store,
+            ctx,
+            options,
+            run,
+            report,
+            &levels,
+            spools,
+            &failed,
+            &parts_dir,
+            &run_dir,
+            &pace,
+            progress,
+            writes,
+            Some((barrier_level, accounts_stored)),
+            vec![
+                (orders_level, orders_side_read),
+                (metrics_level, late_spools),
+            ],
+        )
+        .await
+    };
+    let (read, levels, metrics, writer) = tokio::join!(read, pipeline, metrics, writer);
+    // The read's failure explains everything after it; the writer's explains the levels'
+    // ("the result writer stopped"), and a failed computation of the metrics their "not
+    // computed".
+    let (tally, identity) = read?;
+    report.scan = tally;
+    report.identity = identity;
     writer?;
     let metrics = metrics?;
     levels?;
@@ -496,6 +566,27 @@ async fn sync_inner(
         let _ = std::fs::remove_dir_all(&run_dir);
     }
     Ok(())
+}
+
+/// Hands each spool the cell edits decided for its target.
+fn attach_edits(
+    spools: &mut HashMap<Target, spool::SpoolFile>,
+    mut edits: HashMap<Target, prepare::RowEdits>,
+) {
+    for (target, spool) in spools.iter_mut() {
+        if let Some(e) = edits.remove(target) {
+            spool.edits = e;
+        }
+    }
+}
+
+/// Adds keys that cannot be written to the run's failures.
+fn add_failures(failed: &Mutex<FailedKeys>, more: FailedKeys) {
+    if let Ok(mut failed) = failed.lock() {
+        for (space, keys) in more {
+            failed.entry(space).or_default().extend(keys);
+        }
+    }
 }
 
 /// The last data level writing the objects the commerce metrics go on (Contacts and
@@ -522,30 +613,43 @@ fn send_barrier(
     });
 }
 
-/// The rows of a level built while the levels before it run (the commerce metrics): they
-/// arrive on this channel; a dropped sender means their computation failed.
-type LateSpools = tokio::sync::oneshot::Receiver<HashMap<Target, spool::SpoolFile>>;
+/// Rows that reach a level while the levels before it run: the orders side of the export
+/// (read while the customer side's levels run) and the commerce metrics.
+struct LateRows {
+    spools: HashMap<Target, spool::SpoolFile>,
+    /// Keys among them that cannot be written (their children are held back).
+    failed: FailedKeys,
+}
 
-/// Waits for the late level's rows and adds them to `spools`.
+/// Where a level's late rows arrive; a dropped sender means the read or the computation
+/// that makes them stopped.
+type LateSpools = tokio::sync::oneshot::Receiver<LateRows>;
+
+/// Waits for the rows due at `level`, if any, and adds them to `spools` (their failures to
+/// `failed`).
 async fn receive_late(
     spools: &mut HashMap<Target, spool::SpoolFile>,
-    late: &mut Option<(usize, LateSpools)>,
+    late: &mut Vec<(usize, LateSpools)>,
+    level: usize,
+    failed: &Mutex<FailedKeys>,
     progress: &SyncProgress,
 ) -> Result<(), SyncError> {
-    let Some((_, receiver)) = late.take() else {
+    let Some(at) = late.iter().position(|(due, _)| *due == level) else {
         return Ok(());
     };
+    let (_, receiver) = late.swap_remove(at);
     let arrived = receiver.await.map_err(|_| {
-        SyncError::Input(
-            "the commerce metrics were not computed (their computation or the result writer \
-             stopped)"
-                .into(),
-        )
+        SyncError::Input(format!(
+            "the rows of level {} did not arrive (the read of the export, the commerce \
+             metrics or the result writer stopped)",
+            level + 1
+        ))
     })?;
-    for spool in arrived.values() {
+    for spool in arrived.spools.values() {
         progress.update(spool.target.name(), |t| t.read = spool.distinct() as u64);
     }
-    spools.extend(arrived);
+    add_failures(failed, arrived.failed);
+    spools.extend(arrived.spools);
     Ok(())
 }
 
@@ -677,7 +781,8 @@ async fn discard_stage(job_ctx: &JobContext<'_>, stage: StagedLevel) -> Result<(
 
 /// Prepares and runs the levels of the dependency graph in order; while a level's jobs
 /// run, the next level is staged ([`StagedLevel`]). `barrier` (level, sender) is passed to
-/// the result writer once that level's jobs are done (see [`send_barrier`]).
+/// the result writer once that level's jobs are done (see [`send_barrier`]). `late` says
+/// which levels' rows arrive while the levels before them run.
 #[allow(clippy::too_many_arguments)]
 async fn run_levels(
     client: Option<&SalesforceClient>,
@@ -695,7 +800,7 @@ async fn run_levels(
     progress: &SyncProgress,
     writes: tokio::sync::mpsc::Sender<job::ResultWrite>,
     mut barrier: Option<(usize, tokio::sync::oneshot::Sender<()>)>,
-    mut late: Option<(usize, LateSpools)>,
+    mut late: Vec<(usize, LateSpools)>,
 ) -> Result<(), SyncError> {
     let mut spools = spools;
     for spool in spools.values() {
@@ -722,9 +827,7 @@ async fn run_levels(
         progress.set_phase(format!("level {} of {}", n + 1, levels.len()));
         let level_started = std::time::Instant::now();
         // Not staged (a dry run stages nothing): its rows are waited for now.
-        if late.as_ref().is_some_and(|(at, _)| *at == n) {
-            receive_late(&mut spools, &mut late, progress).await?;
-        }
+        receive_late(&mut spools, &mut late, n, failed, progress).await?;
         // The stage is used unless one of its rows points at a key that failed since it was
         // prepared; otherwise its open jobs are aborted and the level prepared again.
         let staged_targets = match (staged.take(), &job_ctx) {
@@ -848,9 +951,7 @@ async fn run_levels(
             let Some(next) = levels.get(n + 1) else {
                 return Ok(None);
             };
-            if late.as_ref().is_some_and(|(at, _)| *at == n + 1) {
-                receive_late(&mut spools, &mut late, progress).await?;
-            }
+            receive_late(&mut spools, &mut late, n + 1, failed, progress).await?;
             let mut stage = stage_level(job_ctx, ctx, options, next, &spools, parts_dir).await?;
             // Every job of this level finished without a failure (or had its results
             // handled): nothing more can fail that the stage's rows point at, so its jobs
@@ -948,6 +1049,24 @@ mod tests {
             }
         }
         assert!(wait < index(Target::CustomerOrder));
+        // The customer side runs first (while orders.jsonl is read), then the orders side,
+        // whose Orders go beside the price book entries (not the products).
+        let last_customer = Target::ALL
+            .into_iter()
+            .filter(|t| !t.is_metrics() && !t.read_from_orders())
+            .map(index)
+            .max()
+            .unwrap();
+        for t in Target::ALL.into_iter().filter(|t| t.read_from_orders()) {
+            assert!(
+                index(t) > last_customer,
+                "{} after the customer side",
+                t.name()
+            );
+        }
+        assert!(index(Target::Product) < index(Target::CustomerOrder));
+        assert_eq!(index(Target::PriceEntry), index(Target::CustomerOrder));
+        assert_eq!(index(Target::OrderItem), index(Target::CustomerOrder) + 1);
         // Line items wait for both kinds of order.
         assert!(index(Target::LocationOrder) < index(Target::OrderItem));
         assert!(index(Target::CompanyContact) < index(Target::CustomerOrder));

@@ -30,7 +30,7 @@ use super::resolve::{Decision, GuestOrder, Resolver};
 
 /// Source lines counted between progress updates.
 const PROGRESS_LINES: u64 = 4096;
-use super::spool::Spool;
+use super::spool::{Spool, SpoolFile};
 
 const FLUSH_EVERY: usize = 5000;
 
@@ -40,7 +40,7 @@ const FLUSH_EVERY: usize = 5000;
 /// waits in memory (about 5 MB per 10,000 orders, up to three at once): 25,000 put the
 /// run's peak RSS over its 200 MB target until the result downloads stopped holding a
 /// job's successes whole (peak 142–146 MB at 10,000, 154–158 MB at 25,000).
-const ORDER_BATCH: usize = 25_000;
+const ORDER_BATCH: usize = 10_000;
 
 /// B2C customers decided per identity-resolution batch (one mapping lookup each).
 const RESOLVE_BATCH: usize = 2000;
@@ -90,6 +90,9 @@ pub struct Scanner<'a> {
     buyer_companies: HashMap<String, String>,
     /// Orders without a customer were seen: the guest Account and Contact are needed.
     pub guest_orders_seen: bool,
+    /// Told at the first guest order (orders reader), so the customer side, which holds
+    /// the guest rows, can be handed over without waiting for the rest of the orders.
+    guest_signal: Option<tokio::sync::oneshot::Sender<()>>,
     bucket_written: bool,
     progress: Option<Arc<SyncProgress>>,
     /// Identity resolution (`None`: off). B2C customers wait in `pending` and are decided a
@@ -118,6 +121,7 @@ impl<'a> Scanner<'a> {
             company_contacts: HashMap::new(),
             buyer_companies: HashMap::new(),
             guest_orders_seen: false,
+            guest_signal: None,
             bucket_written: false,
             progress: None,
             resolver: None,
@@ -555,6 +559,9 @@ impl<'a> Scanner<'a> {
                     }
                     if o.customer_id().is_none() && o.company_location().is_none() {
                         self.guest_orders_seen = true;
+                        if let Some(signal) = self.guest_signal.take() {
+                            let _ = signal.send(());
+                        }
                         if self.collect_guests {
                             self.guest_orders.push(GuestOrder {
                                 order_id: legacy_id(&o.id).to_string(),
@@ -655,19 +662,40 @@ fn buyer_companies(path: &Path) -> Result<HashMap<String, String>, SyncError> {
     Ok(companies)
 }
 
-/// What reading the whole export produced.
-pub struct Scanned {
-    pub spools: Vec<Spool>,
-    pub tally: ScanTally,
+/// The customer side of an export (companies, locations, customers, their contacts and the
+/// guest-checkout records), handed over as soon as it is read: its jobs can run while
+/// `orders.jsonl` is still being read.
+pub struct CustomerSide {
+    pub spools: HashMap<Target, SpoolFile>,
+    /// Keys that cannot be written (their children are held back).
     pub failed: FailedKeys,
-    /// Cell edits identity resolution decided, per target.
+}
+
+/// What reading the export produced beside the customer side: the orders side's rows, and
+/// the whole read's counts and decisions.
+pub struct Scanned {
+    /// The rows read from `orders.jsonl` (products, price book entries, orders, line items).
+    pub spools: HashMap<Target, SpoolFile>,
+    /// Counts of the whole read (both sides).
+    pub tally: ScanTally,
+    /// Keys of the orders side that cannot be written.
+    pub failed: FailedKeys,
+    /// Cell edits identity resolution decided, per target (orders side).
     pub edits: HashMap<Target, RowEdits>,
     /// Identity-resolution outcomes by kind.
     pub identity: BTreeMap<String, u64>,
 }
 
+fn spool_error(e: std::io::Error) -> SyncError {
+    SyncError::Spool(e.to_string())
+}
+
 /// Reads an export: `orders.jsonl` on one task and the customer side on another, in
-/// parallel (they feed disjoint targets; the guest rows are added once both are done).
+/// parallel (they feed disjoint targets). The customer side is sent on `customer_side` once
+/// it is read and it is known whether the guest-checkout Account and Contact belong to it:
+/// at the first guest order, or when `orders.jsonl` turns out to have none. Returns the
+/// orders side once everything is read and the order cache written.
+#[allow(clippy::too_many_arguments)]
 pub async fn scan_export(
     store: &Store,
     run: RunId,
@@ -676,6 +704,7 @@ pub async fn scan_export(
     spool_dir: &Path,
     progress: &Arc<SyncProgress>,
     resolver: Option<Resolver>,
+    customer_side: tokio::sync::oneshot::Sender<CustomerSide>,
 ) -> Result<Scanned, SyncError> {
     let resolving = resolver.is_some();
     // Two spools in one folder: their targets (and so their file names) do not overlap.
@@ -696,12 +725,15 @@ pub async fn scan_export(
     });
     let known = store.company_contacts(&ctx.shop).await?;
     let known2 = known.clone();
+    // Answered at the first guest order; dropped unanswered when the reader ends without one.
+    let (guest_signal, guest_seen) = tokio::sync::oneshot::channel();
     let orders = tokio::spawn(async move {
         let mut scanner = Scanner::new(&store2, run, &ctx2, orders_spool);
         scanner.buyer_companies = known2;
         scanner.order_writer = Some(order_batches);
         scanner.progress = Some(progress2);
         scanner.collect_guests = resolving;
+        scanner.guest_signal = Some(guest_signal);
         let found = scanner.scan_orders_side(&source2).await;
         // Closing the queue lets the writer finish.
         scanner.order_writer = None;
@@ -720,7 +752,22 @@ pub async fn scan_export(
     scanner.progress = Some(Arc::clone(progress));
     scanner.resolver = resolver;
     let customers_found = scanner.scan_customers_side(&source).await;
-    let (orders_found, orders_spool, orders_tally, orders_failed, guests, guest_orders) = orders
+    if customers_found.is_ok() {
+        let guests = guest_seen.await.is_ok();
+        if guests {
+            scanner.push_guest_rows()?;
+        }
+        let spool = std::mem::replace(
+            &mut scanner.spool,
+            Spool::new(spool_dir).map_err(|e| SyncError::io(spool_dir, e))?,
+        );
+        // Not sent: the run stopped, and its error explains why.
+        let _ = customer_side.send(CustomerSide {
+            spools: spool.finish().map_err(spool_error)?,
+            failed: std::mem::take(&mut scanner.failed),
+        });
+    }
+    let (orders_found, orders_spool, orders_tally, orders_failed, _, guest_orders) = orders
         .await
         .map_err(|e| SyncError::Input(format!("the orders reader stopped: {e}")))??;
     order_writer
@@ -732,9 +779,6 @@ pub async fn scan_export(
             "{} holds none of companies.jsonl, customers.jsonl, orders.jsonl",
             source.display()
         )));
-    }
-    if guests {
-        scanner.push_guest_rows()?;
     }
     let mut edits = HashMap::new();
     let mut identity = BTreeMap::new();
@@ -762,14 +806,10 @@ pub async fn scan_export(
     scanner.flush().await?;
     let mut tally = scanner.tally.clone();
     tally.merge(orders_tally);
-    let mut failed = std::mem::take(&mut scanner.failed);
-    for (space, keys) in orders_failed {
-        failed.entry(space).or_default().extend(keys);
-    }
     Ok(Scanned {
-        spools: vec![scanner.spool, orders_spool],
+        spools: orders_spool.finish().map_err(spool_error)?,
         tally,
-        failed,
+        failed: orders_failed,
         edits,
         identity,
     })

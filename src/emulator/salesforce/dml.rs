@@ -442,28 +442,38 @@ mod rules {
                     .ok_or_else(invalid_cross_reference)?;
                 let entry = as_id(written(write, field(org, object, "PricebookEntryId")))
                     .ok_or_else(invalid_cross_reference)?;
-                let order_book = value_of(org, order, "Pricebook2Id");
-                let entry_book = value_of(org, entry, "Pricebook2Id");
+                // Each parent is found once and read by field name (a line-item job reads
+                // them for every row).
+                let order_found = org.find_id(&order);
+                let entry_found = org.find_id(&entry);
+                let of_order = |name: &str| {
+                    order_found.map_or(Value::Null, |(o, s)| org.value_by_name(o, s, name))
+                };
+                let of_entry = |name: &str| {
+                    entry_found.map_or(Value::Null, |(o, s)| org.value_by_name(o, s, name))
+                };
+                let order_book = of_order("Pricebook2Id");
+                let entry_book = of_entry("Pricebook2Id");
                 if order_book.is_null() || order_book != entry_book {
                     return Err(integrity(
                         "field integrity exception: PricebookEntryId (pricebook entry is in a different pricebook than the one assigned to the Order, or Order has no pricebook assigned)",
                         "PricebookEntryId",
                     ));
                 }
-                if value_of(org, entry, "IsActive") != Value::Boolean(true) {
+                if of_entry("IsActive") != Value::Boolean(true) {
                     return Err(integrity(
                         "field integrity exception: PricebookEntryId (pricebook entry is inactive)",
                         "PricebookEntryId",
                     ));
                 }
-                if value_of(org, order, "Status") == Value::String("Activated".into()) {
+                if of_order("Status") == Value::String("Activated".into()) {
                     return Err(integrity(
                         "You can't add or remove products from an activated order.",
                         "OrderId",
                     ));
                 }
-                let product = value_of(org, entry, "Product2Id");
-                let list_price = value_of(org, entry, "UnitPrice");
+                let product = of_entry("Product2Id");
+                let list_price = of_entry("UnitPrice");
                 set(write, field(org, object, "Product2Id"), product);
                 set(write, field(org, object, "ListPrice"), list_price);
                 let qty = written(write, field(org, object, "Quantity"))
