@@ -329,31 +329,28 @@ impl Org {
         parse_csv(&text)
     }
 
-    /// Every record of an object through the admin API.
-    pub async fn records(&self, object: &str) -> Vec<Value> {
-        let body: Value = self
-            .http
-            .get(format!("{}/__admin/sobjects/{object}", self.base))
+    /// `GET /__admin/{path}` as JSON.
+    async fn admin_json(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}/__admin/{path}", self.base))
             .send()
             .await
             .unwrap()
             .json()
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    /// Every record of an object through the admin API.
+    pub async fn records(&self, object: &str) -> Vec<Value> {
+        let body = self.admin_json(&format!("sobjects/{object}")).await;
         body["records"].as_array().cloned().unwrap_or_default()
     }
 
     /// The emulator's admin statistics (`GET /__admin/stats`): records by object, jobs by
     /// state, requests by route, API usage.
     pub async fn stats(&self) -> Value {
-        self.http
-            .get(format!("{}/__admin/stats", self.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        self.admin_json("stats").await
     }
 
     pub async fn set_faults(&self, faults: Value) {

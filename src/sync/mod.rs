@@ -427,7 +427,7 @@ async fn sync_inner(
     };
     progress.set_phase("reading the export");
     // Owner routing's edits go to whichever side's rows they change.
-    let (mut order_side_edits, mut customer_side_edits): (HashMap<_, _>, HashMap<_, _>) =
+    let (order_side_edits, customer_side_edits): (HashMap<_, _>, HashMap<_, _>) =
         owners.into_iter().partition(|(t, _)| t.read_from_orders());
     let failed = Mutex::new(FailedKeys::new());
     let parts_dir = options
@@ -458,7 +458,7 @@ async fn sync_inner(
             "source read and spooled"
         );
         let mut edits = scanned.edits;
-        for (target, e) in order_side_edits.drain() {
+        for (target, e) in order_side_edits {
             let entry = edits.entry(target).or_default();
             entry.by_key.extend(e.by_key);
             entry.by_value.extend(e.by_value);
@@ -525,7 +525,7 @@ async fn sync_inner(
             return Ok(());
         };
         let mut spools = customers.spools;
-        attach_edits(&mut spools, std::mem::take(&mut customer_side_edits));
+        attach_edits(&mut spools, customer_side_edits);
         add_failures(&failed, customers.failed);
         run_levels(
             client,

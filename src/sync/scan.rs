@@ -88,10 +88,9 @@ pub struct Scanner<'a> {
     /// store remembers from earlier runs plus those companies.jsonl lists. A customer here
     /// stays a Contact under the company, and their own orders go to the company's Account.
     buyer_companies: HashMap<String, String>,
-    /// Orders without a customer were seen: the guest Account and Contact are needed.
-    pub guest_orders_seen: bool,
-    /// Told at the first guest order (orders reader), so the customer side, which holds
-    /// the guest rows, can be handed over without waiting for the rest of the orders.
+    /// Told at the first guest order (orders reader): the guest Account and Contact are
+    /// needed, and the customer side, which holds them, can be handed over without
+    /// waiting for the rest of the orders.
     guest_signal: Option<tokio::sync::oneshot::Sender<()>>,
     bucket_written: bool,
     progress: Option<Arc<SyncProgress>>,
@@ -120,7 +119,6 @@ impl<'a> Scanner<'a> {
             order_writer: None,
             company_contacts: HashMap::new(),
             buyer_companies: HashMap::new(),
-            guest_orders_seen: false,
             guest_signal: None,
             bucket_written: false,
             progress: None,
@@ -558,7 +556,6 @@ impl<'a> Scanner<'a> {
                         self.orders.push(cached);
                     }
                     if o.customer_id().is_none() && o.company_location().is_none() {
-                        self.guest_orders_seen = true;
                         if let Some(signal) = self.guest_signal.take() {
                             let _ = signal.send(());
                         }
@@ -743,7 +740,6 @@ pub async fn scan_export(
             scanner.spool,
             scanner.tally,
             scanner.failed,
-            scanner.guest_orders_seen,
             scanner.guest_orders,
         ))
     });
@@ -767,9 +763,10 @@ pub async fn scan_export(
             failed: std::mem::take(&mut scanner.failed),
         });
     }
-    let (orders_found, orders_spool, orders_tally, orders_failed, _, guest_orders) = orders
-        .await
-        .map_err(|e| SyncError::Input(format!("the orders reader stopped: {e}")))??;
+    let (orders_found, orders_spool, orders_tally, orders_failed, guest_orders) =
+        orders
+            .await
+            .map_err(|e| SyncError::Input(format!("the orders reader stopped: {e}")))??;
     order_writer
         .await
         .map_err(|e| SyncError::Input(format!("the order-cache writer stopped: {e}")))??;

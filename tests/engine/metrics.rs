@@ -301,56 +301,57 @@ async fn metrics_land_and_only_change_with_orders_on_postgres() {
 /// `orders.jsonl` still gets its Account and Contact, and without one there are none.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guest_records_follow_the_orders_whether_the_guest_comes_last_or_never() {
-    let h = Harness::new(Backend::Sqlite, Options::default()).await;
-    let client = h.client();
     let guest_key = "guest:acme.myshopify.com";
     // The export above ends with its only guest order.
-    let with_guest = export(h.dir.path());
-    let report = sync(&h, &client, &with_guest).await;
-    assert_eq!(
-        report.total().jobs.dead_lettered + report.total().held,
-        0,
-        "{report:#?}"
-    );
-    let accounts = by(&h.org.records("Account").await, "Shopify_Customer_ID__c");
-    let contacts = by(&h.org.records("Contact").await, "Shopify_Customer_ID__c");
+    let (h, records) = sync_guest_export(|_| {}).await;
+    let [accounts, contacts, orders] = &records;
     assert!(
         accounts.contains_key(guest_key),
         "guest Account: {accounts:?}"
     );
     assert_eq!(contacts[guest_key]["AccountId"], accounts[guest_key]["Id"]);
-    let orders = by(&h.org.records("Order").await, "Shopify_Order_ID__c");
     assert_eq!(orders["9501"]["AccountId"], accounts[guest_key]["Id"]);
     assert_eq!(orders["9501"]["BillToContactId"], contacts[guest_key]["Id"]);
     h.finish().await;
 
     // The same export without the guest order, into a fresh org: no guest records.
+    let (h, records) = sync_guest_export(|source| {
+        let orders_file = source.join("orders.jsonl");
+        let text = std::fs::read_to_string(&orders_file).unwrap();
+        let kept: String = text
+            .lines()
+            .filter(|l| !l.contains("Order/9501"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(&orders_file, kept).unwrap();
+    })
+    .await;
+    let [accounts, contacts, orders] = &records;
+    assert!(!accounts.contains_key(guest_key), "{accounts:?}");
+    assert!(!contacts.contains_key(guest_key), "{contacts:?}");
+    assert_eq!(orders.len(), 10);
+    h.finish().await;
+}
+
+/// Syncs [`export`], changed by `edit`, into a fresh org (SQLite) and expects nothing
+/// dead-lettered or held; returns the harness and the Accounts and Contacts by Shopify
+/// customer id and the Orders by Shopify order id.
+async fn sync_guest_export(
+    edit: impl FnOnce(&Path),
+) -> (Harness, [std::collections::HashMap<String, Value>; 3]) {
     let h = Harness::new(Backend::Sqlite, Options::default()).await;
     let client = h.client();
     let source = export(h.dir.path());
-    let orders_file = source.join("orders.jsonl");
-    let text = std::fs::read_to_string(&orders_file).unwrap();
-    let kept: String = text
-        .lines()
-        .filter(|l| !l.contains("Order/9501"))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    std::fs::write(&orders_file, kept).unwrap();
+    edit(&source);
     let report = sync(&h, &client, &source).await;
-    assert_eq!(
-        report.total().jobs.dead_lettered + report.total().held,
-        0,
-        "{report:#?}"
-    );
-    let accounts = by(&h.org.records("Account").await, "Shopify_Customer_ID__c");
-    let contacts = by(&h.org.records("Contact").await, "Shopify_Customer_ID__c");
-    assert!(!accounts.contains_key(guest_key), "{accounts:?}");
-    assert!(!contacts.contains_key(guest_key), "{contacts:?}");
-    assert_eq!(
-        by(&h.org.records("Order").await, "Shopify_Order_ID__c").len(),
-        10
-    );
-    h.finish().await;
+    let total = report.total();
+    assert_eq!(total.jobs.dead_lettered + total.held, 0, "{report:#?}");
+    let records = [
+        by(&h.org.records("Account").await, "Shopify_Customer_ID__c"),
+        by(&h.org.records("Contact").await, "Shopify_Customer_ID__c"),
+        by(&h.org.records("Order").await, "Shopify_Order_ID__c"),
+    ];
+    (h, records)
 }
 
 /// With Person Accounts, a B2C customer's metrics go to the person contact's `__pc` fields

@@ -379,11 +379,12 @@ mod rules {
         }
     }
 
-    fn value_of(org: &Org, id: SfId, name: &str) -> Value {
-        match org.find_id(&id) {
-            Some((o, s)) => org.value_by_name(o, s, name),
-            None => Value::Null,
-        }
+    /// The fields of the record `id` by name (null for each when there is none). The
+    /// record is found once, however many fields are read (a line-item job reads its
+    /// order's and price book entry's for every row).
+    fn fields_of(org: &Org, id: SfId) -> impl Fn(&str) -> Value + '_ {
+        let found = org.find_id(&id);
+        move |name| found.map_or(Value::Null, |(o, s)| org.value_by_name(o, s, name))
     }
 
     fn set(write: &mut Write, field: Option<usize>, value: Value) {
@@ -431,8 +432,9 @@ mod rules {
                         "No standard price defined for this product",
                     ));
                 }
-                let name = value_of(org, product, "Name");
-                let code = value_of(org, product, "ProductCode");
+                let of_product = fields_of(org, product);
+                let name = of_product("Name");
+                let code = of_product("ProductCode");
                 set(write, field(org, object, "Name"), name);
                 set(write, field(org, object, "ProductCode"), code);
                 Ok(Effects::default())
@@ -442,16 +444,8 @@ mod rules {
                     .ok_or_else(invalid_cross_reference)?;
                 let entry = as_id(written(write, field(org, object, "PricebookEntryId")))
                     .ok_or_else(invalid_cross_reference)?;
-                // Each parent is found once and read by field name (a line-item job reads
-                // them for every row).
-                let order_found = org.find_id(&order);
-                let entry_found = org.find_id(&entry);
-                let of_order = |name: &str| {
-                    order_found.map_or(Value::Null, |(o, s)| org.value_by_name(o, s, name))
-                };
-                let of_entry = |name: &str| {
-                    entry_found.map_or(Value::Null, |(o, s)| org.value_by_name(o, s, name))
-                };
+                let of_order = fields_of(org, order);
+                let of_entry = fields_of(org, entry);
                 let order_book = of_order("Pricebook2Id");
                 let entry_book = of_entry("Pricebook2Id");
                 if order_book.is_null() || order_book != entry_book {
