@@ -69,7 +69,8 @@ pub struct PollBackoff {
     pub initial: Duration,
     /// Growth per poll (`>= 1.0`).
     pub factor: f32,
-    /// No delay is longer than this.
+    /// No delay of the schedule is longer than this. (A Bulk job's next poll timed from
+    /// the pace it has shown may be: see `SalesforceClient::wait_for_ingest`.)
     pub max: Duration,
     /// Randomize each delay so concurrent pollers do not march in step.
     pub jitter: bool,

@@ -431,7 +431,8 @@ impl SalesforceClient {
     /// [`wait_for_job`](Self::wait_for_job) for a job of `rows` uploaded rows: once
     /// Salesforce reports progress (records processed and processing time so far), the next
     /// poll is timed for when the rest should be done instead of by the backoff schedule,
-    /// which saves status calls on large jobs (still within the backoff's bounds).
+    /// which saves status calls on large jobs (no sooner than the backoff's first delay,
+    /// and no later than a minute, even past the backoff's cap).
     pub async fn wait_for_ingest(
         &self,
         job_id: &str,
@@ -586,9 +587,7 @@ impl SalesforceClient {
                 });
             }
             let scheduled = delays.next().unwrap_or(config.poll.max);
-            let delay = rows
-                .and_then(|rows| time_to_finish(&info, rows))
-                .map_or(scheduled, |d| d.clamp(config.poll.initial, config.poll.max));
+            let delay = next_poll_delay(&info, rows, scheduled, &config.poll);
             tracing::debug!(
                 job_id,
                 state = %info.state,
@@ -606,6 +605,26 @@ impl SalesforceClient {
             tokio::time::sleep(delay).await;
         }
     }
+}
+
+/// The longest wait before the next status call that a job's shown pace may set (see
+/// [`time_to_finish`]); the backoff schedule's cap applies to polls without an estimate.
+const LONGEST_ESTIMATED_WAIT: Duration = Duration::from_secs(60);
+
+/// The wait before the next status call of a job still running: until it should be done
+/// at the pace it has shown (`rows` known), else the backoff schedule's next delay. The
+/// job's own pace says when it ends better than the schedule does: held to the schedule's
+/// cap, a long job's estimate would only buy a status call that finds it still running.
+fn next_poll_delay(
+    info: &JobInfo,
+    rows: Option<u64>,
+    scheduled: Duration,
+    poll: &crate::backoff::PollBackoff,
+) -> Duration {
+    rows.and_then(|rows| time_to_finish(info, rows))
+        .map_or(scheduled, |d| {
+            d.clamp(poll.initial, poll.max.max(LONGEST_ESTIMATED_WAIT))
+        })
 }
 
 /// How long a job of `rows` rows still needs at the pace it has shown (records processed
@@ -694,6 +713,26 @@ mod tests {
         assert_eq!(time_to_finish(&info(0, 0), 400_000), None);
         assert_eq!(time_to_finish(&info(10, 0), 400_000), None);
         assert_eq!(time_to_finish(&info(400_000, 4000), 400_000), None);
+
+        // The estimate stands even past the schedule's cap (2 s here), up to a minute;
+        // without one, the schedule's delay is used; never below its first delay.
+        let poll = crate::backoff::PollBackoff {
+            initial: Duration::from_millis(100),
+            factor: 1.5,
+            max: Duration::from_secs(2),
+            jitter: true,
+        };
+        let scheduled = Duration::from_millis(700);
+        let next =
+            |processed, ms, rows| next_poll_delay(&info(processed, ms), rows, scheduled, &poll);
+        assert_eq!(next(100_000, 1000, Some(400_000)).as_millis(), 3170);
+        assert_eq!(
+            next(100_000, 1000, Some(100_000_000)),
+            LONGEST_ESTIMATED_WAIT
+        );
+        assert_eq!(next(100_000, 1000, None), scheduled);
+        assert_eq!(next(0, 0, Some(400_000)), scheduled);
+        assert_eq!(next(100_000, 10, Some(100_001)), poll.initial);
     }
 
     #[test]

@@ -1956,6 +1956,33 @@ mod tests {
         assert_eq!(kept, [("a", 3), ("c", 4), ("b", 5)]);
     }
 
+    /// The per-customer sums read the order cache's customer index alone (no lookup in
+    /// the table per order: see migration 0007).
+    #[tokio::test]
+    async fn customer_aggregates_scan_only_the_customer_index() {
+        let store = crate::store::sqlite::SqliteStore::open_in_memory()
+            .await
+            .unwrap();
+        let plan: Vec<(i64, i64, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "EXPLAIN QUERY PLAN {}",
+            shared::CUSTOMER_AGGREGATES
+        )))
+        .bind("shop")
+        .bind("customer")
+        .bind(None::<String>)
+        .bind(100_i64)
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+        let steps: Vec<&str> = plan.iter().map(|p| p.3.as_str()).collect();
+        assert!(
+            steps
+                .iter()
+                .any(|s| s.contains("COVERING INDEX order_cache_customer")),
+            "{steps:?}"
+        );
+    }
+
     #[test]
     fn chunk_sizes_respect_the_parameter_limit() {
         assert_eq!(rows_per_statement(32_766, 6), 5_461);

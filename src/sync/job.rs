@@ -197,6 +197,7 @@ pub async fn close_job(
         job = %job.info.id,
         rows = job.rows,
         upload_ms = job.upload_ms,
+        first_poll_ms = closed.1.as_millis() as u64,
         "uploaded and closed"
     );
     ctx.progress
