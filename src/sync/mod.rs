@@ -465,12 +465,14 @@ async fn sync_inner(
         }
         let mut spools = scanned.spools;
         attach_edits(&mut spools, edits);
-        // Unanswered: the run stopped, and its error explains why.
-        let _ = order_cache_written.send(());
+        // Unanswered: the run stopped, and its error explains why. The orders side's levels
+        // need not wait for the order cache; the commerce metrics do.
         let _ = orders_side.send(LateRows {
             spools,
             failed: scanned.failed,
         });
+        scanned.order_cache.finish().await?;
+        let _ = order_cache_written.send(());
         Ok::<_, SyncError>((scanned.tally, scanned.identity))
     };
 

@@ -233,6 +233,10 @@ pub async fn prepare(
         if pending.is_empty() {
             return Ok(());
         }
+        // A level is prepared beside the jobs of the level before it, on the same task: let
+        // their polls and result downloads run between batches (with nothing to look up, a
+        // large target's rows would otherwise hold the task for a second and more).
+        tokio::task::yield_now().await;
         let stored = if any_written {
             let keys: Vec<&str> = pending.iter().map(|p| p.key.as_str()).collect();
             store
