@@ -327,3 +327,120 @@ async fn a_field_the_metadata_does_not_define_cannot_be_written() {
         "InvalidBatch : Field name not found : Shopify_Tags__c"
     );
 }
+
+#[tokio::test]
+async fn a_job_of_many_batches_lands_each_row_once_with_its_own_result() {
+    // Batches of 50 rows: 1,200 order products of 240 orders, with a bad row in several
+    // batches.
+    let org = Org::start_with(Options {
+        batch_size: 50,
+        ..Options::default()
+    })
+    .await;
+    org.upsert(
+        "Product2",
+        "Shopify_Variant_ID__c",
+        "Shopify_Variant_ID__c,Name,IsActive\nV1,Mug,true\n",
+    )
+    .await;
+    let standard = org.records("Pricebook2").await[0]["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    org.upsert(
+        "PricebookEntry",
+        "Shopify_Price_Key__c",
+        &format!(
+            "Shopify_Price_Key__c,Pricebook2Id,Product2.Shopify_Variant_ID__c,UnitPrice,IsActive\nV1:USD,{standard},V1,2.5,true\n"
+        ),
+    )
+    .await;
+    org.upsert(
+        "Account",
+        "Shopify_Customer_ID__c",
+        "Shopify_Customer_ID__c,Name\n9,Ada Lovelace\n",
+    )
+    .await;
+    let orders: String = (0..240)
+        .map(|o| format!("O{o},9,2026-11-01,Draft,{standard}\n"))
+        .collect();
+    let (_, info) = org
+        .upsert(
+            "Order",
+            "Shopify_Order_ID__c",
+            &format!(
+                "Shopify_Order_ID__c,Account.Shopify_Customer_ID__c,EffectiveDate,Status,Pricebook2Id\n{orders}"
+            ),
+        )
+        .await;
+    assert_eq!(info["numberRecordsFailed"], 0, "{info}");
+    // Order o gets five products of quantity 1..=5; every 97th row names an order that
+    // does not exist.
+    let mut csv = String::from(
+        "Shopify_Line_Item_ID__c,Order.Shopify_Order_ID__c,PricebookEntry.Shopify_Price_Key__c,Quantity,UnitPrice\n",
+    );
+    let mut bad = Vec::new();
+    for n in 0..1200 {
+        let order = if n % 97 == 0 {
+            bad.push(format!("L{n}"));
+            "missing".to_string()
+        } else {
+            format!("O{}", n / 5)
+        };
+        csv.push_str(&format!("L{n},{order},V1:USD,{},2.5\n", n % 5 + 1));
+    }
+    let (job, info) = org
+        .upsert("OrderItem", "Shopify_Line_Item_ID__c", &csv)
+        .await;
+    assert_eq!(info["numberRecordsProcessed"], 1200, "{info}");
+    assert_eq!(
+        info["numberRecordsFailed"],
+        bad.len(),
+        "{:?}",
+        org.results(&job, "failedResults").await.first()
+    );
+
+    // Each result row carries its own key; the failures are exactly the bad rows.
+    let failed = org.results(&job, "failedResults").await;
+    let mut failed_keys: Vec<&str> = failed
+        .iter()
+        .map(|r| r["Shopify_Line_Item_ID__c"].as_str())
+        .collect();
+    failed_keys.sort_unstable();
+    let mut expected_bad: Vec<&str> = bad.iter().map(String::as_str).collect();
+    expected_bad.sort_unstable();
+    assert_eq!(failed_keys, expected_bad);
+    assert!(
+        failed
+            .iter()
+            .all(|r| r["sf__Error"].contains("Foreign key external ID: missing not found"))
+    );
+    let succeeded = org.results(&job, "successfulResults").await;
+    assert_eq!(succeeded.len(), 1200 - bad.len());
+    let items = org.records("OrderItem").await;
+    assert_eq!(items.len(), succeeded.len(), "no row saved twice");
+    for result in &succeeded {
+        let key = result["Shopify_Line_Item_ID__c"].as_str();
+        let item = find(&items, "Shopify_Line_Item_ID__c", key);
+        assert_eq!(
+            result["sf__Id"], item["Id"],
+            "{key}: the result names its own record"
+        );
+        assert_eq!(result["sf__Created"], "true");
+    }
+    let mut ids: Vec<&str> = items.iter().map(|i| i["Id"].as_str().unwrap()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), items.len(), "every record has its own Id");
+
+    // Every order's total is the sum of its good products (2.5 each per unit).
+    let saved = org.records("Order").await;
+    for o in 0..240 {
+        let expected: f64 = (o * 5..o * 5 + 5)
+            .filter(|n| n % 97 != 0)
+            .map(|n| f64::from(n % 5 + 1) * 2.5)
+            .sum();
+        let order = find(&saved, "Shopify_Order_ID__c", &format!("O{o}"));
+        assert_eq!(order["TotalAmount"].as_f64(), Some(expected), "O{o}");
+    }
+}
