@@ -45,24 +45,8 @@ async fn relationship_columns_resolve_parents_by_external_id() {
 #[tokio::test]
 async fn a_full_order_graph_lands_and_the_order_total_rolls_up() {
     let org = Org::start().await;
-    org.upsert(
-        "Product2",
-        "Shopify_Variant_ID__c",
-        "Shopify_Variant_ID__c,Name,IsActive\nV1,Mug,true\nV2,Tee,true\n",
-    )
-    .await;
-    let pricebooks = org.records("Pricebook2").await;
-    let standard = pricebooks[0]["Id"].as_str().unwrap().to_string();
-    let (_, info) = org
-        .upsert(
-            "PricebookEntry",
-            "Shopify_Price_Key__c",
-            &format!(
-                "Shopify_Price_Key__c,Pricebook2Id,Product2.Shopify_Variant_ID__c,UnitPrice,IsActive\nV1:USD,{standard},V1,12.5,true\nV2:USD,{standard},V2,20,true\n"
-            ),
-        )
-        .await;
-    assert_eq!(info["numberRecordsFailed"], 0, "{info}");
+    let standard =
+        products_with_standard_prices(&org, &[("V1", "Mug", "12.5"), ("V2", "Tee", "20")]).await;
     org.upsert(
         "Account",
         "Shopify_Customer_ID__c",
@@ -159,22 +143,7 @@ async fn order_rules_are_enforced() {
         "Shopify_Order_ID__c,Account.Shopify_Customer_ID__c,EffectiveDate,Status\nO2,9,2026-11-01,Draft\n",
     )
     .await;
-    org.upsert(
-        "Product2",
-        "Shopify_Variant_ID__c",
-        "Shopify_Variant_ID__c,Name\nV1,Mug\n",
-    )
-    .await;
-    let standard = org.records("Pricebook2").await[0]["Id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    org.upsert(
-        "PricebookEntry",
-        "Shopify_Price_Key__c",
-        &format!("Shopify_Price_Key__c,Pricebook2Id,Product2.Shopify_Variant_ID__c,UnitPrice,IsActive\nV1:USD,{standard},V1,5,true\n"),
-    )
-    .await;
+    products_with_standard_prices(&org, &[("V1", "Mug", "5")]).await;
     let (job, _) = org
         .upsert(
             "OrderItem",
@@ -337,24 +306,7 @@ async fn a_job_of_many_batches_lands_each_row_once_with_its_own_result() {
         ..Options::default()
     })
     .await;
-    org.upsert(
-        "Product2",
-        "Shopify_Variant_ID__c",
-        "Shopify_Variant_ID__c,Name,IsActive\nV1,Mug,true\n",
-    )
-    .await;
-    let standard = org.records("Pricebook2").await[0]["Id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    org.upsert(
-        "PricebookEntry",
-        "Shopify_Price_Key__c",
-        &format!(
-            "Shopify_Price_Key__c,Pricebook2Id,Product2.Shopify_Variant_ID__c,UnitPrice,IsActive\nV1:USD,{standard},V1,2.5,true\n"
-        ),
-    )
-    .await;
+    let standard = products_with_standard_prices(&org, &[("V1", "Mug", "2.5")]).await;
     org.upsert(
         "Account",
         "Shopify_Customer_ID__c",
@@ -443,4 +395,40 @@ async fn a_job_of_many_batches_lands_each_row_once_with_its_own_result() {
         let order = find(&saved, "Shopify_Order_ID__c", &format!("O{o}"));
         assert_eq!(order["TotalAmount"].as_f64(), Some(expected), "O{o}");
     }
+}
+
+/// Active products, each with an active standard price in USD (`(variant key, name, unit
+/// price)`; the price key is `<variant>:USD`). Returns the standard price book's Id.
+async fn products_with_standard_prices(org: &Org, products: &[(&str, &str, &str)]) -> String {
+    let rows: String = products
+        .iter()
+        .map(|(key, name, _)| format!("{key},{name},true\n"))
+        .collect();
+    let (_, info) = org
+        .upsert(
+            "Product2",
+            "Shopify_Variant_ID__c",
+            &format!("Shopify_Variant_ID__c,Name,IsActive\n{rows}"),
+        )
+        .await;
+    assert_eq!(info["numberRecordsFailed"], 0, "{info}");
+    let standard = org.records("Pricebook2").await[0]["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let rows: String = products
+        .iter()
+        .map(|(key, _, price)| format!("{key}:USD,{standard},{key},{price},true\n"))
+        .collect();
+    let (_, info) = org
+        .upsert(
+            "PricebookEntry",
+            "Shopify_Price_Key__c",
+            &format!(
+                "Shopify_Price_Key__c,Pricebook2Id,Product2.Shopify_Variant_ID__c,UnitPrice,IsActive\n{rows}"
+            ),
+        )
+        .await;
+    assert_eq!(info["numberRecordsFailed"], 0, "{info}");
+    standard
 }
