@@ -186,13 +186,27 @@ pub(crate) mod shared {
     pub const ORDER_UPSERT_HEAD: &str = "INSERT INTO order_cache (shop, order_id, customer_id, \
          email, phone, processed_at, total_minor, currency, cancelled, financial_status, \
          refunded_minor, company_id, is_test, updated_at) ";
+    /// The conflict clause of [`ORDER_UPSERT_HEAD`], up to the backend's "the order
+    /// changed" test (`sql::ORDER_CHANGED`): an order identical to its cached copy is left
+    /// as it is, so a rerun over an unchanged export rewrites no row and no index entry, and
+    /// `updated_at` is when the cached order last changed.
     pub const ORDER_UPSERT_TAIL: &str = " ON CONFLICT (shop, order_id) DO UPDATE SET \
          customer_id = excluded.customer_id, email = excluded.email, phone = excluded.phone, \
          processed_at = excluded.processed_at, total_minor = excluded.total_minor, \
          currency = excluded.currency, cancelled = excluded.cancelled, \
          financial_status = excluded.financial_status, \
          refunded_minor = excluded.refunded_minor, company_id = excluded.company_id, \
-         is_test = excluded.is_test, updated_at = excluded.updated_at";
+         is_test = excluded.is_test, updated_at = excluded.updated_at \
+         WHERE (order_cache.customer_id, order_cache.email, order_cache.phone, \
+         order_cache.processed_at, order_cache.total_minor, order_cache.currency, \
+         order_cache.cancelled, order_cache.financial_status, order_cache.refunded_minor, \
+         order_cache.company_id, order_cache.is_test) ";
+    /// The other side of the "changed" test after [`ORDER_UPSERT_TAIL`] and the backend's
+    /// null-safe "differs" operator.
+    pub const ORDER_UPSERT_EXCLUDED: &str = " (excluded.customer_id, excluded.email, \
+         excluded.phone, excluded.processed_at, excluded.total_minor, excluded.currency, \
+         excluded.cancelled, excluded.financial_status, excluded.refunded_minor, \
+         excluded.company_id, excluded.is_test)";
     /// Columns of an order-cache row, as [`OrderRow`](super::OrderRow) reads them.
     pub const ORDERS_FOR_CUSTOMER: &str = "SELECT shop, order_id, customer_id, email, phone, \
          processed_at, total_minor, currency, cancelled, financial_status, refunded_minor, \
@@ -1273,6 +1287,7 @@ macro_rules! impl_state_store {
                 let mut orders = orders;
                 orders.sort_unstable_by(|a, b| a.customer_id.cmp(&b.customer_id));
                 let mut tx = self.pool.begin().await.map_err(&err)?;
+                let mut written = 0;
                 for chunk in orders.chunks(rows_per_statement(sql::MAX_BIND_PARAMS, 14)) {
                     let mut qb = sqlx::QueryBuilder::<$db>::new(shared::ORDER_UPSERT_HEAD);
                     qb.push_values(chunk, |mut b, o| {
@@ -1292,10 +1307,17 @@ macro_rules! impl_state_store {
                             .push_bind(now);
                     });
                     qb.push(shared::ORDER_UPSERT_TAIL);
-                    qb.build().execute(&mut *tx).await.map_err(&err)?;
+                    qb.push(sql::DIFFERS);
+                    qb.push(shared::ORDER_UPSERT_EXCLUDED);
+                    written += qb
+                        .build()
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(&err)?
+                        .rows_affected();
                 }
                 tx.commit().await.map_err(&err)?;
-                Ok(orders.len() as u64)
+                Ok(written)
             }
 
             async fn orders_for_customer(

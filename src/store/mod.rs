@@ -273,7 +273,7 @@ pub trait StateStore: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Inserts or updates cached orders in one transaction; returns how many distinct orders
-    /// were written.
+    /// were new or changed (an order identical to its cached copy is not rewritten).
     fn put_orders(
         &self,
         orders: &[CachedOrder],

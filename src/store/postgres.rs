@@ -32,6 +32,9 @@ mod sql {
     pub const MAX_BIND_PARAMS: usize = 65_535;
     /// Cast for a JSON text parameter.
     pub const JSON_PARAM: &str = "::jsonb";
+    /// Null-safe "differs" between two row constructors (NULL is not taken to differ from
+    /// NULL).
+    pub const DIFFERS: &str = "IS DISTINCT FROM";
 
     /// Upserts id mappings sharing shop ($1), kind ($2) and object ($3), given as one JSON
     /// array of `[shopify_id, sf_id, payload_hash]` rows ($5) stamped $4: one bound parameter

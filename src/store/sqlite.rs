@@ -37,6 +37,8 @@ mod sql {
     pub const MAX_BIND_PARAMS: usize = 32_766;
     /// JSON columns are TEXT: a JSON parameter needs no cast.
     pub const JSON_PARAM: &str = "";
+    /// Null-safe "differs" between two row values (NULL is not taken to differ from NULL).
+    pub const DIFFERS: &str = "IS NOT";
 
     /// Upserts id mappings sharing shop ($1), kind ($2) and object ($3), given as one JSON
     /// array of `[shopify_id, sf_id, payload_hash]` rows ($5) stamped $4: one bound parameter

@@ -725,13 +725,6 @@ pub async fn scan_export(
     resolver: Option<Resolver>,
     customer_side: tokio::sync::oneshot::Sender<CustomerSide>,
 ) -> Result<Scanned, SyncError> {
-    let resolving = resolver.is_some();
-    // Two spools in one folder: their targets (and so their file names) do not overlap.
-    let customers_spool = Spool::new(spool_dir).map_err(|e| SyncError::io(spool_dir, e))?;
-    let orders_spool = Spool::new(spool_dir).map_err(|e| SyncError::io(spool_dir, e))?;
-    let source = dir.to_path_buf();
-    let (store2, ctx2, source2) = (store.clone(), ctx.clone(), source.clone());
-    let progress2 = Arc::clone(progress);
     // The order cache is written by its own task while orders.jsonl is read; a few batches
     // may wait while another is written (see ORDER_BATCHES_QUEUED).
     let (order_batches, mut order_queue) =
@@ -743,11 +736,75 @@ pub async fn scan_export(
         }
         Ok::<(), SyncError>(())
     });
+    let read = read_sides(
+        store,
+        run,
+        ctx,
+        dir,
+        spool_dir,
+        progress,
+        resolver,
+        customer_side,
+        order_batches,
+    )
+    .await;
+    match read {
+        Ok(read) => Ok(Scanned {
+            spools: read.spools,
+            tally: read.tally,
+            failed: read.failed,
+            edits: read.edits,
+            identity: read.identity,
+            order_cache: OrderCacheWriter(order_writer),
+        }),
+        Err(e) => {
+            // The writer does not outlive the run: the readers are gone, so its queue is
+            // closed, and it stops once it has stored what it holds. The read's error
+            // explains the run's, not the writer's.
+            let _ = order_writer.await;
+            Err(e)
+        }
+    }
+}
+
+/// What [`read_sides`] returns: [`Scanned`] without the order cache's writer.
+struct ReadSides {
+    spools: HashMap<Target, SpoolFile>,
+    tally: ScanTally,
+    failed: FailedKeys,
+    edits: HashMap<Target, RowEdits>,
+    identity: BTreeMap<String, u64>,
+}
+
+/// The reading of [`scan_export`]: both sides, the orders sending their order-cache
+/// batches on `order_batches`.
+#[allow(clippy::too_many_arguments)]
+async fn read_sides(
+    store: &Store,
+    run: RunId,
+    ctx: &MappingContext,
+    dir: &Path,
+    spool_dir: &Path,
+    progress: &Arc<SyncProgress>,
+    resolver: Option<Resolver>,
+    customer_side: tokio::sync::oneshot::Sender<CustomerSide>,
+    order_batches: tokio::sync::mpsc::Sender<Vec<CachedOrder>>,
+) -> Result<ReadSides, SyncError> {
+    let resolving = resolver.is_some();
+    // Two spools in one folder: their targets (and so their file names) do not overlap.
+    let customers_spool = Spool::new(spool_dir).map_err(|e| SyncError::io(spool_dir, e))?;
+    let orders_spool = Spool::new(spool_dir).map_err(|e| SyncError::io(spool_dir, e))?;
+    let source = dir.to_path_buf();
+    let (store2, ctx2, source2) = (store.clone(), ctx.clone(), source.clone());
+    let progress2 = Arc::clone(progress);
     let known = store.company_contacts(&ctx.shop).await?;
     let known2 = known.clone();
     // Answered at the first guest order; dropped unanswered when the reader ends without one.
     let (guest_signal, guest_seen) = tokio::sync::oneshot::channel();
-    let orders = tokio::spawn(async move {
+    // In a set, so that an early return below stops the orders reader instead of leaving
+    // it running.
+    let mut orders = tokio::task::JoinSet::new();
+    orders.spawn(async move {
         let mut scanner = Scanner::new(&store2, run, &ctx2, orders_spool);
         scanner.buyer_companies = known2;
         scanner.order_writer = Some(order_batches);
@@ -786,10 +843,11 @@ pub async fn scan_export(
             failed: std::mem::take(&mut scanner.failed),
         });
     }
-    let (orders_found, orders_spool, orders_tally, orders_failed, guest_orders) =
-        orders
-            .await
-            .map_err(|e| SyncError::Input(format!("the orders reader stopped: {e}")))??;
+    let (orders_found, orders_spool, orders_tally, orders_failed, guest_orders) = orders
+        .join_next()
+        .await
+        .ok_or_else(|| SyncError::Input("the orders reader vanished".into()))?
+        .map_err(|e| SyncError::Input(format!("the orders reader stopped: {e}")))??;
     let customers_found = customers_found?;
     if !customers_found && !orders_found {
         return Err(SyncError::Input(format!(
@@ -823,13 +881,12 @@ pub async fn scan_export(
     scanner.flush().await?;
     let mut tally = scanner.tally.clone();
     tally.merge(orders_tally);
-    Ok(Scanned {
+    Ok(ReadSides {
         spools: orders_spool.finish().map_err(spool_error)?,
         tally,
         failed: orders_failed,
         edits,
         identity,
-        order_cache: OrderCacheWriter(order_writer),
     })
 }
 

@@ -834,6 +834,15 @@ async fn order_cache_and_customer_stats(db: Db) {
         other_shop,
     ];
     assert_eq!(store.put_orders(&orders).await.unwrap(), 7);
+    // The same orders again (a rerun over an unchanged export): none is rewritten; one
+    // changed order among them is.
+    assert_eq!(store.put_orders(&orders).await.unwrap(), 0);
+    let mut moved = orders.clone();
+    moved[3].customer_id = Some("c3".into());
+    assert_eq!(store.put_orders(&moved).await.unwrap(), 1);
+    let c3 = store.orders_for_customer(SHOP, "c3").await.unwrap();
+    assert_eq!(c3, [moved[3].clone()]);
+    assert_eq!(store.put_orders(&orders).await.unwrap(), 1);
 
     let c1 = store.orders_for_customer(SHOP, "c1").await.unwrap();
     assert_eq!(

@@ -932,6 +932,50 @@ async fn a_dry_run_writes_the_csvs_and_sends_nothing() {
     h.finish().await;
 }
 
+/// Orders in the state store's order cache (SQLite).
+async fn cached_orders(store: &Store) -> i64 {
+    let Store::Sqlite(sqlite) = store else {
+        panic!("a SQLite store")
+    };
+    sqlx::query_scalar("SELECT COUNT(*) FROM order_cache")
+        .fetch_one(sqlite.pool())
+        .await
+        .unwrap()
+}
+
+/// A read that fails on the customer side stops the orders reader and the order-cache
+/// writer before the run returns: nothing goes on writing to the state store after the
+/// error (on this single-threaded runtime the orders reader has not even started when the
+/// customer side fails, so a reader left running would fill the cache afterwards).
+#[tokio::test]
+async fn a_failed_read_leaves_no_reader_or_writer_running() {
+    let h = Harness::new(Backend::Sqlite, Options::default()).await;
+    let (source, _) = h.export(&small_shape());
+    // customers.jsonl is there but cannot be read.
+    std::fs::remove_file(source.join("customers.jsonl")).unwrap();
+    std::fs::create_dir(source.join("customers.jsonl")).unwrap();
+    let store = h.store().await;
+    let ctx = MappingContext {
+        shop: SHOP.into(),
+        org_currency: "USD".into(),
+        standard_pricebook_id: "01sEXAMPLE".into(),
+        person_record_type_id: None,
+        account_model: AccountModel::PerCustomer,
+    };
+    let mut options = h.options(&source);
+    options.dry_run = Some(h.dir.path().join("dry"));
+    let error = run_sync(None, &store, &ctx, &options)
+        .await
+        .expect_err("an unreadable customers.jsonl fails the run")
+        .to_string();
+    assert!(error.contains("customers.jsonl"), "{error}");
+    let at_error = cached_orders(&store).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(cached_orders(&store).await, at_error);
+    store.close().await;
+    h.finish().await;
+}
+
 /// Runs `shopforce sync` as its own process against the harness's emulator and store.
 async fn run_cli(h: &Harness, source: &Path, extra_env: &[(&str, &str)]) -> std::process::Output {
     let source = source.to_str().expect("a UTF-8 temp path");
