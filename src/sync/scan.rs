@@ -109,6 +109,10 @@ pub struct Scanner<'a> {
     /// Guest checkouts, kept (orders reader) when identity resolution is on.
     collect_guests: bool,
     guest_orders: Vec<GuestOrder>,
+    /// Per product (fingerprint of its key): the fingerprint of the inputs its last spooled
+    /// Product2 and PricebookEntry rows were built from (see
+    /// [`build::catalog_fingerprint`]).
+    catalog: HashMap<u64, u64, foldhash::fast::FixedState>,
 }
 
 impl<'a> Scanner<'a> {
@@ -132,6 +136,7 @@ impl<'a> Scanner<'a> {
             pending: Vec::new(),
             collect_guests: false,
             guest_orders: Vec::new(),
+            catalog: HashMap::default(),
         }
     }
 
@@ -587,10 +592,24 @@ impl<'a> Scanner<'a> {
                 }
                 Ok(OrderLine::LineItem(item)) => {
                     self.tally.line_items += 1;
-                    match build::line_item(self.ctx, &item) {
-                        Ok([product, price, order_item]) => {
-                            self.push(product)?;
-                            self.push(price)?;
+                    // A variant's Product2 and PricebookEntry rows are built only when they
+                    // differ from the last ones spooled for it (the spool would drop an
+                    // identical repeat anyway).
+                    let (product, inputs) = build::catalog_fingerprint(&item);
+                    let repeat = self.catalog.get(&product) == Some(&inputs);
+                    let rows = if repeat {
+                        build::line_item_alone(self.ctx, &item).map(|row| (None, row))
+                    } else {
+                        build::line_item(self.ctx, &item)
+                            .map(|[product, price, row]| (Some([product, price]), row))
+                    };
+                    match rows {
+                        Ok((catalog, order_item)) => {
+                            if let Some([product_row, price_row]) = catalog {
+                                self.push(product_row)?;
+                                self.push(price_row)?;
+                                self.catalog.insert(product, inputs);
+                            }
                             self.push(order_item)?;
                         }
                         Err(e) => {
