@@ -511,15 +511,27 @@ pub fn order(
 /// The Product2 key of a line item: its variant, or for custom items (no variant) a key
 /// derived from the title so that equal custom items share one product.
 pub fn product_key(item: &LineItem) -> String {
+    match product_key_source(item) {
+        ProductKeySource::Variant(id) => id.to_string(),
+        ProductKeySource::Custom(title) => format!(
+            "custom-{:016x}",
+            super::csv_file::payload_hash([title]) as u64
+        ),
+    }
+}
+
+/// What a line item's product key is made from: its variant's legacy id, or for a custom
+/// item its trimmed title.
+#[derive(Hash)]
+enum ProductKeySource<'a> {
+    Variant(&'a str),
+    Custom(&'a str),
+}
+
+fn product_key_source(item: &LineItem) -> ProductKeySource<'_> {
     match &item.variant {
-        Some(v) if !v.id.is_empty() => legacy_id(&v.id).to_string(),
-        _ => {
-            let title = item.title.as_deref().unwrap_or("").trim();
-            format!(
-                "custom-{:016x}",
-                super::csv_file::payload_hash([title]) as u64
-            )
-        }
+        Some(v) if !v.id.is_empty() => ProductKeySource::Variant(legacy_id(&v.id)),
+        _ => ProductKeySource::Custom(item.title.as_deref().unwrap_or("").trim()),
     }
 }
 
@@ -548,16 +560,11 @@ pub fn line_item_alone(ctx: &MappingContext, item: &LineItem) -> Result<Row, Map
 /// (beside the mapping context, fixed for a run): of the product's key, and of everything
 /// else. Line items with equal fingerprints yield equal rows.
 pub fn catalog_fingerprint(item: &LineItem) -> (u64, u64) {
-    use std::hash::{BuildHasher, Hash, Hasher};
+    use std::hash::BuildHasher;
     let state = foldhash::fast::FixedState::with_seed(0x0063_6174_616c_6f67);
-    let variant = item.variant.as_ref().filter(|v| !v.id.is_empty());
-    let mut key = state.build_hasher();
-    match variant {
-        // The product key itself (see [`product_key`]), so that two items with one key
-        // never have two fingerprints.
-        Some(v) => (0u8, legacy_id(&v.id)).hash(&mut key),
-        None => (1u8, item.title.as_deref().unwrap_or("").trim()).hash(&mut key),
-    }
+    // What the product key is made from, so that two items with one key never have two
+    // fingerprints (and no key string is built to find out).
+    let key = state.hash_one(product_key_source(item));
     let rest = state.hash_one((
         item.variant.as_ref().map(|v| (&v.display_name, &v.sku)),
         &item.name,
@@ -566,7 +573,7 @@ pub fn catalog_fingerprint(item: &LineItem) -> (u64, u64) {
         item.product.as_ref().map(|p| p.id.as_str()),
         item.unit_price().map(|m| (&m.amount, &m.currency_code)),
     ));
-    (key.finish(), rest)
+    (key, rest)
 }
 
 /// What a line item's rows share, checked.
@@ -833,7 +840,7 @@ mod tests {
         });
         assert_eq!(catalog_fingerprint(&again), catalog_fingerprint(&first));
         let [p, pr, row] = line_item(&ctx(), &again).unwrap();
-        assert_eq!((p, pr), (product.clone(), price.clone()));
+        assert_eq!((p, pr), (product, price));
         assert_eq!(line_item_alone(&ctx(), &again).unwrap(), row);
         // Anything the catalogue rows are built from changes the second fingerprint (the
         // first is the product key's).

@@ -187,7 +187,7 @@ pub(crate) mod shared {
          email, phone, processed_at, total_minor, currency, cancelled, financial_status, \
          refunded_minor, company_id, is_test, updated_at) ";
     /// The conflict clause of [`ORDER_UPSERT_HEAD`], up to the backend's "the order
-    /// changed" test (`sql::ORDER_CHANGED`): an order identical to its cached copy is left
+    /// changed" test (`sql::DIFFERS`, then [`ORDER_UPSERT_EXCLUDED`]): an order identical to its cached copy is left
     /// as it is, so a rerun over an unchanged export rewrites no row and no index entry, and
     /// `updated_at` is when the cached order last changed.
     pub const ORDER_UPSERT_TAIL: &str = " ON CONFLICT (shop, order_id) DO UPDATE SET \

@@ -440,7 +440,7 @@ async fn sync_inner(
     let (orders_side, orders_side_read) = tokio::sync::oneshot::channel();
     let (order_cache_written, order_cache_complete) = tokio::sync::oneshot::channel::<()>();
     let read = async {
-        let scanned = scan::scan_export(
+        let (scanned, order_cache) = scan::scan_export(
             store,
             run,
             ctx,
@@ -471,7 +471,7 @@ async fn sync_inner(
             spools,
             failed: scanned.failed,
         });
-        scanned.order_cache.finish().await?;
+        order_cache.finish().await?;
         let _ = order_cache_written.send(());
         Ok::<_, SyncError>((scanned.tally, scanned.identity))
     };

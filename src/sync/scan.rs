@@ -706,8 +706,6 @@ pub struct Scanned {
     pub edits: HashMap<Target, RowEdits>,
     /// Identity-resolution outcomes by kind.
     pub identity: BTreeMap<String, u64>,
-    /// The order cache's writer, still storing the last batches of orders read.
-    pub order_cache: OrderCacheWriter,
 }
 
 /// The task that writes the orders read into the order cache. The rows read need not wait
@@ -743,7 +741,7 @@ pub async fn scan_export(
     progress: &Arc<SyncProgress>,
     resolver: Option<Resolver>,
     customer_side: tokio::sync::oneshot::Sender<CustomerSide>,
-) -> Result<Scanned, SyncError> {
+) -> Result<(Scanned, OrderCacheWriter), SyncError> {
     // The order cache is written by its own task while orders.jsonl is read; a few batches
     // may wait while another is written (see ORDER_BATCHES_QUEUED).
     let (order_batches, mut order_queue) =
@@ -768,14 +766,7 @@ pub async fn scan_export(
     )
     .await;
     match read {
-        Ok(read) => Ok(Scanned {
-            spools: read.spools,
-            tally: read.tally,
-            failed: read.failed,
-            edits: read.edits,
-            identity: read.identity,
-            order_cache: OrderCacheWriter(order_writer),
-        }),
+        Ok(scanned) => Ok((scanned, OrderCacheWriter(order_writer))),
         Err(e) => {
             // The writer does not outlive the run: the readers are gone, so its queue is
             // closed, and it stops once it has stored what it holds. The read's error
@@ -784,15 +775,6 @@ pub async fn scan_export(
             Err(e)
         }
     }
-}
-
-/// What [`read_sides`] returns: [`Scanned`] without the order cache's writer.
-struct ReadSides {
-    spools: HashMap<Target, SpoolFile>,
-    tally: ScanTally,
-    failed: FailedKeys,
-    edits: HashMap<Target, RowEdits>,
-    identity: BTreeMap<String, u64>,
 }
 
 /// The reading of [`scan_export`]: both sides, the orders sending their order-cache
@@ -808,7 +790,7 @@ async fn read_sides(
     resolver: Option<Resolver>,
     customer_side: tokio::sync::oneshot::Sender<CustomerSide>,
     order_batches: tokio::sync::mpsc::Sender<Vec<CachedOrder>>,
-) -> Result<ReadSides, SyncError> {
+) -> Result<Scanned, SyncError> {
     let resolving = resolver.is_some();
     // Two spools in one folder: their targets (and so their file names) do not overlap.
     let customers_spool = Spool::new(spool_dir).map_err(|e| SyncError::io(spool_dir, e))?;
@@ -900,7 +882,7 @@ async fn read_sides(
     scanner.flush().await?;
     let mut tally = scanner.tally.clone();
     tally.merge(orders_tally);
-    Ok(ReadSides {
+    Ok(Scanned {
         spools: orders_spool.finish().map_err(spool_error)?,
         tally,
         failed: orders_failed,

@@ -902,19 +902,24 @@ async fn expired_tokens_and_500_503_429_answers_are_survived() {
     h.finish().await;
 }
 
+/// A mapping context for dry runs (no org to ask for the standard price book).
+fn dry_run_context() -> MappingContext {
+    MappingContext {
+        shop: SHOP.into(),
+        org_currency: "USD".into(),
+        standard_pricebook_id: "01sEXAMPLE".into(),
+        person_record_type_id: None,
+        account_model: AccountModel::PerCustomer,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dry_run_writes_the_csvs_and_sends_nothing() {
     let h = Harness::new(Backend::Sqlite, Options::default()).await;
     let (source, _) = h.export(&small_shape());
     let out = h.dir.path().join("dry");
     let store = h.store().await;
-    let ctx = MappingContext {
-        shop: SHOP.into(),
-        org_currency: "USD".into(),
-        standard_pricebook_id: "01sEXAMPLE".into(),
-        person_record_type_id: None,
-        account_model: AccountModel::PerCustomer,
-    };
+    let ctx = dry_run_context();
     let mut options = h.options(&source);
     options.dry_run = Some(out.clone());
     let report = run_sync(None, &store, &ctx, &options).await.unwrap();
@@ -955,13 +960,7 @@ async fn a_failed_read_leaves_no_reader_or_writer_running() {
     std::fs::remove_file(source.join("customers.jsonl")).unwrap();
     std::fs::create_dir(source.join("customers.jsonl")).unwrap();
     let store = h.store().await;
-    let ctx = MappingContext {
-        shop: SHOP.into(),
-        org_currency: "USD".into(),
-        standard_pricebook_id: "01sEXAMPLE".into(),
-        person_record_type_id: None,
-        account_model: AccountModel::PerCustomer,
-    };
+    let ctx = dry_run_context();
     let mut options = h.options(&source);
     options.dry_run = Some(h.dir.path().join("dry"));
     let error = run_sync(None, &store, &ctx, &options)
