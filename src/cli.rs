@@ -204,6 +204,7 @@ pub struct JwtAssertionArgs {
 
 /// Runs the command line; returns the process exit code.
 pub fn main() -> ExitCode {
+    crate::store::keep_c_heap();
     let cli = Cli::parse();
     if !matches!(cli.command, Command::Sync(_) | Command::Dlq(_)) {
         init_tracing();

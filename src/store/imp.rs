@@ -15,7 +15,7 @@ use super::error::{Backend, StoreError};
 use super::ts::Ts;
 use super::types::{
     CachedOrder, CustomerOrderStats, DeadLetter, DeadLetterId, JobKey, JobPhase, JobRecord,
-    MappingRecord, OrderAggregate, Review, ReviewId, RunId, RunRecord,
+    MappedRecord, MappingRecord, OrderAggregate, Review, ReviewId, RunId, RunRecord,
 };
 
 /// A `crm_contacts` row as read.
@@ -319,7 +319,8 @@ pub(crate) fn dedup_last<'a, T, K: Hash + Eq>(
     }
     let mut seen =
         HashSet::with_capacity_and_hasher(rows.len(), foldhash::fast::RandomState::default());
-    let mut kept: Vec<&T> = rows.iter().rev().filter(|r| seen.insert(key(r))).collect();
+    let mut kept: Vec<&T> = Vec::with_capacity(rows.len());
+    kept.extend(rows.iter().rev().filter(|r| seen.insert(key(r))));
     kept.reverse();
     kept
 }
@@ -330,11 +331,50 @@ pub(crate) fn json_param(
     op: &'static str,
     batch: &impl serde::Serialize,
 ) -> Result<String, StoreError> {
-    serde_json::to_string(batch).map_err(|e| StoreError::InvalidArgument {
+    json_param_sized(backend, op, batch, 0)
+}
+
+/// [`json_param`] written into a buffer of `capacity` bytes to start with: a batch's JSON
+/// is megabytes, and growing it by doubling allocates (and faults in) twice that.
+pub(crate) fn json_param_sized(
+    backend: Backend,
+    op: &'static str,
+    batch: &impl serde::Serialize,
+    capacity: usize,
+) -> Result<String, StoreError> {
+    let invalid = |detail: String| StoreError::InvalidArgument {
         backend,
         op,
-        detail: e.to_string(),
-    })
+        detail,
+    };
+    let mut json = Vec::with_capacity(capacity);
+    serde_json::to_writer(&mut json, batch).map_err(|e| invalid(e.to_string()))?;
+    String::from_utf8(json).map_err(|e| invalid(e.to_string()))
+}
+
+/// Id mappings serialized as `[[shopify_id, sf_id, payload_hash], …]`, straight from the
+/// records (no copy of the batch as tuples first).
+pub(crate) struct MappedRows<'a, 'r>(pub &'a [&'a MappedRecord<'r>]);
+
+impl MappedRows<'_, '_> {
+    /// About the length of the JSON: the ids plus punctuation and a 19-digit hash.
+    pub(crate) fn json_len_hint(&self) -> usize {
+        self.0
+            .iter()
+            .map(|r| r.shopify_id.len() + r.sf_id.len() + 30)
+            .sum::<usize>()
+            + 2
+    }
+}
+
+impl serde::Serialize for MappedRows<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(
+            self.0
+                .iter()
+                .map(|r| (r.shopify_id, r.sf_id, r.payload_hash)),
+        )
+    }
 }
 
 /// The rows of a lookup that returns them as one JSON array (`NULL`: none). Thousands of
@@ -744,16 +784,19 @@ macro_rules! impl_state_store {
                 now: Ts,
             ) -> Result<(), StoreError> {
                 for chunk in records.chunks($crate::store::imp::JSON_ROWS_PER_STATEMENT) {
-                    let batch: Vec<_> = chunk
-                        .iter()
-                        .map(|r| (r.shopify_id, r.sf_id, r.payload_hash))
-                        .collect();
+                    let rows = $crate::store::imp::MappedRows(chunk);
+                    let json = $crate::store::imp::json_param_sized(
+                        Self::BACKEND,
+                        op,
+                        &rows,
+                        rows.json_len_hint(),
+                    )?;
                     sqlx::query(sql::MAPPED_UPSERT_JSON)
                         .bind(shop)
                         .bind(kind)
                         .bind(sf_object)
                         .bind(now)
-                        .bind($crate::store::imp::json_param(Self::BACKEND, op, &batch)?)
+                        .bind(json)
                         .execute(&mut **tx)
                         .await
                         .map_err(query_error(Self::BACKEND, op))?;
@@ -1970,6 +2013,38 @@ pub(crate) use impl_state_store;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mapped_rows_serialize_as_id_id_hash_arrays_within_their_length_hint() {
+        let records = [
+            MappedRecord {
+                shopify_id: "14500000000000",
+                sf_id: "8025g0000000FfGAAU",
+                payload_hash: Some(i64::MIN),
+            },
+            MappedRecord {
+                shopify_id: "quote\"and\\backslash",
+                sf_id: "",
+                payload_hash: None,
+            },
+        ];
+        let refs: Vec<&MappedRecord<'_>> = records.iter().collect();
+        let rows = MappedRows(&refs);
+        let json = json_param_sized(Backend::Sqlite, "test", &rows, rows.json_len_hint()).unwrap();
+        assert_eq!(
+            json,
+            r#"[["14500000000000","8025g0000000FfGAAU",-9223372036854775808],["quote\"and\\backslash","",null]]"#
+        );
+        let plain: Vec<_> = records
+            .iter()
+            .map(|r| (r.shopify_id, r.sf_id, r.payload_hash))
+            .collect();
+        assert_eq!(json, json_param(Backend::Sqlite, "test", &plain).unwrap());
+        // Ids needing no escapes fit the hint, so the buffer is not grown.
+        let plain_ids = MappedRows(&refs[..1]);
+        let one = json_param_sized(Backend::Sqlite, "test", &plain_ids, 0).unwrap();
+        assert!(one.len() <= plain_ids.json_len_hint());
+    }
 
     #[test]
     fn dedup_keeps_the_last_row_per_key_in_order() {

@@ -79,7 +79,7 @@ mod types;
 pub use error::{Backend, StoreError};
 pub use migrate::{POSTGRES as POSTGRES_MIGRATOR, SQLITE as SQLITE_MIGRATOR};
 pub use postgres::PostgresStore;
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, keep_c_heap};
 pub use types::{
     AggregateBy, CachedOrder, ConsentLog, ConsentMark, ConsentUpdate, CustomerOrderStats,
     DeadLetter, DeadLetterFilter, DeadLetterId, DeadLetterStatus, IdentityLink, JobKey, JobPhase,

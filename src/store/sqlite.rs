@@ -90,6 +90,40 @@ mod sql {
          FROM reviews WHERE status = $1 ORDER BY id LIMIT $2";
 }
 
+/// Has the C library's allocator keep freed memory for reuse instead of handing it back
+/// to the kernel after every batch. Call it once, at the start of the process, before any
+/// thread is started.
+///
+/// SQLite allocates through the C library, not through Rust's allocator. Each batched
+/// statement takes a few large blocks: its bound JSON array or values, copied on binding,
+/// and the parsed form of the array. Left to itself, glibc maps blocks that large
+/// separately and unmaps them on free, and trims the top of its heap as soon as 128 KiB
+/// there are free. Every batch then touched fresh pages, which the kernel must fault in and
+/// clear: a fifth of the engine's page faults in the sync benchmark (BENCHMARKS.md,
+/// eleventh stop). With these settings, blocks up to 32 MiB come from the heap, the heap
+/// keeps up to 64 MiB of free space at its top, so the next batch reuses the same pages,
+/// and one arena serves every thread, so that what is kept is kept once, not once per
+/// SQLite worker thread (Rust's own allocations do not go through glibc).
+///
+/// Does nothing on platforms other than Linux with glibc.
+#[allow(unsafe_code)] // The project's only unsafe code: one libc call, see SAFETY below.
+pub fn keep_c_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        /// glibc's largest mmap threshold on 64-bit platforms (`DEFAULT_MMAP_THRESHOLD_MAX`).
+        const MMAP_THRESHOLD: libc::c_int = 32 << 20;
+        const TRIM_THRESHOLD: libc::c_int = 64 << 20;
+        // SAFETY: mallopt only changes allocator parameters. glibc applies them under the
+        // main arena's lock, and they take effect for later allocations only; no memory is
+        // freed or moved by the call.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 1);
+            libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+            libc::mallopt(libc::M_TRIM_THRESHOLD, TRIM_THRESHOLD);
+        }
+    }
+}
+
 /// The state store in a SQLite database.
 ///
 /// Opened with WAL journaling, `synchronous = NORMAL` (a power cut may lose the last

@@ -464,7 +464,10 @@ pub async fn store_results(
     // ones before, as when the keys grow with their parents' (line items under orders
     // sent in id order); otherwise gathered and sorted whole.
     let successes = if any_succeeded {
-        stream_successes(ctx, key, target, &info.id, &mut out).await?
+        let expected = info
+            .number_records_processed
+            .saturating_sub(info.number_records_failed);
+        stream_successes(ctx, key, target, &info.id, expected, &mut out).await?
     } else {
         Successes::default()
     };
@@ -663,9 +666,12 @@ async fn stream_successes(
     key: JobKey,
     target: Target,
     job_id: &str,
+    expected: u64,
     out: &mut StoredResults,
 ) -> Result<Successes, SyncError> {
     let timer = std::time::Instant::now();
+    // Room for the first batch up front (the job's counts say how many rows to expect).
+    let first_batch = usize::try_from(expected).map_or(STORE_BATCH, |n| n.min(STORE_BATCH));
     let rules = ctx.ownership.rules(target);
     let (sink, mut received) = tokio::sync::mpsc::channel(8);
     let download = async move {
@@ -676,7 +682,7 @@ async fn stream_successes(
     // Owns the receiving end: a reader that stops early closes it, which stops the
     // download instead of leaving it waiting for room.
     let read = async move {
-        let mut batches = SuccessBatches::default();
+        let mut batches = SuccessBatches::expecting(first_batch);
         let mut rows = ResultRows::new();
         let bad = |e: String| {
             SyncError::Input(format!(
@@ -742,6 +748,17 @@ struct SuccessBatches {
 }
 
 impl SuccessBatches {
+    /// Batches whose first has room for `rows` rows.
+    fn expecting(rows: usize) -> SuccessBatches {
+        SuccessBatches {
+            current: Successes {
+                keys: String::with_capacity(rows * Successes::KEY_BYTES_GUESS),
+                rows: Vec::with_capacity(rows),
+            },
+            ..SuccessBatches::default()
+        }
+    }
+
     fn visit(
         &mut self,
         record: &csv::StringRecord,
@@ -788,7 +805,8 @@ impl SuccessBatches {
             self.sent_up_to = Some(last.to_string());
         }
         self.sent += 1;
-        Some(std::mem::take(&mut self.current))
+        let next = Successes::sized_like(&self.current);
+        Some(std::mem::replace(&mut self.current, next))
     }
 }
 
@@ -809,6 +827,19 @@ struct SuccessRow {
 }
 
 impl Successes {
+    /// Bytes of an external ID, about (a Shopify legacy id is 13-14 digits).
+    const KEY_BYTES_GUESS: usize = 16;
+
+    /// Empty, with room for as many rows and key bytes as `batch` holds: the next batch
+    /// is filled without growing (each doubling of a multi-megabyte vector is a fresh block
+    /// of pages to fault in).
+    fn sized_like(batch: &Successes) -> Successes {
+        Successes {
+            keys: String::with_capacity(batch.keys.len()),
+            rows: Vec::with_capacity(batch.rows.len()),
+        }
+    }
+
     fn push(&mut self, key: &str, sf_id: &str, hash: i64) {
         let mut id = [0u8; 18];
         let n = sf_id.len().min(18);

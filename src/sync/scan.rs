@@ -86,7 +86,7 @@ pub struct Scanner<'a> {
     orders: Vec<CachedOrder>,
     /// Batches of the order cache go to a writer task, so reading does not wait on the
     /// store (set by [`scan_export`] for the orders reader).
-    order_writer: Option<tokio::sync::mpsc::Sender<Vec<CachedOrder>>>,
+    order_writer: Option<OrderBatches>,
     /// B2B contacts by customer id: (company gid, title, the customer as the company
     /// export holds it). Filled from companies.jsonl, consumed by customers.jsonl.
     company_contacts: HashMap<String, (String, Option<String>, Customer)>,
@@ -318,14 +318,18 @@ impl<'a> Scanner<'a> {
             self.letters.clear();
         }
         if !self.orders.is_empty() {
-            let batch = std::mem::take(&mut self.orders);
-            match &self.order_writer {
-                Some(writer) => writer
-                    .send(batch)
-                    .await
-                    .map_err(|_| SyncError::Input("the order-cache writer stopped".into()))?,
+            match &mut self.order_writer {
+                Some(writer) => {
+                    let batch = std::mem::replace(&mut self.orders, writer.empty_batch());
+                    writer
+                        .full
+                        .send(batch)
+                        .await
+                        .map_err(|_| SyncError::Input("the order-cache writer stopped".into()))?
+                }
                 None => {
-                    self.store.put_orders(&batch).await?;
+                    self.store.put_orders(&self.orders).await?;
+                    self.orders.clear();
                 }
             }
         }
@@ -712,6 +716,24 @@ pub struct Scanned {
 /// for it (no job reads the order cache); the commerce metrics do.
 pub struct OrderCacheWriter(tokio::task::JoinHandle<Result<(), SyncError>>);
 
+/// The orders reader's ends of the order-cache writer's queues: full batches go one way,
+/// their emptied vectors come back to be filled again. A batch is a few megabytes; a new
+/// one for every 10,000 orders meant fresh pages, faulted in and cleared by the kernel,
+/// each time.
+struct OrderBatches {
+    full: tokio::sync::mpsc::Sender<Vec<CachedOrder>>,
+    emptied: tokio::sync::mpsc::Receiver<Vec<CachedOrder>>,
+}
+
+impl OrderBatches {
+    /// An emptied batch back from the writer, or a new one.
+    fn empty_batch(&mut self) -> Vec<CachedOrder> {
+        self.emptied
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(ORDER_BATCH))
+    }
+}
+
 impl OrderCacheWriter {
     /// Waits until every order read is in the order cache.
     pub async fn finish(self) -> Result<(), SyncError> {
@@ -744,12 +766,18 @@ pub async fn scan_export(
 ) -> Result<(Scanned, OrderCacheWriter), SyncError> {
     // The order cache is written by its own task while orders.jsonl is read; a few batches
     // may wait while another is written (see ORDER_BATCHES_QUEUED).
-    let (order_batches, mut order_queue) =
+    let (full, mut order_queue) =
         tokio::sync::mpsc::channel::<Vec<CachedOrder>>(ORDER_BATCHES_QUEUED);
+    // Room for every batch there can be: queued, being written, being filled.
+    let (emptied_sender, emptied) = tokio::sync::mpsc::channel(ORDER_BATCHES_QUEUED + 2);
+    let order_batches = OrderBatches { full, emptied };
     let store3 = store.clone();
     let order_writer = tokio::spawn(async move {
-        while let Some(batch) = order_queue.recv().await {
+        while let Some(mut batch) = order_queue.recv().await {
             store3.put_orders(&batch).await?;
+            batch.clear();
+            // Full (cannot be: see its capacity) or the reader is done: the batch is freed.
+            let _ = emptied_sender.try_send(batch);
         }
         Ok::<(), SyncError>(())
     });
@@ -789,7 +817,7 @@ async fn read_sides(
     progress: &Arc<SyncProgress>,
     resolver: Option<Resolver>,
     customer_side: tokio::sync::oneshot::Sender<CustomerSide>,
-    order_batches: tokio::sync::mpsc::Sender<Vec<CachedOrder>>,
+    order_batches: OrderBatches,
 ) -> Result<Scanned, SyncError> {
     let resolving = resolver.is_some();
     // Two spools in one folder: their targets (and so their file names) do not overlap.
@@ -809,6 +837,7 @@ async fn read_sides(
         let mut scanner = Scanner::new(&store2, run, &ctx2, orders_spool);
         scanner.buyer_companies = known2;
         scanner.order_writer = Some(order_batches);
+        scanner.orders = Vec::with_capacity(ORDER_BATCH);
         scanner.progress = Some(progress2);
         scanner.collect_guests = resolving;
         scanner.guest_signal = Some(guest_signal);

@@ -210,9 +210,9 @@ pub struct Org {
     pub profile: OrgProfile,
     next_sequence: u64,
     /// Next auto-number per (object, field).
-    auto_numbers: HashMap<(ObjectPos, usize), u64>,
+    auto_numbers: FastMap<(ObjectPos, usize), u64>,
     /// Parsed formulas per (object, field).
-    formulas: HashMap<(ObjectPos, usize), Formula>,
+    formulas: FastMap<(ObjectPos, usize), Formula>,
     /// Positions of the audit fields per object, resolved once.
     audit: Vec<AuditFields>,
     /// Users that exist in every org: the integration user first.
@@ -306,7 +306,7 @@ impl Org {
         now: DateTime<Utc>,
     ) -> Result<Org, String> {
         let tables = schema.objects().iter().map(Table::new).collect();
-        let mut formulas = HashMap::new();
+        let mut formulas = FastMap::default();
         for (o, def) in schema.objects().iter().enumerate() {
             for (i, f) in def.fields.iter().enumerate() {
                 if let Some(src) = &f.formula {
@@ -327,7 +327,7 @@ impl Org {
             tables,
             profile,
             next_sequence: 1,
-            auto_numbers: HashMap::new(),
+            auto_numbers: FastMap::default(),
             formulas,
             integration_user: SfId::new("005", "5g", 0),
             standard_pricebook: SfId::new("01s", "5g", 0),

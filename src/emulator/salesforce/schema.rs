@@ -6,6 +6,10 @@
 
 use std::collections::HashMap;
 
+/// Name → position. Looked up for every field of every row a job saves, so with a fast
+/// hash rather than the standard SipHash (names come from the org's own schema).
+type NameMap = HashMap<String, usize, foldhash::fast::FixedState>;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -280,14 +284,14 @@ pub struct ObjectDef {
     pub fields: Vec<FieldDef>,
     /// Lower-cased field name → position in `fields`.
     #[serde(skip)]
-    index: HashMap<String, usize>,
+    index: NameMap,
     /// Field name as declared → position: the engine's and the rules' own spelling is found
     /// without lower-casing (an allocation) on every lookup.
     #[serde(skip)]
-    exact: HashMap<String, usize>,
+    exact: NameMap,
     /// Lower-cased relationship name → position of its reference field.
     #[serde(skip)]
-    relationships: HashMap<String, usize>,
+    relationships: NameMap,
 }
 
 impl ObjectDef {
@@ -303,9 +307,9 @@ impl ObjectDef {
             label_plural: label_plural.to_string(),
             key_prefix: key_prefix.to_string(),
             fields,
-            index: HashMap::new(),
-            exact: HashMap::new(),
-            relationships: HashMap::new(),
+            index: NameMap::default(),
+            exact: NameMap::default(),
+            relationships: NameMap::default(),
         };
         def.reindex();
         def
@@ -380,14 +384,14 @@ impl ObjectDef {
 #[derive(Debug, Clone, Default)]
 pub struct Schema {
     objects: Vec<ObjectDef>,
-    index: HashMap<String, usize>,
+    index: NameMap,
 }
 
 impl Schema {
     pub fn new(objects: Vec<ObjectDef>) -> Schema {
         let mut schema = Schema {
             objects,
-            index: HashMap::new(),
+            index: NameMap::default(),
         };
         schema.reindex();
         schema
