@@ -53,34 +53,32 @@ fn status_kb(pid: &str, field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// Field `n` of `/proc/<pid>/stat` counted from the first after the command name (which is
+/// in parentheses and may hold spaces): `n` = 0 is field 3 of the line. 0 if unreadable.
+fn stat_field(pid: &str, n: usize) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    rest.split_whitespace()
+        .nth(n)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
 /// CPU seconds a process has used (user, system), from `/proc/<pid>/stat` (clock ticks
 /// of 1/100 s, as Linux reports them to user space).
 fn cpu_seconds(pid: &str) -> (f64, f64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name, which is in parentheses and may hold spaces.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let field = |n: usize| {
-        rest.split_whitespace()
-            .nth(n)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-            / 100.0
-    };
-    // utime and stime are fields 14 and 15 of the line; 12 and 13 after the name.
-    (field(11), field(12))
+    // utime and stime are fields 14 and 15 of the line.
+    (
+        stat_field(pid, 11) as f64 / 100.0,
+        stat_field(pid, 12) as f64 / 100.0,
+    )
 }
 
 /// Minor page faults a process has taken (`/proc/<pid>/stat` field 10): fresh memory
 /// touched for the first time, which costs kernel time to clear. Unlike seconds, the count
 /// does not depend on how busy the machine is.
 fn minor_faults(pid: &str) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    // minflt is field 10 of the line; 8 after the name.
-    rest.split_whitespace()
-        .nth(7)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
+    stat_field(pid, 7)
 }
 
 /// CPU seconds (user + system) of this process's threads, summed by thread name.

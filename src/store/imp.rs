@@ -187,9 +187,9 @@ pub(crate) mod shared {
          email, phone, processed_at, total_minor, currency, cancelled, financial_status, \
          refunded_minor, company_id, is_test, updated_at) ";
     /// The conflict clause of [`ORDER_UPSERT_HEAD`], up to the backend's "the order
-    /// changed" test (`sql::DIFFERS`, then [`ORDER_UPSERT_EXCLUDED`]): an order identical to its cached copy is left
-    /// as it is, so a rerun over an unchanged export rewrites no row and no index entry, and
-    /// `updated_at` is when the cached order last changed.
+    /// changed" test (`sql::DIFFERS`, then [`ORDER_UPSERT_EXCLUDED`]): an order identical
+    /// to its cached copy is left as it is, so a rerun over an unchanged export rewrites no
+    /// row and no index entry, and `updated_at` is when the cached order last changed.
     pub const ORDER_UPSERT_TAIL: &str = " ON CONFLICT (shop, order_id) DO UPDATE SET \
          customer_id = excluded.customer_id, email = excluded.email, phone = excluded.phone, \
          processed_at = excluded.processed_at, total_minor = excluded.total_minor, \
@@ -331,7 +331,7 @@ pub(crate) fn json_param(
     op: &'static str,
     batch: &impl serde::Serialize,
 ) -> Result<String, StoreError> {
-    json_param_sized(backend, op, batch, 0)
+    serde_json::to_string(batch).map_err(|e| invalid_json_param(backend, op, e.to_string()))
 }
 
 /// [`json_param`] written into a buffer of `capacity` bytes to start with: a batch's JSON
@@ -342,14 +342,18 @@ pub(crate) fn json_param_sized(
     batch: &impl serde::Serialize,
     capacity: usize,
 ) -> Result<String, StoreError> {
-    let invalid = |detail: String| StoreError::InvalidArgument {
+    let mut json = Vec::with_capacity(capacity);
+    serde_json::to_writer(&mut json, batch)
+        .map_err(|e| invalid_json_param(backend, op, e.to_string()))?;
+    String::from_utf8(json).map_err(|e| invalid_json_param(backend, op, e.to_string()))
+}
+
+fn invalid_json_param(backend: Backend, op: &'static str, detail: String) -> StoreError {
+    StoreError::InvalidArgument {
         backend,
         op,
         detail,
-    };
-    let mut json = Vec::with_capacity(capacity);
-    serde_json::to_writer(&mut json, batch).map_err(|e| invalid(e.to_string()))?;
-    String::from_utf8(json).map_err(|e| invalid(e.to_string()))
+    }
 }
 
 /// Id mappings serialized as `[[shopify_id, sf_id, payload_hash], …]`, straight from the

@@ -751,10 +751,7 @@ impl SuccessBatches {
     /// Batches whose first has room for `rows` rows.
     fn expecting(rows: usize) -> SuccessBatches {
         SuccessBatches {
-            current: Successes {
-                keys: String::with_capacity(rows * Successes::KEY_BYTES_GUESS),
-                rows: Vec::with_capacity(rows),
-            },
+            current: Successes::with_room(rows, rows * Successes::KEY_BYTES_GUESS),
             ..SuccessBatches::default()
         }
     }
@@ -834,9 +831,13 @@ impl Successes {
     /// is filled without growing (each doubling of a multi-megabyte vector is a fresh block
     /// of pages to fault in).
     fn sized_like(batch: &Successes) -> Successes {
+        Successes::with_room(batch.rows.len(), batch.keys.len())
+    }
+
+    fn with_room(rows: usize, key_bytes: usize) -> Successes {
         Successes {
-            keys: String::with_capacity(batch.keys.len()),
-            rows: Vec::with_capacity(batch.rows.len()),
+            keys: String::with_capacity(key_bytes),
+            rows: Vec::with_capacity(rows),
         }
     }
 

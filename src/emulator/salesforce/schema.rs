@@ -6,12 +6,12 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
 /// Name → position. Looked up for every field of every row a job saves, so with a fast
 /// hash rather than the standard SipHash (names come from the org's own schema).
 type NameMap = HashMap<String, usize, foldhash::fast::FixedState>;
-
-use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
 
 /// Text as stored in records: up to 24 bytes (Ids, names, most emails, picklist values)
 /// live inline without a heap allocation, which matters at millions of records.
