@@ -1887,6 +1887,68 @@ async fn sqlite_runs_in_wal_mode_with_foreign_keys() {
     assert!(format!("{store}").starts_with("SQLite state store at "));
 }
 
+/// The store's checkpointer copies the WAL into the database file while the store is open,
+/// well before a commit would (at 64 MiB of WAL), and closing the store leaves no WAL behind.
+#[tokio::test]
+async fn sqlite_checkpoints_the_wal_beside_the_writers() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("state.db");
+    let wal = dir.path().join("state.db-wal");
+    let store = SqliteStore::open(&path).await.unwrap();
+    let mut conn = store.pool().acquire().await.unwrap();
+    let commit_threshold: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    drop(conn);
+    // What is written below stays far under the threshold at which a commit checkpoints.
+    assert!(
+        commit_threshold >= 4096,
+        "wal_autocheckpoint {commit_threshold}"
+    );
+
+    let before = std::fs::metadata(&path).unwrap().len();
+    let keys: Vec<String> = (0..30_000)
+        .map(|n| format!("{}", 9_000_000_000_000u64 + n))
+        .collect();
+    let records: Vec<MappedRecord<'_>> = keys
+        .iter()
+        .map(|k| MappedRecord {
+            shopify_id: k,
+            sf_id: "802000000000001AAA",
+            payload_hash: Some(7),
+        })
+        .collect();
+    store
+        .put_mapped(SHOP, "line_item", "OrderItem", &records)
+        .await
+        .unwrap();
+    // About 3 MB of pages: in the WAL at first, in the database file once checkpointed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let grown = loop {
+        let now = std::fs::metadata(&path).unwrap().len();
+        if now >= before + (1 << 20) || std::time::Instant::now() > deadline {
+            break now;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(
+        grown >= before + (1 << 20),
+        "the database file stayed at {grown} bytes (from {before}): the WAL was not checkpointed"
+    );
+
+    store.close().await;
+    assert!(!wal.exists(), "closing the store left its WAL behind");
+    let reopened = SqliteStore::open(&path).await.unwrap();
+    let last = reopened
+        .get_mapping(SHOP, "line_item", keys.last().unwrap())
+        .await
+        .unwrap()
+        .expect("the last mapping written");
+    assert_eq!(last.sf_id, "802000000000001AAA");
+    reopened.close().await;
+}
+
 #[tokio::test]
 async fn unusable_urls_fail_with_clear_errors() {
     let err = Store::connect("mysql://root:hunter2@db/shop")
