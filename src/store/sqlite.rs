@@ -137,7 +137,8 @@ pub fn keep_c_heap() {
 /// Opened with WAL journaling, `synchronous = NORMAL` (a power cut may lose the last
 /// transactions, never corrupt the file), foreign keys on, and a busy timeout. The file and
 /// its parent directory are created on first use. The WAL is copied into the database file
-/// by a [`Checkpointer`] beside the writers, not by the commit that fills it.
+/// mostly by a [`Checkpointer`] beside the writers; the commit that takes it over 64 MiB
+/// copies only what is left.
 #[derive(Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
