@@ -24,10 +24,11 @@
 //!                 permanent failures ─► dead letters; lock errors and unprocessed rows
 //!                 ─► a new job (bounded)
 //!     ▼
-//!  commerce metrics (metrics_step), the last level: computed beside the order and
-//!     │  line-item levels once the result writer has stored the Contacts' and Accounts'
-//!     │  mappings: totals per customer and company over the order cache (complete since
-//!     │  the read), for the records the engine has written ─► one row each
+//!  commerce metrics (metrics_step), the last level: computed beside the line-item level
+//!     │  (while Salesforce processes it and the engine mostly waits), once the result
+//!     │  writer has stored the Contacts' and Accounts' mappings: totals per customer and
+//!     │  company over the order cache (complete since the read), for the records the
+//!     │  engine has written ─► one row each
 //!     │  (crate::metrics) ─► staged like any level, its jobs closed once every data job is
 //!     │  done (their results may still be being stored; unchanged rows skipped)
 //!     ▼
@@ -484,7 +485,7 @@ async fn sync_inner(
     let writer = job::write_results(store, written);
     // The customer side's levels run while orders.jsonl is read; the orders side's rows
     // reach their first level when the read is done. The commerce metrics are the last
-    // level: computed beside the order and line-item levels (they need the order cache,
+    // level: computed beside the line-item level (they need the order cache,
     // complete once the read is, and the mappings of the Contacts and Accounts, stored
     // once the writer passes the barrier sent after their level), their rows reach that
     // level when ready.
@@ -498,12 +499,19 @@ async fn sync_inner(
     levels.push(Target::METRICS.to_vec());
     let (metric_spools, late_spools) = tokio::sync::oneshot::channel();
     let (accounts_stored, metrics_may_start) = tokio::sync::oneshot::channel();
+    // The last data level (the line items) is under way: from then on the engine mostly
+    // waits on Salesforce, so the metrics' scan of the order cache no longer competes with
+    // the read, the preparing and uploading of the orders side and the storing of results.
+    let (last_level_started, metrics_in_turn) = tokio::sync::oneshot::channel();
     let as_of = options.as_of.unwrap_or_else(chrono::Utc::now);
     let metrics_dir = run_dir.join("metrics");
     let metrics = async {
         // No answer: the read, the writer or the levels stopped, and their error explains
         // the run's.
-        if metrics_may_start.await.is_err() || order_cache_complete.await.is_err() {
+        if metrics_may_start.await.is_err()
+            || order_cache_complete.await.is_err()
+            || metrics_in_turn.await.is_err()
+        {
             return Ok(None);
         }
         let (spools, tally) =
@@ -545,6 +553,7 @@ async fn sync_inner(
             progress,
             writes,
             Some((barrier_level, accounts_stored)),
+            Some((metrics_level.saturating_sub(1), last_level_started)),
             vec![
                 (orders_level, orders_side_read),
                 (metrics_level, late_spools),
@@ -783,8 +792,9 @@ async fn discard_stage(job_ctx: &JobContext<'_>, stage: StagedLevel) -> Result<(
 
 /// Prepares and runs the levels of the dependency graph in order; while a level's jobs
 /// run, the next level is staged ([`StagedLevel`]). `barrier` (level, sender) is passed to
-/// the result writer once that level's jobs are done (see [`send_barrier`]). `late` says
-/// which levels' rows arrive while the levels before them run.
+/// the result writer once that level's jobs are done (see [`send_barrier`]); `started`
+/// (level, sender) is answered when that level begins. `late` says which levels' rows
+/// arrive while the levels before them run.
 #[allow(clippy::too_many_arguments)]
 async fn run_levels(
     client: Option<&SalesforceClient>,
@@ -802,6 +812,7 @@ async fn run_levels(
     progress: &SyncProgress,
     writes: tokio::sync::mpsc::Sender<job::ResultWrite>,
     mut barrier: Option<(usize, tokio::sync::oneshot::Sender<()>)>,
+    mut started: Option<(usize, tokio::sync::oneshot::Sender<()>)>,
     mut late: Vec<(usize, LateSpools)>,
 ) -> Result<(), SyncError> {
     let mut spools = spools;
@@ -825,6 +836,9 @@ async fn run_levels(
     for (n, level) in levels.iter().enumerate() {
         if let Some((_, sender)) = barrier.take_if(|(after, _)| *after < n) {
             send_barrier(&writes, sender);
+        }
+        if let Some((_, sender)) = started.take_if(|(level, _)| *level <= n) {
+            let _ = sender.send(());
         }
         progress.set_phase(format!("level {} of {}", n + 1, levels.len()));
         let level_started = std::time::Instant::now();
