@@ -278,11 +278,12 @@ impl SqliteStore {
             // taken only as pages are used.
             .pragma("cache_size", "-4096")
             // 16 KiB pages for a new database (an existing one keeps the size it was made
-            // with): a quarter of the reads and writes of 4 KiB pages for the same rows,
-            // each a system call and a copy, since the tables outgrow the page cache. In
-            // the sync benchmark, storing 300,000 orders in the order cache took 3.5-4.3 s
-            // instead of 5.2-6.7 s and the first sync was faster; 32 and 64 KiB were
-            // faster still on writes but slowed the rerun's lookups by a fifth or more.
+            // with): a quarter as many page reads and writes as with 4 KiB pages for the
+            // same rows, each a system call and a copy, since the tables outgrow the page
+            // cache. Standalone, storing 300,000 orders in the order cache took 3.5-4.3 s
+            // instead of 5.2-6.7 s, and the benchmark's first sync was faster; 32 and 64
+            // KiB were faster still on writes but made the rerun 15-30 % slower (one page
+            // read per randomly placed key).
             .page_size(16_384)
             .pragma("temp_store", "memory")
             // A commit that finds the WAL over 64 MiB checkpoints what the Checkpointer has
