@@ -58,8 +58,10 @@ pub struct Pace {
 }
 
 impl Pace {
-    /// Rows per second assumed before any job has finished.
-    const FIRST_GUESS: f64 = 200_000.0;
+    /// Rows per second assumed before any job has finished. Optimistic for a real org
+    /// (a first look that finds the job running times the next one from its own pace),
+    /// and not so optimistic that the first job is looked at before it can be done.
+    const FIRST_GUESS: f64 = 100_000.0;
     /// How much a finished job's rows and seconds count once another job has finished.
     const DECAY: f64 = 0.5;
     /// The longest wait before the first poll.
