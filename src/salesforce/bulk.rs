@@ -758,7 +758,10 @@ mod tests {
         // Nothing shown yet, or nothing left: no estimate.
         assert_eq!(time_to_finish(&info(0, 0), 400_000, None, now), None);
         assert_eq!(time_to_finish(&info(10, 0), 400_000, None, now), None);
-        assert_eq!(time_to_finish(&info(400_000, 4000), 400_000, None, now), None);
+        assert_eq!(
+            time_to_finish(&info(400_000, 4000), 400_000, None, now),
+            None
+        );
 
         // The estimate stands even past the schedule's cap (2 s here), up to a minute;
         // without one, the schedule's delay is used; never below its first delay.

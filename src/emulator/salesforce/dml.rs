@@ -198,12 +198,16 @@ pub fn upsert(
                     &f.name,
                 ));
             };
-            let matches = org.lookup(object, field, text);
-            match matches.as_slice() {
-                [] => insert(org, object, write, ctx),
-                [slot] => update(org, object, *slot, write, ctx),
-                many => {
-                    let ids: Vec<String> = many
+            let (first, second) = {
+                let mut matches = org.lookup_each(object, field, text);
+                (matches.next(), matches.next())
+            };
+            match (first, second) {
+                (None, _) => insert(org, object, write, ctx),
+                (Some(slot), None) => update(org, object, slot, write, ctx),
+                (Some(_), Some(_)) => {
+                    let ids: Vec<String> = org
+                        .lookup(object, field, text)
                         .iter()
                         .filter_map(|s| org.record(object, *s))
                         .map(|r| r.id.to_string())
@@ -322,8 +326,7 @@ pub(super) fn check_unique(
         }
         let text = v.to_text();
         if let Some(other) = org
-            .lookup(object, *i, &text)
-            .into_iter()
+            .lookup_each(object, *i, &text)
             .find(|s| Some(*s) != this)
         {
             let other_id = org

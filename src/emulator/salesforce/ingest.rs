@@ -597,17 +597,17 @@ fn build_row<'r>(
                     continue;
                 }
                 let parent_def = org.object_def(*parent_object);
-                let matches = org.lookup(*parent_object, *parent_field, cell);
+                let mut matches = org.lookup_each(*parent_object, *parent_field, cell);
                 let parent_field_name = &parent_def.fields[*parent_field].name;
-                match matches.as_slice() {
-                    [slot] => {
-                        let id = org.record(*parent_object, *slot).map(|r| r.id);
+                match (matches.next(), matches.next()) {
+                    (Some(slot), None) => {
+                        let id = org.record(*parent_object, slot).map(|r| r.id);
                         if let Some(id) = id {
                             parents.push(id);
                             write.push((*reference_field, Value::String(id.as_str().into())));
                         }
                     }
-                    [] => {
+                    (None, _) => {
                         return Err((
                             RecordError::new(
                                 "INVALID_FIELD",

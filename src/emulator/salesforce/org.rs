@@ -524,34 +524,59 @@ impl Org {
     /// Records whose indexed `field` equals `key` (case-insensitive unless the field is
     /// case-sensitive). `Id` is looked up directly.
     pub fn lookup(&self, object: ObjectPos, field: usize, key: &str) -> Vec<Slot> {
+        self.lookup_each(object, field, key).collect()
+    }
+
+    /// [`Org::lookup`] as an iterator, for a caller that needs the first one or two
+    /// matches (the common case is one) without collecting them.
+    pub fn lookup_each<'a>(
+        &'a self,
+        object: ObjectPos,
+        field: usize,
+        key: &'a str,
+    ) -> impl Iterator<Item = Slot> + 'a {
         let def = self.object_def(object);
         let f = &def.fields[field];
-        if f.field_type == FieldType::Id {
-            return SfId::parse(key)
+        let case_sensitive = f.case_sensitive;
+        let by_id = (f.field_type == FieldType::Id).then(|| {
+            SfId::parse(key)
                 .and_then(|id| self.find_in(object, &id))
                 .into_iter()
-                .collect();
-        }
-        let wanted = normalised(key, f.case_sensitive);
-        let matches = |value: &Value| {
-            index_text(value).is_some_and(|t| normalised(&t, f.case_sensitive) == wanted)
+        });
+        let wanted = normalised(key, case_sensitive);
+        let is_wanted = move |text: &str| match case_sensitive {
+            false if text.is_ascii() && key.is_ascii() => text.eq_ignore_ascii_case(key),
+            _ => normalised(text, case_sensitive) == wanted,
         };
         let table = &self.tables[object];
-        match table.index(field) {
-            Some(index) => index
-                .candidates(key_hash(key, f.case_sensitive))
-                .iter()
-                .copied()
-                .filter(|slot| {
-                    self.record(object, *slot)
-                        .is_some_and(|record| matches(&record.get(field)))
+        let (indexed, scanned) = match (&by_id, table.index(field)) {
+            (Some(_), _) => (None, None),
+            (None, Some(index)) => (
+                Some(
+                    index
+                        .candidates(key_hash(key, case_sensitive))
+                        .iter()
+                        .copied(),
+                ),
+                None,
+            ),
+            (None, None) => (None, Some(self.slots(object))),
+        };
+        let is_wanted_too = is_wanted.clone();
+        // An indexed field's stored text is compared in place; other kinds through their
+        // text form.
+        let indexed = indexed.into_iter().flatten().filter(move |slot| {
+            self.record(object, *slot)
+                .is_some_and(|record| match record.text(field) {
+                    Some(text) => is_wanted(text),
+                    None => index_text(&record.get(field)).is_some_and(|t| is_wanted(&t)),
                 })
-                .collect(),
-            None => self
-                .slots(object)
-                .filter(|slot| matches(&self.value(object, *slot, field)))
-                .collect(),
-        }
+        });
+        // A field without an index (formula fields among them) is read as a query would.
+        let scanned = scanned.into_iter().flatten().filter(move |slot| {
+            index_text(&self.value(object, *slot, field)).is_some_and(|t| is_wanted_too(&t))
+        });
+        by_id.into_iter().flatten().chain(indexed).chain(scanned)
     }
 
     /// The value of a field, computing formula and system fields on read.

@@ -92,6 +92,19 @@ impl Record {
         }
     }
 
+    /// The text a text field holds, borrowed from the record (`None` when the field holds
+    /// no value or one of another kind): a lookup compares it without decoding a copy.
+    pub fn text(&self, field: usize) -> Option<&str> {
+        let entry = self.find(field).ok()?;
+        let bytes = &self.packed[entry.start..entry.end];
+        let payload = match bytes[2] {
+            TEXT_SHORT => &bytes[4..],
+            TEXT_LONG => &bytes[7..],
+            _ => return None,
+        };
+        std::str::from_utf8(payload).ok()
+    }
+
     /// Sets a field; `Null` removes it.
     pub fn set(&mut self, field: usize, value: Value) {
         let found = self.find(field);
@@ -385,6 +398,15 @@ mod tests {
                 prop_assert_eq!(gf, ef);
                 prop_assert!(same(gv, ev), "field {}: {:?} != {:?}", gf, gv, ev);
                 prop_assert!(same(&record.get(*gf), ev));
+                // Text is also read in place; other kinds are not text.
+                match ev {
+                    Value::String(text) => prop_assert_eq!(record.text(*gf), Some(text.as_str())),
+                    _ => prop_assert_eq!(record.text(*gf), None),
+                }
+            }
+            // A field that holds nothing has no text.
+            for f in (0..40).filter(|f| !expected.contains_key(f)) {
+                prop_assert_eq!(record.text(f), None);
             }
         }
     }
