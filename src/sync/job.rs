@@ -175,6 +175,13 @@ pub struct OpenedJob {
     closed: Option<(std::time::Instant, std::time::Duration)>,
 }
 
+impl OpenedJob {
+    /// Whether it was closed (Salesforce has it queued or is processing it).
+    pub fn is_closed(&self) -> bool {
+        self.closed.is_some()
+    }
+}
+
 /// Closes an opened job (`UploadComplete`: Salesforce queues it) and records it uploaded;
 /// a job already closed is left as it is. Returns when it was closed and how long after
 /// that its first poll is due.
@@ -241,6 +248,12 @@ impl SettledParts {
     pub fn break_off(&self) {
         self.broken.store(true, std::sync::atomic::Ordering::SeqCst);
         self.changed.notify_one();
+    }
+
+    /// Whether every part has settled already (none broke off).
+    pub fn all_now(&self) -> bool {
+        !self.broken.load(std::sync::atomic::Ordering::SeqCst)
+            && self.settled.lock().is_ok_and(|s| s.iter().all(|p| *p))
     }
 
     /// Waits until every part has settled (true) or one broke off (false).

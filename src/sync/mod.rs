@@ -17,7 +17,9 @@
 //!     │                   unchanged since last stored, sort by parent, split into parts
 //!     │  (done for the next level while a level's jobs run: its jobs are created and
 //!     │   uploaded but left open, closed once the level is done, or aborted and prepared
-//!     │   again if a record they point at failed meanwhile)
+//!     │   again if a record they point at failed meanwhile; when the orders side's rows
+//!     │   arrive, the level after the products is staged at once too, and its Orders,
+//!     │   which point at no product, start before the products are done)
 //!     ▼
 //!  job (job.rs): record ─► create ─► upload ─► UploadComplete ─► poll ─► results
 //!                 successes (read while they download) ─► id mappings + payload hashes;
@@ -697,6 +699,73 @@ impl StagedLevel {
                 .any(|t| t.prepared.points_at_new_failure(&self.failed_before, &now))
         })
     }
+
+    /// Whether one of its targets may still be sent as staged (see [`Self::still_valid`]).
+    fn target_valid(&self, target: &PreparedTarget, failed: &Mutex<FailedKeys>) -> bool {
+        failed.lock().is_ok_and(|now| {
+            !target
+                .prepared
+                .points_at_new_failure(&self.failed_before, &now)
+        })
+    }
+
+    /// Closes the open jobs of the targets `may_close` allows, when still valid.
+    async fn close_where(
+        &mut self,
+        job_ctx: &JobContext<'_>,
+        failed: &Mutex<FailedKeys>,
+        may_close: impl Fn(Target) -> bool,
+    ) -> Result<(), SyncError> {
+        for i in 0..self.targets.len() {
+            let target = self.targets[i].target;
+            if !may_close(target) || !self.target_valid(&self.targets[i], failed) {
+                continue;
+            }
+            for opened in self.targets[i].opened.iter_mut().flatten() {
+                job::close_job(job_ctx, target, opened).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Jobs created for it and not yet closed.
+    fn open_jobs(&self) -> usize {
+        self.targets
+            .iter()
+            .flat_map(|t| t.opened.iter().flatten())
+            .filter(|o| !o.is_closed())
+            .count()
+    }
+
+    /// Its targets split into those to send as staged and those to prepare again: a
+    /// target whose rows point at a key that failed since, unless one of its jobs was
+    /// closed already (Salesforce has those rows; a job is closed early only once nothing
+    /// its rows point at can fail any more).
+    fn split_invalid(
+        self,
+        failed: &Mutex<FailedKeys>,
+    ) -> (Vec<PreparedTarget>, Vec<PreparedTarget>) {
+        let now = failures_now(failed);
+        self.targets.into_iter().partition(|t| {
+            t.opened.iter().flatten().any(job::OpenedJob::is_closed)
+                || !t.prepared.points_at_new_failure(&self.failed_before, &now)
+        })
+    }
+}
+
+/// The latest level before `target`'s own holding a target its rows depend on: one whose
+/// records they point at, or one writing the records they update (the commerce metrics
+/// update the Contacts and Accounts written by the data levels). `None`: none.
+fn latest_predecessor_level(levels: &[Vec<Target>], target: Target) -> Option<usize> {
+    let own = levels
+        .iter()
+        .position(|level| level.contains(&target))
+        .unwrap_or(levels.len());
+    let mut spaces: Vec<String> = target.parent_targets().map(key_space).collect();
+    spaces.push(key_space(target));
+    levels[..own]
+        .iter()
+        .rposition(|level| level.iter().any(|t| spaces.contains(&key_space(*t))))
 }
 
 /// A copy of the failures so far.
@@ -750,8 +819,10 @@ async fn stage_level(
     level: &[Target],
     spools: &HashMap<Target, spool::SpoolFile>,
     parts_dir: &Path,
+    open_elsewhere: usize,
 ) -> Result<StagedLevel, SyncError> {
     let failed_before = failures_now(job_ctx.failed);
+    let started = std::time::Instant::now();
     let mut targets = prepare_level(
         job_ctx.store,
         ctx,
@@ -762,9 +833,13 @@ async fn stage_level(
         parts_dir,
     )
     .await?;
+    let prepared_ms = started.elapsed().as_millis() as u64;
     // No more jobs than may run at once: the staged jobs may be closed together, before
     // the level's own run (whose permits the rest wait for) begins.
-    let mut room = options.max_concurrent_jobs.max(1);
+    let mut room = options
+        .max_concurrent_jobs
+        .max(1)
+        .saturating_sub(open_elsewhere);
     for t in &mut targets {
         for (n, part) in t.prepared.parts.iter().enumerate() {
             if room == 0 {
@@ -776,6 +851,12 @@ async fn stage_level(
             );
         }
     }
+    tracing::info!(
+        targets = ?targets.iter().map(|t| t.target.name()).collect::<Vec<_>>(),
+        prepared_ms,
+        uploaded_ms = started.elapsed().as_millis() as u64 - prepared_ms,
+        "level staged"
+    );
     Ok(StagedLevel {
         failed_before,
         targets,
@@ -784,7 +865,15 @@ async fn stage_level(
 
 /// Aborts a stage's open jobs (their rows are sent by jobs of the level prepared again).
 async fn discard_stage(job_ctx: &JobContext<'_>, stage: StagedLevel) -> Result<(), SyncError> {
-    for opened in stage.targets.into_iter().flat_map(|t| t.opened).flatten() {
+    discard_targets(job_ctx, stage.targets).await
+}
+
+/// Aborts the open jobs of staged targets.
+async fn discard_targets(
+    job_ctx: &JobContext<'_>,
+    targets: Vec<PreparedTarget>,
+) -> Result<(), SyncError> {
+    for opened in targets.into_iter().flat_map(|t| t.opened).flatten() {
         job::abort_open_job(job_ctx, opened).await?;
     }
     Ok(())
@@ -833,6 +922,8 @@ async fn run_levels(
         ownership: &options.ownership,
     });
     let mut staged: Option<StagedLevel> = None;
+    // The level after the next one, when staged early (see `next` below).
+    let mut ahead: Option<StagedLevel> = None;
     for (n, level) in levels.iter().enumerate() {
         if let Some((_, sender)) = barrier.take_if(|(after, _)| *after < n) {
             send_barrier(&writes, sender);
@@ -844,23 +935,30 @@ async fn run_levels(
         let level_started = std::time::Instant::now();
         // Not staged (a dry run stages nothing): its rows are waited for now.
         receive_late(&mut spools, &mut late, n, failed, progress).await?;
-        // The stage is used unless one of its rows points at a key that failed since it was
-        // prepared; otherwise its open jobs are aborted and the level prepared again.
-        let staged_targets = match (staged.take(), &job_ctx) {
-            (Some(stage), _) if stage.still_valid(failed) => Some(stage.targets),
-            (Some(stage), Some(job_ctx)) => {
+        // The stage is used, but for its targets with a row that points at a key that
+        // failed since it was prepared: their open jobs are aborted and they are prepared
+        // again.
+        let prepared = match (staged.take(), &job_ctx) {
+            (Some(stage), Some(job_ctx)) if !stage.still_valid(failed) => {
+                let (mut kept, invalid) = stage.split_invalid(failed);
+                let again: Vec<Target> = invalid.iter().map(|t| t.target).collect();
                 tracing::info!(
                     level = n + 1,
-                    "records this level points at failed while it was staged; its open jobs are aborted and it is prepared again"
+                    targets = ?again.iter().map(|t| t.name()).collect::<Vec<_>>(),
+                    "records these targets point at failed while they were staged; their open jobs are aborted and they are prepared again"
                 );
-                discard_stage(job_ctx, stage).await?;
-                None
+                discard_targets(job_ctx, invalid).await?;
+                let snapshot = failures_now(failed);
+                kept.extend(
+                    prepare_level(store, ctx, options, &again, &spools, &snapshot, parts_dir)
+                        .await?,
+                );
+                // In the level's order.
+                kept.sort_by_key(|t| level.iter().position(|l| *l == t.target));
+                kept
             }
-            _ => None,
-        };
-        let prepared = match staged_targets {
-            Some(targets) => targets,
-            None => {
+            (Some(stage), _) => stage.targets,
+            (None, _) => {
                 let snapshot = failures_now(failed);
                 prepare_level(store, ctx, options, level, &spools, &snapshot, parts_dir).await?
             }
@@ -963,23 +1061,51 @@ async fn run_levels(
                 }
             },
         ));
+        let carried = ahead.take();
         let next = async {
             let Some(next) = levels.get(n + 1) else {
-                return Ok(None);
+                return Ok((None, None));
             };
-            receive_late(&mut spools, &mut late, n + 1, failed, progress).await?;
-            let mut stage = stage_level(job_ctx, ctx, options, next, &spools, parts_dir).await?;
+            let (mut stage, arrived_late) = match carried {
+                Some(stage) => (stage, false),
+                None => {
+                    let late_rows = late.iter().any(|(due, _)| *due == n + 1);
+                    receive_late(&mut spools, &mut late, n + 1, failed, progress).await?;
+                    let stage =
+                        stage_level(job_ctx, ctx, options, next, &spools, parts_dir, 0).await?;
+                    (stage, late_rows)
+                }
+            };
             // Every job of this level finished without a failure (or had its results
             // handled): nothing more can fail that the stage's rows point at, so its jobs
             // start now instead of after this level's result downloads.
-            if settled.all().await && stage.still_valid(failed) {
-                for t in &mut stage.targets {
-                    for opened in t.opened.iter_mut().flatten() {
-                        job::close_job(job_ctx, t.target, opened).await?;
-                    }
-                }
+            let settled_now = settled.all().await;
+            if settled_now {
+                stage.close_where(job_ctx, failed, |_| true).await?;
             }
-            Ok::<_, SyncError>(Some(stage))
+            // The next level's rows arrived while this level waited for them, done (the
+            // orders side, at the end of the read): the level after it has its rows too,
+            // and is staged now rather than after the next level's jobs are under way.
+            // Its targets whose parents are all in this level or before (the Orders,
+            // beside the price book entries that wait for the products) start at once.
+            let mut after = None;
+            if settled_now
+                && arrived_late
+                && let Some(level_after) = levels.get(n + 2)
+                && !late.iter().any(|(due, _)| *due == n + 2)
+            {
+                let open = stage.open_jobs();
+                let mut stage_after =
+                    stage_level(job_ctx, ctx, options, level_after, &spools, parts_dir, open)
+                        .await?;
+                stage_after
+                    .close_where(job_ctx, failed, |t| {
+                        latest_predecessor_level(levels, t).is_none_or(|l| l <= n)
+                    })
+                    .await?;
+                after = Some(stage_after);
+            }
+            Ok::<_, SyncError>((Some(stage), after))
         };
         let (results, next) = tokio::join!(jobs, next);
         tracing::info!(
@@ -1004,11 +1130,16 @@ async fn run_levels(
             }
         }
         match (outcome, next) {
-            (Ok(()), Ok(next)) => staged = next,
+            (Ok(()), Ok((next, after))) => {
+                staged = next;
+                ahead = after;
+            }
             (Err(e), next) => {
-                // The run stops here; the next level's open jobs are not left behind.
-                if let Ok(Some(stage)) = next {
-                    let _ = discard_stage(job_ctx, stage).await;
+                // The run stops here; the next levels' open jobs are not left behind.
+                if let Ok((next, after)) = next {
+                    for stage in next.into_iter().chain(after) {
+                        let _ = discard_stage(job_ctx, stage).await;
+                    }
                 }
                 return Err(e);
             }
@@ -1043,6 +1174,38 @@ fn withheld_counts(withheld: &BTreeMap<String, WithheldTally>) -> Vec<WithheldCo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_orders_depend_on_no_level_of_the_catalog() {
+        let levels = levels();
+        let index = |t: Target| levels.iter().position(|l| l.contains(&t)).unwrap();
+        let products = index(Target::Product);
+        // Staged with the price book entries, the Orders may start before the products
+        // are done; the price book entries wait for them, the line items for both.
+        for order in [
+            Target::CustomerOrder,
+            Target::LocationOrder,
+            Target::CompanyOrder,
+        ] {
+            let before = latest_predecessor_level(&levels, order).unwrap();
+            assert!(before < products, "{}", order.name());
+            assert_eq!(index(order), products + 1, "{}", order.name());
+        }
+        assert_eq!(
+            latest_predecessor_level(&levels, Target::PriceEntry),
+            Some(products)
+        );
+        assert_eq!(
+            latest_predecessor_level(&levels, Target::OrderItem),
+            Some(index(Target::PriceEntry))
+        );
+        assert_eq!(latest_predecessor_level(&levels, Target::Product), None);
+        // The metrics update the records of the customer side's levels.
+        assert_eq!(
+            latest_predecessor_level(&levels, Target::ContactMetrics),
+            Some(index(Target::CustomerContact))
+        );
+    }
 
     #[test]
     fn levels_put_parents_first_and_key_spaces_together() {

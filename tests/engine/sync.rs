@@ -806,6 +806,103 @@ async fn bad_values_and_bad_lines_are_dead_lettered_and_the_rest_lands_on_postgr
     bad_input_is_dead_lettered_and_the_rest_lands(Backend::Postgres).await;
 }
 
+/// The orders side's levels are staged together when the read ends: the price book
+/// entries and the Orders are uploaded while the products are, and the Orders (which need
+/// no product) start at once. A product Salesforce rejects then holds back its price
+/// book entry, prepared again without it, and its line item; the Orders, already under
+/// way, land once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_product_holds_back_its_price_entry_and_line_item_and_the_orders_land_once() {
+    let h = Harness::new(Backend::Sqlite, Options::default()).await;
+    let (source, g) = h.export(&StoreShape {
+        customers: 20,
+        orders: 30,
+        companies: 0,
+        ..small_shape()
+    });
+    append(
+        &source.join("customers.jsonl"),
+        &[
+            r#"{"id":"gid://shopify/Customer/999500","firstName":"Long","lastName":"Name","defaultEmailAddress":{"emailAddress":"long.name@example.com","marketingState":"NOT_SUBSCRIBED"}}"#,
+        ],
+    );
+    let too_long = "x".repeat(300);
+    let rejected = format!(
+        r#"{{"id":"gid://shopify/LineItem/999601","__parentId":"gid://shopify/Order/999600","quantity":1,"originalUnitPriceSet":{{"shopMoney":{{"amount":"10.00","currencyCode":"USD"}}}},"variant":{{"id":"gid://shopify/ProductVariant/999700","displayName":"{too_long}"}}}}"#
+    );
+    append(
+        &source.join("orders.jsonl"),
+        &[
+            r#"{"id":"gid://shopify/Order/999600","processedAt":"2026-01-03T00:00:00Z","customer":{"id":"gid://shopify/Customer/999500"},"totalPriceSet":{"shopMoney":{"amount":"15.00","currencyCode":"USD"}}}"#,
+            &rejected,
+            r#"{"id":"gid://shopify/LineItem/999602","__parentId":"gid://shopify/Order/999600","quantity":1,"originalUnitPriceSet":{"shopMoney":{"amount":"5.00","currencyCode":"USD"}},"variant":{"id":"gid://shopify/ProductVariant/999701","displayName":"Fine"}}"#,
+        ],
+    );
+    let report = h.sync(&source).await;
+    let store = h.store().await;
+    let letters = store
+        .list_dead_letters(&DeadLetterFilter {
+            status: Some(DeadLetterStatus::Open),
+            object: None,
+            shop: None,
+            after: None,
+            limit: 100,
+        })
+        .await
+        .unwrap();
+    store.close().await;
+    let codes: Vec<(&str, &str)> = letters
+        .iter()
+        .map(|d| (d.object.as_str(), d.error_code.as_str()))
+        .collect();
+    assert_eq!(
+        codes.len(),
+        3,
+        "the product, its price book entry and its line item: {letters:#?}"
+    );
+    for expected in [
+        ("product", "STRING_TOO_LONG"),
+        ("pricebook-entry", "PARENT_FAILED"),
+        ("order-item", "PARENT_FAILED"),
+    ] {
+        assert!(codes.contains(&expected), "{expected:?} in {letters:#?}");
+    }
+    assert!(
+        letters
+            .iter()
+            .any(|d| d.object == "order-item" && d.external_id == "999601")
+    );
+    // Each target went in one job: nothing was aborted and sent again but the price book
+    // entries, prepared again before any was sent.
+    for target in ["order-customer", "pricebook-entry", "order-item"] {
+        assert_eq!(report.targets[target].jobs.jobs, 1, "{target}: {report:#?}");
+    }
+    // The price book entries had been staged when the product failed: that job was
+    // aborted unsent. The Orders' one job was closed before the products' was done.
+    let (_, list) = h.org.get_json("jobs/ingest").await;
+    let jobs = list["records"].as_array().unwrap();
+    let of = |object: &str, state: &str| {
+        jobs.iter()
+            .filter(|j| j["object"] == object && j["state"] == state)
+            .count()
+    };
+    assert_eq!(of("PricebookEntry", "Aborted"), 1, "{jobs:#?}");
+    assert_eq!(of("PricebookEntry", "JobComplete"), 1, "{jobs:#?}");
+    assert_eq!(of("Order", "JobComplete"), 1, "{jobs:#?}");
+    assert!(
+        jobs.iter()
+            .all(|j| j["state"] != "Aborted" || j["object"] == "PricebookEntry"),
+        "{jobs:#?}"
+    );
+    let orders = by(&h.org.records("Order").await, "Shopify_Order_ID__c");
+    assert_eq!(orders.len() as u64, g.orders + 1);
+    assert!(orders.contains_key("999600"));
+    let items = by(&h.org.records("OrderItem").await, "Shopify_Line_Item_ID__c");
+    assert_eq!(items.len() as u64, g.line_items + 1);
+    assert!(items.contains_key("999602") && !items.contains_key("999601"));
+    h.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lock_errors_are_retried_and_land() {
     let h = Harness::new(Backend::Sqlite, Options::default()).await;
