@@ -340,14 +340,27 @@ pub async fn prepare(
     debug_assert!(kept.iter().all(|k| k.offset + k.len() as u64 <= file_len));
     flush(&mut pending, &mut kept, &mut prepared).await?;
 
-    // Children of one parent next to each other (parents in key order); otherwise the
-    // spool order.
-    // Unstable: the keys are unique (offsets are), and it needs no scratch copy of the rows.
-    kept.sort_unstable_by_key(|k| (k.sort, k.offset));
     for ((_, space), hashes) in parent_spaces.into_iter().zip(referenced) {
-        prepared.referenced.entry(space).or_default().extend(hashes);
+        match prepared.referenced.entry(space) {
+            std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().extend(hashes),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(hashes);
+            }
+        }
     }
-    prepared.parts = write_parts(target, &spool.path, &kept, edits, part_size, out_dir)?;
+    // The sort and the copying of rows into parts run on a blocking thread: a level is
+    // prepared on the task that polls the jobs of the level before it, and these have no
+    // await point to let a poll in.
+    let (spool_path, edits, out_dir) = (spool.path.clone(), edits.clone(), out_dir.to_path_buf());
+    prepared.parts = tokio::task::spawn_blocking(move || {
+        // Children of one parent next to each other (parents in key order); otherwise
+        // the spool order. Unstable: the keys are unique (offsets are), and it needs no
+        // scratch copy of the rows.
+        kept.sort_unstable_by_key(|k| (k.sort, k.offset));
+        write_parts(target, &spool_path, &kept, &edits, part_size, &out_dir)
+    })
+    .await
+    .map_err(|e| SyncError::Spool(format!("writing the parts of {}: {e}", target.name())))??;
     Ok(prepared)
 }
 
