@@ -16,11 +16,11 @@ use super::error::SalesforceError;
 
 /// JSON request bodies.
 pub const JSON: &str = "application/json; charset=UTF-8";
+/// CSV request bodies and result downloads.
+pub const CSV: &str = "text/csv";
 
 /// Bytes of an upload file read and sent at a time.
 const UPLOAD_CHUNK: usize = 512 * 1024;
-/// CSV request bodies and result downloads.
-pub const CSV: &str = "text/csv";
 
 /// CSV data for an ingest job: a file streamed from disk, or bytes in memory.
 #[derive(Debug, Clone)]

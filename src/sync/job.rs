@@ -250,12 +250,6 @@ impl SettledParts {
         self.changed.notify_one();
     }
 
-    /// Whether every part has settled already (none broke off).
-    pub fn all_now(&self) -> bool {
-        !self.broken.load(std::sync::atomic::Ordering::SeqCst)
-            && self.settled.lock().is_ok_and(|s| s.iter().all(|p| *p))
-    }
-
     /// Waits until every part has settled (true) or one broke off (false).
     pub async fn all(&self) -> bool {
         loop {

@@ -692,21 +692,22 @@ impl StagedLevel {
     /// [`job::SettledParts`]) no key fails any more, so a stage found valid then (and
     /// closed early) is still valid when its level's turn comes.
     fn still_valid(&self, failed: &Mutex<FailedKeys>) -> bool {
-        failed.lock().is_ok_and(|now| {
-            !self
-                .targets
-                .iter()
-                .any(|t| t.prepared.points_at_new_failure(&self.failed_before, &now))
-        })
+        failed
+            .lock()
+            .is_ok_and(|now| !self.targets.iter().any(|t| self.is_stale(t, &now)))
     }
 
     /// Whether one of its targets may still be sent as staged (see [`Self::still_valid`]).
     fn target_valid(&self, target: &PreparedTarget, failed: &Mutex<FailedKeys>) -> bool {
-        failed.lock().is_ok_and(|now| {
-            !target
-                .prepared
-                .points_at_new_failure(&self.failed_before, &now)
-        })
+        failed.lock().is_ok_and(|now| !self.is_stale(target, &now))
+    }
+
+    /// Whether a row of `target` points at a key in `now` that had not failed when the
+    /// stage was prepared.
+    fn is_stale(&self, target: &PreparedTarget, now: &FailedKeys) -> bool {
+        target
+            .prepared
+            .points_at_new_failure(&self.failed_before, now)
     }
 
     /// Closes the open jobs of the targets `may_close` allows, when still valid.

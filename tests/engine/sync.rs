@@ -12,7 +12,7 @@ use shopforce::mapping::target::Target;
 use shopforce::salesforce::{PollBackoff, SalesforceClient, SalesforceConfig};
 use shopforce::shopify::bulk_jsonl::{CustomerLine, parse_customer_line};
 use shopforce::shopify::generate::{self, Generated, StoreShape};
-use shopforce::store::{DeadLetterFilter, DeadLetterStatus, StateStore, Store};
+use shopforce::store::{DeadLetter, DeadLetterFilter, DeadLetterStatus, StateStore, Store};
 use shopforce::sync::{SyncOptions, SyncReport, run_sync};
 use tempfile::TempDir;
 
@@ -584,6 +584,20 @@ async fn person_accounts_hold_b2c_customers_and_their_orders_bill_to_the_person(
     h.finish().await;
 }
 
+/// The store's open dead letters (up to 100).
+async fn open_dead_letters(store: &Store) -> Vec<DeadLetter> {
+    store
+        .list_dead_letters(&DeadLetterFilter {
+            status: Some(DeadLetterStatus::Open),
+            object: None,
+            shop: None,
+            after: None,
+            limit: 100,
+        })
+        .await
+        .unwrap()
+}
+
 fn append(path: &Path, lines: &[&str]) {
     use std::io::Write;
     let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
@@ -739,16 +753,7 @@ async fn bad_input_is_dead_lettered_and_the_rest_lands(backend: Backend) {
         generated_without_email_or_phone + 1
     );
     let store = h.store().await;
-    let letters = store
-        .list_dead_letters(&DeadLetterFilter {
-            status: Some(DeadLetterStatus::Open),
-            object: None,
-            shop: None,
-            after: None,
-            limit: 100,
-        })
-        .await
-        .unwrap();
+    let letters = open_dead_letters(&store).await;
     let find = |code: &str| {
         letters
             .iter()
@@ -840,16 +845,7 @@ async fn a_rejected_product_holds_back_its_price_entry_and_line_item_and_the_ord
     );
     let report = h.sync(&source).await;
     let store = h.store().await;
-    let letters = store
-        .list_dead_letters(&DeadLetterFilter {
-            status: Some(DeadLetterStatus::Open),
-            object: None,
-            shop: None,
-            after: None,
-            limit: 100,
-        })
-        .await
-        .unwrap();
+    let letters = open_dead_letters(&store).await;
     store.close().await;
     let codes: Vec<(&str, &str)> = letters
         .iter()
