@@ -729,6 +729,43 @@ impl StagedLevel {
         Ok(())
     }
 
+    /// Opens its jobs (created, data uploaded, not closed), no more than may run at once
+    /// beside `open_elsewhere` jobs opened and not closed: the staged jobs may be closed
+    /// together, before the level's own run (whose permits the rest wait for) begins.
+    /// `prepared_ms`: how long its preparation took, for the log.
+    async fn open(
+        &mut self,
+        job_ctx: &JobContext<'_>,
+        options: &SyncOptions,
+        open_elsewhere: usize,
+        prepared_ms: u64,
+    ) -> Result<(), SyncError> {
+        let started = std::time::Instant::now();
+        let mut room = options
+            .max_concurrent_jobs
+            .max(1)
+            .saturating_sub(open_elsewhere);
+        for t in &mut self.targets {
+            for (n, part) in t.prepared.parts.iter().enumerate() {
+                if room == 0 {
+                    break;
+                }
+                room -= 1;
+                t.opened[n] = Some(
+                    job::open_job(job_ctx, t.target, n as i32 + 1, 1, &part.path, part.rows)
+                        .await?,
+                );
+            }
+        }
+        tracing::info!(
+            targets = ?self.targets.iter().map(|t| t.target.name()).collect::<Vec<_>>(),
+            prepared_ms,
+            uploaded_ms = started.elapsed().as_millis() as u64,
+            "level staged"
+        );
+        Ok(())
+    }
+
     /// Jobs created for it and not yet closed.
     fn open_jobs(&self) -> usize {
         self.targets
@@ -822,9 +859,25 @@ async fn stage_level(
     parts_dir: &Path,
     open_elsewhere: usize,
 ) -> Result<StagedLevel, SyncError> {
+    let (mut stage, prepared_ms) =
+        prepare_stage(job_ctx, ctx, options, level, spools, parts_dir).await?;
+    stage.open(job_ctx, options, open_elsewhere, prepared_ms).await?;
+    Ok(stage)
+}
+
+/// Prepares the level against the failures so far, opening no job yet; with the time it
+/// took in milliseconds.
+async fn prepare_stage(
+    job_ctx: &JobContext<'_>,
+    ctx: &MappingContext,
+    options: &SyncOptions,
+    level: &[Target],
+    spools: &HashMap<Target, spool::SpoolFile>,
+    parts_dir: &Path,
+) -> Result<(StagedLevel, u64), SyncError> {
     let failed_before = failures_now(job_ctx.failed);
     let started = std::time::Instant::now();
-    let mut targets = prepare_level(
+    let targets = prepare_level(
         job_ctx.store,
         ctx,
         options,
@@ -834,34 +887,11 @@ async fn stage_level(
         parts_dir,
     )
     .await?;
-    let prepared_ms = started.elapsed().as_millis() as u64;
-    // No more jobs than may run at once: the staged jobs may be closed together, before
-    // the level's own run (whose permits the rest wait for) begins.
-    let mut room = options
-        .max_concurrent_jobs
-        .max(1)
-        .saturating_sub(open_elsewhere);
-    for t in &mut targets {
-        for (n, part) in t.prepared.parts.iter().enumerate() {
-            if room == 0 {
-                break;
-            }
-            room -= 1;
-            t.opened[n] = Some(
-                job::open_job(job_ctx, t.target, n as i32 + 1, 1, &part.path, part.rows).await?,
-            );
-        }
-    }
-    tracing::info!(
-        targets = ?targets.iter().map(|t| t.target.name()).collect::<Vec<_>>(),
-        prepared_ms,
-        uploaded_ms = started.elapsed().as_millis() as u64 - prepared_ms,
-        "level staged"
-    );
-    Ok(StagedLevel {
+    let stage = StagedLevel {
         failed_before,
         targets,
-    })
+    };
+    Ok((stage, started.elapsed().as_millis() as u64))
 }
 
 /// Aborts a stage's open jobs (their rows are sent by jobs of the level prepared again).
@@ -1067,14 +1097,36 @@ async fn run_levels(
             let Some(next) = levels.get(n + 1) else {
                 return Ok((None, None));
             };
-            let (mut stage, arrived_late) = match carried {
-                Some(stage) => (stage, false),
+            // The next level's rows arrived while this level waited for them, done (the
+            // orders side, at the end of the read): the level after it has its rows too,
+            // and is prepared beside the next level's staging (whose job openings mostly
+            // wait on Salesforce and the store) rather than after the next level's jobs
+            // are under way.
+            let (mut stage, prepared_after) = match carried {
+                Some(stage) => (stage, None),
                 None => {
                     let late_rows = late.iter().any(|(due, _)| *due == n + 1);
                     receive_late(&mut spools, &mut late, n + 1, failed, progress).await?;
-                    let stage =
-                        stage_level(job_ctx, ctx, options, next, &spools, parts_dir, 0).await?;
-                    (stage, late_rows)
+                    let level_after = levels
+                        .get(n + 2)
+                        .filter(|_| late_rows && !late.iter().any(|(due, _)| *due == n + 2));
+                    let stage_next =
+                        stage_level(job_ctx, ctx, options, next, &spools, parts_dir, 0);
+                    match level_after {
+                        Some(level_after) => {
+                            let prepare_after = prepare_stage(
+                                job_ctx,
+                                ctx,
+                                options,
+                                level_after,
+                                &spools,
+                                parts_dir,
+                            );
+                            let (stage, after) = tokio::try_join!(stage_next, prepare_after)?;
+                            (stage, Some(after))
+                        }
+                        None => (stage_next.await?, None),
+                    }
                 }
             };
             // Every job of this level finished without a failure (or had its results
@@ -1084,21 +1136,16 @@ async fn run_levels(
             if settled_now {
                 stage.close_where(job_ctx, failed, |_| true).await?;
             }
-            // The next level's rows arrived while this level waited for them, done (the
-            // orders side, at the end of the read): the level after it has its rows too,
-            // and is staged now rather than after the next level's jobs are under way.
-            // Its targets whose parents are all in this level or before (the Orders,
-            // beside the price book entries that wait for the products) start at once.
+            // The level after next, when prepared: its jobs are opened, and those of its
+            // targets whose parents are all in this level or before (the Orders, beside the
+            // price book entries that wait for the products) start at once. A target that
+            // points at a key failed since it was prepared is not closed here, and is
+            // prepared again when its level comes (`split_invalid`).
             let mut after = None;
-            if settled_now
-                && arrived_late
-                && let Some(level_after) = levels.get(n + 2)
-                && !late.iter().any(|(due, _)| *due == n + 2)
-            {
-                let open = stage.open_jobs();
-                let mut stage_after =
-                    stage_level(job_ctx, ctx, options, level_after, &spools, parts_dir, open)
-                        .await?;
+            if settled_now && let Some((mut stage_after, prepared_ms)) = prepared_after {
+                stage_after
+                    .open(job_ctx, options, stage.open_jobs(), prepared_ms)
+                    .await?;
                 stage_after
                     .close_where(job_ctx, failed, |t| {
                         latest_predecessor_level(levels, t).is_none_or(|l| l <= n)
