@@ -207,6 +207,10 @@ pub(crate) mod shared {
          excluded.phone, excluded.processed_at, excluded.total_minor, excluded.currency, \
          excluded.cancelled, excluded.financial_status, excluded.refunded_minor, \
          excluded.company_id, excluded.is_test)";
+    /// Whether the order cache holds any order (of any shop).
+    pub const ORDER_CACHE_ANY: &str = "SELECT EXISTS (SELECT 1 FROM order_cache)";
+    /// Drops the order cache's per-customer index (see `sql::ORDER_INDEX_CREATE`).
+    pub const ORDER_INDEX_DROP: &str = "DROP INDEX IF EXISTS order_cache_customer";
     /// Columns of an order-cache row, as [`OrderRow`](super::OrderRow) reads them.
     pub const ORDERS_FOR_CUSTOMER: &str = "SELECT shop, order_id, customer_id, email, phone, \
          processed_at, total_minor, currency, cancelled, financial_status, refunded_minor, \
@@ -1365,6 +1369,44 @@ macro_rules! impl_state_store {
                 }
                 tx.commit().await.map_err(&err)?;
                 Ok(written)
+            }
+
+            async fn suspend_order_index(&self) -> Result<bool, StoreError> {
+                const OP: &str = "suspend_order_index";
+                let err = query_error(Self::BACKEND, OP);
+                // Two statements, no transaction: a SQLite read that turns into a write
+                // fails at once (SQLITE_BUSY_SNAPSHOT) when another connection wrote in
+                // between. Orders stored between the two leave nothing wrong: the index is
+                // restored whatever the cache holds.
+                let any: bool = sqlx::query_scalar(shared::ORDER_CACHE_ANY)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(&err)?;
+                if any {
+                    return Ok(false);
+                }
+                sqlx::query(shared::ORDER_INDEX_DROP)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(&err)?;
+                Ok(true)
+            }
+
+            async fn restore_order_index(&self) -> Result<bool, StoreError> {
+                const OP: &str = "restore_order_index";
+                let err = query_error(Self::BACKEND, OP);
+                let present: bool = sqlx::query_scalar(sql::ORDER_INDEX_PRESENT)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(&err)?;
+                if present {
+                    return Ok(false);
+                }
+                sqlx::query(sql::ORDER_INDEX_CREATE)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(&err)?;
+                Ok(true)
             }
 
             async fn orders_for_customer(

@@ -279,6 +279,19 @@ pub trait StateStore: Send + Sync {
         orders: &[CachedOrder],
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
+    /// Before a first load of the order cache: when it holds no order at all (of any
+    /// shop), drops its per-customer index, which [`Self::restore_order_index`] builds in
+    /// one pass once the orders are in. Kept up order by order, that index is most of the
+    /// cost of storing them. Returns whether it was dropped. Only reads of the cache per
+    /// customer use the index (the commerce metrics, which restore it first); they find
+    /// nothing to read before the load anyway.
+    fn suspend_order_index(&self) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Builds the order cache's per-customer index when it is missing (after
+    /// [`Self::suspend_order_index`], or when the process stopped in between); returns
+    /// whether it had to. Reads the catalog only when the index is there.
+    fn restore_order_index(&self) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// A customer's cached orders (cancelled ones included), oldest first.
     fn orders_for_customer(
         &self,
@@ -580,6 +593,8 @@ delegate! {
     fn set_company_contact_export_hashes(&self, shop: &str, hashes: &[(String, i64)])
         -> Result<(), StoreError>;
     fn put_orders(&self, orders: &[CachedOrder]) -> Result<u64, StoreError>;
+    fn suspend_order_index(&self) -> Result<bool, StoreError>;
+    fn restore_order_index(&self) -> Result<bool, StoreError>;
     fn orders_for_customer(&self, shop: &str, customer_id: &str)
         -> Result<Vec<CachedOrder>, StoreError>;
     fn customer_order_stats(&self, shop: &str) -> Result<Vec<CustomerOrderStats>, StoreError>;

@@ -8,6 +8,7 @@ use std::time::Duration;
 use sqlx::error::ErrorKind;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, Postgres};
 
+use super::StateStore as _;
 use super::error::{Backend, StoreError};
 use super::imp::{
     AggregateRow, DeadLetterRow, JobRow, MappingRow, OrderRow, ReviewRow, RunRow, StatsRow,
@@ -57,6 +58,14 @@ mod sql {
          FROM jsonb_array_elements_text($3::jsonb) AS j (id) \
          JOIN id_mappings AS m ON m.shop = $1 AND m.kind = $2 AND m.shopify_id = j.id \
          WHERE m.payload_hash IS NOT NULL";
+
+    /// Whether the order cache's per-customer index exists.
+    pub const ORDER_INDEX_PRESENT: &str = "SELECT to_regclass('order_cache_customer') IS NOT NULL";
+    /// The order cache's per-customer index as the migrations leave it (0007): the same
+    /// definition, checked by a test against a freshly migrated store's.
+    pub const ORDER_INDEX_CREATE: &str = "CREATE INDEX IF NOT EXISTS order_cache_customer \
+         ON order_cache (shop, customer_id, processed_at) \
+         INCLUDE (total_minor, refunded_minor, currency, cancelled, is_test, financial_status)";
 
     pub const FINISH_RUN: &str =
         "UPDATE runs SET status = $2, finished_at = $3, summary = $4::jsonb WHERE id = $1";
@@ -125,7 +134,10 @@ impl PostgresStore {
                 source,
             })?;
         tracing::debug!(message = "State store opened.", backend = %Self::BACKEND, url = %shown);
-        Ok(PostgresStore { pool, url: shown })
+        let store = PostgresStore { pool, url: shown };
+        // A run that stopped during a first load of the order cache left it unindexed.
+        store.restore_order_index().await?;
+        Ok(store)
     }
 
     /// The URL the store was opened with, password redacted.

@@ -14,6 +14,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{ConnectOptions, Connection};
 
+use super::StateStore as _;
 use super::error::{Backend, StoreError};
 use super::imp::{
     AggregateRow, DeadLetterRow, JobRow, MappingRow, OrderRow, ReviewRow, RunRow, StatsRow,
@@ -69,6 +70,15 @@ mod sql {
          m.payload_hash)) FROM json_each($3) AS j CROSS JOIN id_mappings AS m \
          WHERE m.shop = $1 AND m.kind = $2 AND m.shopify_id = j.value \
          AND m.payload_hash IS NOT NULL";
+
+    /// Whether the order cache's per-customer index exists.
+    pub const ORDER_INDEX_PRESENT: &str = "SELECT EXISTS (SELECT 1 FROM sqlite_master \
+         WHERE type = 'index' AND name = 'order_cache_customer')";
+    /// The order cache's per-customer index as the migrations leave it (0007): the same
+    /// definition, checked by a test against a freshly migrated store's.
+    pub const ORDER_INDEX_CREATE: &str = "CREATE INDEX IF NOT EXISTS order_cache_customer \
+         ON order_cache (shop, customer_id, processed_at, total_minor, refunded_minor, \
+         currency, cancelled, is_test, financial_status)";
 
     pub const FINISH_RUN: &str =
         "UPDATE runs SET status = $2, finished_at = $3, summary = $4 WHERE id = $1";
@@ -311,12 +321,15 @@ impl SqliteStore {
             None => None,
         };
         tracing::debug!(message = "State store opened.", backend = %Self::BACKEND, url = %shown);
-        Ok(SqliteStore {
+        let store = SqliteStore {
             pool,
             url: shown,
             path,
             checkpointer,
-        })
+        };
+        // A run that stopped during a first load of the order cache left it unindexed.
+        store.restore_order_index().await?;
+        Ok(store)
     }
 
     /// The URL the store was opened with, password redacted.

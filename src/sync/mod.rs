@@ -516,6 +516,7 @@ async fn sync_inner(
         {
             return Ok(None);
         }
+        restore_order_index(store).await?;
         let (spools, tally) =
             metrics_step::build_spools(store, ctx, &options.metrics, as_of, &metrics_dir).await?;
         tracing::info!(
@@ -564,6 +565,10 @@ async fn sync_inner(
         .await
     };
     let (read, levels, metrics, writer) = tokio::join!(read, pipeline, metrics, writer);
+    // Whatever stopped the run, the order cache is left indexed (the metrics step, which
+    // builds the index otherwise, may not have run). The run's own failure explains more
+    // than this one's.
+    let indexed = restore_order_index(store).await;
     // The read's failure explains everything after it; the writer's explains the levels'
     // ("the result writer stopped"), and a failed computation of the metrics their "not
     // computed".
@@ -573,6 +578,7 @@ async fn sync_inner(
     writer?;
     let metrics = metrics?;
     levels?;
+    indexed?;
     report.metrics = metrics.unwrap_or_default();
     tracing::info!(rss_mib = rss_mib(), "results stored");
     if options.dry_run.is_none() {
@@ -861,7 +867,9 @@ async fn stage_level(
 ) -> Result<StagedLevel, SyncError> {
     let (mut stage, prepared_ms) =
         prepare_stage(job_ctx, ctx, options, level, spools, parts_dir).await?;
-    stage.open(job_ctx, options, open_elsewhere, prepared_ms).await?;
+    stage
+        .open(job_ctx, options, open_elsewhere, prepared_ms)
+        .await?;
     Ok(stage)
 }
 
@@ -1196,6 +1204,19 @@ async fn run_levels(
     }
     if let Some((_, sender)) = barrier {
         send_barrier(&writes, sender);
+    }
+    Ok(())
+}
+
+/// Builds the order cache's per-customer index if a first load left it out (see
+/// [`StateStore::suspend_order_index`]).
+async fn restore_order_index(store: &Store) -> Result<(), SyncError> {
+    let started = std::time::Instant::now();
+    if store.restore_order_index().await? {
+        tracing::info!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "order cache's per-customer index built"
+        );
     }
     Ok(())
 }

@@ -773,7 +773,15 @@ pub async fn scan_export(
     let order_batches = OrderBatches { full, emptied };
     let store3 = store.clone();
     let order_writer = tokio::spawn(async move {
+        let mut first = true;
         while let Some(mut batch) = order_queue.recv().await {
+            // A first load (the cache is empty) is written unindexed; the index is built
+            // in one pass before the commerce metrics read it (`restore_order_index`).
+            if std::mem::take(&mut first) && store3.suspend_order_index().await? {
+                tracing::debug!(
+                    "order cache empty: its per-customer index is built after the load"
+                );
+            }
             store3.put_orders(&batch).await?;
             batch.clear();
             // Full (cannot be: see its capacity) or the reader is done: the batch is freed.

@@ -100,6 +100,7 @@ on_both_backends!(
     company_contacts_are_remembered_per_shop,
     the_identity_index_and_links_persist,
     order_cache_and_customer_stats,
+    a_first_order_load_builds_the_customer_index_afterwards,
     order_aggregates_for_metrics,
     dead_letter_queue_lifecycle,
     dead_letter_batches_are_atomic,
@@ -810,6 +811,87 @@ async fn the_identity_index_and_links_persist(db: Db) {
 // ---------------------------------------------------------------------------------------
 // Order cache
 // ---------------------------------------------------------------------------------------
+
+/// The order cache's per-customer index as the catalog describes it (`None`: missing).
+async fn order_index(db: &Db) -> Option<String> {
+    order_index_at(&db.url, db.backend).await
+}
+
+/// [`order_index`] of the database at `url`, read without opening it as a store (which
+/// builds a missing index).
+pub(super) async fn order_index_at(url: &str, backend: Backend) -> Option<String> {
+    match backend {
+        Backend::Sqlite => {
+            let options: sqlx::sqlite::SqliteConnectOptions = url.parse().expect("sqlite url");
+            let pool = sqlx::SqlitePool::connect_with(options)
+                .await
+                .expect("open sqlite");
+            let columns: Vec<(i64, String, i64)> = sqlx::query_as(
+                "SELECT seqno, coalesce(name, ''), \"desc\" \
+                 FROM pragma_index_xinfo('order_cache_customer') ORDER BY seqno",
+            )
+            .fetch_all(&pool)
+            .await
+            .expect("index columns");
+            pool.close().await;
+            (!columns.is_empty()).then(|| format!("{columns:?}"))
+        }
+        Backend::Postgres => {
+            let pool = sqlx::PgPool::connect(url).await.expect("open postgres");
+            let definition: Option<String> = sqlx::query_scalar(
+                "SELECT indexdef FROM pg_indexes \
+                 WHERE schemaname = current_schema() AND indexname = 'order_cache_customer'",
+            )
+            .fetch_optional(&pool)
+            .await
+            .expect("index definition");
+            pool.close().await;
+            definition
+        }
+    }
+}
+
+async fn a_first_order_load_builds_the_customer_index_afterwards(db: Db) {
+    let store = db.connect().await;
+    let migrated = order_index(&db).await;
+    assert!(migrated.is_some(), "the migrations create the index");
+    assert!(
+        !store.restore_order_index().await.unwrap(),
+        "present: nothing to build"
+    );
+
+    // An empty cache: the first load goes in unindexed, and the index is built after.
+    assert!(store.suspend_order_index().await.unwrap());
+    assert_eq!(order_index(&db).await, None);
+    assert!(store.restore_order_index().await.unwrap());
+    assert_eq!(
+        order_index(&db).await,
+        migrated,
+        "built as the migrations define it"
+    );
+    assert!(store.suspend_order_index().await.unwrap());
+    let orders = [
+        order("1001", Some("c1"), at(2026, 1, 5, 10, 0, 0), 1_000),
+        order("1002", Some("c2"), at(2026, 1, 6, 10, 0, 0), 2_000),
+        order("1003", Some("c1"), at(2026, 1, 7, 10, 0, 0), 3_000),
+    ];
+    assert_eq!(store.put_orders(&orders).await.unwrap(), 3);
+
+    // The process stops here; the next one to open the store builds the index.
+    drop(store);
+    let store = db.connect().await;
+    assert_eq!(order_index(&db).await, migrated);
+    assert!(!store.restore_order_index().await.unwrap());
+
+    // A cache with orders in it is never left unindexed.
+    assert!(!store.suspend_order_index().await.unwrap());
+    assert_eq!(order_index(&db).await, migrated);
+    let c1 = store.orders_for_customer(SHOP, "c1").await.unwrap();
+    assert_eq!(
+        c1.iter().map(|o| o.order_id.as_str()).collect::<Vec<_>>(),
+        ["1001", "1003"]
+    );
+}
 
 async fn order_cache_and_customer_stats(db: Db) {
     let store = db.connect().await;

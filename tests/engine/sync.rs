@@ -446,6 +446,19 @@ async fn full_graph_then_a_rerun_that_changes_nothing(backend: Backend) {
     );
     assert_eq!(route("failedResults"), None, "{routes}");
     assert_eq!(route("unprocessedrecords"), None, "{routes}");
+    // The first load of the order cache went in unindexed; the run built the index.
+    assert!(
+        super::store::order_index_at(
+            &h.db_url,
+            match backend {
+                Backend::Sqlite => shopforce::store::Backend::Sqlite,
+                Backend::Postgres => shopforce::store::Backend::Postgres,
+            }
+        )
+        .await
+        .is_some(),
+        "the order cache is left indexed"
+    );
     let store = h.store().await;
     assert_eq!(store.dead_letter_depth().await.unwrap(), 0);
     let contacts = store
