@@ -289,7 +289,7 @@ pub trait StateStore: Send + Sync {
 
     /// Builds the order cache's per-customer index when it is missing (after
     /// [`Self::suspend_order_index`], or when the process stopped in between); returns
-    /// whether it had to. Reads the catalog only when the index is there.
+    /// whether it had to. When the index is there, the cost is one catalog read.
     fn restore_order_index(&self) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// A customer's cached orders (cancelled ones included), oldest first.

@@ -78,7 +78,8 @@ mod sql {
     /// definition, checked by a test against a freshly migrated store's. Its sort spills to
     /// temporary files, not to memory as the store's other statements do: in memory, the
     /// runs of a first load's 300,000 orders stayed in the C heap (kept for reuse, see
-    /// `keep_c_heap`) and added tens of megabytes to the engine's peak RSS.
+    /// `keep_c_heap`) and added tens of megabytes to the engine's peak RSS. The last
+    /// statement puts back the connection's own setting (`temp_store` in `connect`).
     pub const ORDER_INDEX_CREATE: &str = "PRAGMA temp_store = FILE; \
          CREATE INDEX IF NOT EXISTS order_cache_customer \
          ON order_cache (shop, customer_id, processed_at, total_minor, refunded_minor, \
