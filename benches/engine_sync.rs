@@ -4,6 +4,7 @@
 //! cargo bench --bench engine_sync                 # 100k customers, 300k orders, ~900k line items
 //! cargo bench --bench engine_sync -- --quick      # 10k / 30k / ~90k
 //! cargo bench --bench engine_sync -- --customers N --orders M
+//! cargo bench --bench engine_sync -- --emulator PATH  # another build's emulator binary
 //! ```
 //!
 //! The emulator runs as its own process (`shopforce emulator salesforce`, instant mode), so
@@ -124,6 +125,9 @@ fn run() -> Res<bool> {
         seed: 42,
         ..Default::default()
     };
+    // The emulator binary this build made; `--emulator PATH` runs another (comparing two
+    // builds of the emulator against one engine).
+    let mut emulator_bin = std::path::PathBuf::from(env!("CARGO_BIN_EXE_shopforce"));
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -134,6 +138,7 @@ fn run() -> Res<bool> {
             }
             "--customers" => shape.customers = args.next().ok_or("--customers N")?.parse()?,
             "--orders" => shape.orders = args.next().ok_or("--orders N")?.parse()?,
+            "--emulator" => emulator_bin = args.next().ok_or("--emulator PATH")?.into(),
             "--bench" => {}
             other => return Err(format!("unknown argument {other}").into()),
         }
@@ -175,7 +180,7 @@ fn run() -> Res<bool> {
     // The emulator, as its own process.
     let ready = dir.join("ready");
     let data = dir.join("emulator");
-    let child = Command::new(env!("CARGO_BIN_EXE_shopforce"))
+    let child = Command::new(&emulator_bin)
         .args([
             "emulator",
             "salesforce",

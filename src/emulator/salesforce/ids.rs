@@ -9,8 +9,23 @@ const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnop
 const CHECKSUM_ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
 
 /// An 18-character Salesforce Id, stored inline (cheap to copy, no allocation).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SfId([u8; 18]);
+
+/// Hashed as two machine words over its first 15 characters (the last three are their
+/// checksum), not as an 18-byte slice: every saved row looks Ids up several times (its
+/// parents, its own new Id, a roll-up's target).
+impl std::hash::Hash for SfId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let word = |at: usize| {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(&self.0[at..at + 8]);
+            u64::from_le_bytes(bytes)
+        };
+        state.write_u64(word(0));
+        state.write_u64(word(7));
+    }
+}
 
 impl SfId {
     /// Builds the Id of the `sequence`-th record with the given key prefix on instance `pod`

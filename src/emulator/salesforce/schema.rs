@@ -380,30 +380,40 @@ impl ObjectDef {
     }
 }
 
-/// Every object of the org, by case-insensitive name.
+/// Every object of the org, by case-insensitive name and by key prefix.
 #[derive(Debug, Clone, Default)]
 pub struct Schema {
     objects: Vec<ObjectDef>,
+    /// By lower-cased name.
     index: NameMap,
+    /// By name as declared: the usual spelling, found without lower-casing a copy (a
+    /// reference check looks its target objects up for every row it saves).
+    exact: NameMap,
+    /// By key prefix, the first object declared with it: every Id lookup starts here.
+    by_prefix: NameMap,
 }
 
 impl Schema {
     pub fn new(objects: Vec<ObjectDef>) -> Schema {
         let mut schema = Schema {
             objects,
-            index: NameMap::default(),
+            ..Schema::default()
         };
         schema.reindex();
         schema
     }
 
     fn reindex(&mut self) {
-        self.index = self
-            .objects
-            .iter()
-            .enumerate()
+        let named = self.objects.iter().enumerate();
+        self.index = named
+            .clone()
             .map(|(i, o)| (o.name.to_ascii_lowercase(), i))
             .collect();
+        self.exact = named.clone().map(|(i, o)| (o.name.clone(), i)).collect();
+        self.by_prefix = NameMap::default();
+        for (i, o) in named {
+            self.by_prefix.entry(o.key_prefix.clone()).or_insert(i);
+        }
     }
 
     pub fn object(&self, name: &str) -> Option<&ObjectDef> {
@@ -415,6 +425,9 @@ impl Schema {
     }
 
     pub fn position(&self, name: &str) -> Option<usize> {
+        if let Some(i) = self.exact.get(name) {
+            return Some(*i);
+        }
         self.index.get(&name.to_ascii_lowercase()).copied()
     }
 
@@ -430,12 +443,12 @@ impl Schema {
 
     /// Position of the object whose Ids start with `prefix`.
     pub fn position_by_prefix(&self, prefix: &str) -> Option<usize> {
-        self.objects.iter().position(|o| o.key_prefix == prefix)
+        self.by_prefix.get(prefix).copied()
     }
 
     /// The object whose Ids start with `prefix`.
     pub fn object_by_prefix(&self, prefix: &str) -> Option<&ObjectDef> {
-        self.objects.iter().find(|o| o.key_prefix == prefix)
+        self.position_by_prefix(prefix).map(|i| &self.objects[i])
     }
 }
 
