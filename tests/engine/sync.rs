@@ -20,11 +20,8 @@ use crate::support::{CONSUMER_KEY, Options, Org, USERNAME};
 
 pub(crate) const SHOP: &str = "acme.myshopify.com";
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) enum Backend {
-    Sqlite,
-    Postgres,
-}
+/// The state store's backends, as the tests pick them.
+pub(crate) use shopforce::store::Backend;
 
 /// Everything one sync test needs.
 pub(crate) struct Harness {
@@ -448,15 +445,9 @@ async fn full_graph_then_a_rerun_that_changes_nothing(backend: Backend) {
     assert_eq!(route("unprocessedrecords"), None, "{routes}");
     // The first load of the order cache went in unindexed; the run built the index.
     assert!(
-        super::store::order_index_at(
-            &h.db_url,
-            match backend {
-                Backend::Sqlite => shopforce::store::Backend::Sqlite,
-                Backend::Postgres => shopforce::store::Backend::Postgres,
-            }
-        )
-        .await
-        .is_some(),
+        super::store::order_index_at(&h.db_url, backend)
+            .await
+            .is_some(),
         "the order cache is left indexed"
     );
     let store = h.store().await;
