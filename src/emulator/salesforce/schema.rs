@@ -13,6 +13,38 @@ use serde::{Deserialize, Serialize};
 /// hash rather than the standard SipHash (names come from the org's own schema).
 type NameMap = HashMap<String, usize, foldhash::fast::FixedState>;
 
+/// Positions by API name, found case-insensitively as Salesforce resolves names. The name
+/// as declared is tried first: the usual spelling (the engine's, the rules' own) is found
+/// without lower-casing a copy, an allocation, on every lookup.
+#[derive(Debug, Clone, Default)]
+struct NameIndex {
+    exact: NameMap,
+    lower: NameMap,
+}
+
+impl NameIndex {
+    fn new<'a>(names: impl Iterator<Item = &'a str> + Clone) -> NameIndex {
+        NameIndex {
+            exact: names
+                .clone()
+                .enumerate()
+                .map(|(i, n)| (n.to_string(), i))
+                .collect(),
+            lower: names
+                .enumerate()
+                .map(|(i, n)| (n.to_ascii_lowercase(), i))
+                .collect(),
+        }
+    }
+
+    fn get(&self, name: &str) -> Option<usize> {
+        if let Some(i) = self.exact.get(name).or_else(|| self.lower.get(name)) {
+            return Some(*i);
+        }
+        self.lower.get(&name.to_ascii_lowercase()).copied()
+    }
+}
+
 /// Text as stored in records: up to 24 bytes (Ids, names, most emails, picklist values)
 /// live inline without a heap allocation, which matters at millions of records.
 pub type Text = compact_str::CompactString;
@@ -282,13 +314,9 @@ pub struct ObjectDef {
     /// Three-character Id prefix (`001` Account, `003` Contact, …).
     pub key_prefix: String,
     pub fields: Vec<FieldDef>,
-    /// Lower-cased field name → position in `fields`.
+    /// Field name → position in `fields`.
     #[serde(skip)]
-    index: NameMap,
-    /// Field name as declared → position: the engine's and the rules' own spelling is found
-    /// without lower-casing (an allocation) on every lookup.
-    #[serde(skip)]
-    exact: NameMap,
+    names: NameIndex,
     /// Lower-cased relationship name → position of its reference field.
     #[serde(skip)]
     relationships: NameMap,
@@ -307,8 +335,7 @@ impl ObjectDef {
             label_plural: label_plural.to_string(),
             key_prefix: key_prefix.to_string(),
             fields,
-            index: NameMap::default(),
-            exact: NameMap::default(),
+            names: NameIndex::default(),
             relationships: NameMap::default(),
         };
         def.reindex();
@@ -316,18 +343,7 @@ impl ObjectDef {
     }
 
     fn reindex(&mut self) {
-        self.index = self
-            .fields
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.name.to_ascii_lowercase(), i))
-            .collect();
-        self.exact = self
-            .fields
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (f.name.clone(), i))
-            .collect();
+        self.names = NameIndex::new(self.fields.iter().map(|f| f.name.as_str()));
         self.relationships = self
             .fields
             .iter()
@@ -356,10 +372,7 @@ impl ObjectDef {
     }
 
     pub fn field_position(&self, name: &str) -> Option<usize> {
-        if let Some(i) = self.exact.get(name).or_else(|| self.index.get(name)) {
-            return Some(*i);
-        }
-        self.index.get(&name.to_ascii_lowercase()).copied()
+        self.names.get(name)
     }
 
     /// The reference field behind a relationship name (`Account` → `AccountId`).
@@ -384,11 +397,8 @@ impl ObjectDef {
 #[derive(Debug, Clone, Default)]
 pub struct Schema {
     objects: Vec<ObjectDef>,
-    /// By lower-cased name.
-    index: NameMap,
-    /// By name as declared: the usual spelling, found without lower-casing a copy (a
-    /// reference check looks its target objects up for every row it saves).
-    exact: NameMap,
+    /// By name (a reference check looks its target objects up for every row it saves).
+    names: NameIndex,
     /// By key prefix, the first object declared with it: every Id lookup starts here.
     by_prefix: NameMap,
 }
@@ -404,14 +414,9 @@ impl Schema {
     }
 
     fn reindex(&mut self) {
-        let named = self.objects.iter().enumerate();
-        self.index = named
-            .clone()
-            .map(|(i, o)| (o.name.to_ascii_lowercase(), i))
-            .collect();
-        self.exact = named.clone().map(|(i, o)| (o.name.clone(), i)).collect();
+        self.names = NameIndex::new(self.objects.iter().map(|o| o.name.as_str()));
         self.by_prefix = NameMap::default();
-        for (i, o) in named {
+        for (i, o) in self.objects.iter().enumerate() {
             self.by_prefix.entry(o.key_prefix.clone()).or_insert(i);
         }
     }
@@ -425,10 +430,7 @@ impl Schema {
     }
 
     pub fn position(&self, name: &str) -> Option<usize> {
-        if let Some(i) = self.exact.get(name) {
-            return Some(*i);
-        }
-        self.index.get(&name.to_ascii_lowercase()).copied()
+        self.names.get(name)
     }
 
     pub fn objects(&self) -> &[ObjectDef] {
